@@ -1,0 +1,86 @@
+/**
+ * Coordinator configuration: read once, from flags over environment over defaults, and handed on
+ * as a frozen object.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+
+export const CoordinatorConfig = z.object({
+  port: z.coerce.number().int().min(0).max(65535),
+  hostname: z.string().min(1),
+  /** KV file path, or ":memory:". */
+  db: z.string().min(1),
+  logFormat: z.enum(["text", "json"]),
+  logLevel: z.enum(["debug", "info", "warn", "error"]),
+  /** How often expired leases and due delayed tasks are looked for. */
+  reapIntervalMs: z.coerce.number().int().min(10).max(60_000),
+  maxBodyBytes: z.coerce.number().int().min(1024),
+  /** A worker unseen for this long is shown offline. */
+  workerOfflineMs: z.coerce.number().int().min(1000),
+});
+export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
+
+export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
+  port: 8787,
+  hostname: "0.0.0.0",
+  db: "./data/tessera.sqlite",
+  logFormat: "text",
+  logLevel: "info",
+  reapIntervalMs: 200,
+  maxBodyBytes: 4 * 1024 * 1024,
+  workerOfflineMs: 30_000,
+};
+
+/** flag name → [config field, environment variable, help]. */
+const OPTIONS = {
+  port: ["port", "TESSERA_PORT", "HTTP port (0 picks a free one)"],
+  hostname: ["hostname", "TESSERA_HOSTNAME", "interface to listen on"],
+  db: ["db", "TESSERA_DB", 'KV file, or ":memory:"'],
+  "log-format": ["logFormat", "TESSERA_LOG_FORMAT", "text | json"],
+  "log-level": ["logLevel", "TESSERA_LOG_LEVEL", "debug | info | warn | error"],
+  "reap-interval-ms": ["reapIntervalMs", "TESSERA_REAP_INTERVAL_MS", "lease expiry scan period"],
+  "max-body-bytes": ["maxBodyBytes", "TESSERA_MAX_BODY_BYTES", "largest request body (413 above)"],
+  "worker-offline-ms": [
+    "workerOfflineMs",
+    "TESSERA_WORKER_OFFLINE_MS",
+    "worker shown offline after",
+  ],
+} as const satisfies Record<string, readonly [keyof CoordinatorConfig, string, string]>;
+
+export function coordinatorHelp(): string {
+  const rows = Object.entries(OPTIONS).map(([flag, [field, env, help]]) =>
+    `  --${flag.padEnd(18)} ${env.padEnd(26)} ${help} (default: ${COORDINATOR_DEFAULTS[field]})`
+  );
+  return `Usage: deno task start [options]\n\n  flag                 environment variable\n${
+    rows.join("\n")
+  }\n  --help               this text\n`;
+}
+
+/** Reads the configuration: CLI flags over environment variables over defaults. */
+export function loadCoordinatorConfig(
+  args: string[],
+  env: Record<string, string | undefined>,
+): CoordinatorConfig | { help: string } {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: "string" as const }])),
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) return { help: coordinatorHelp() };
+  const raw: Record<string, unknown> = { ...COORDINATOR_DEFAULTS };
+  for (const [flag, [field, envName]] of Object.entries(OPTIONS)) {
+    const v = (values as Record<string, unknown>)[flag] ?? env[envName];
+    if (v !== undefined) raw[field] = v;
+  }
+  const parsed = CoordinatorConfig.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`invalid option ${String(issue.path[0])}: ${issue.message}`);
+  }
+  return Object.freeze(parsed.data);
+}

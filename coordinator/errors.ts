@@ -1,0 +1,65 @@
+/**
+ * The coordinator's one error type. Every refusal is an `ApiFailure` with a code and an HTTP
+ * status; `app.onError` is the one place where errors become responses.
+ *
+ * @module
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export type ApiErrorCode =
+  | "bad_request"
+  | "invalid_json"
+  | "validation"
+  | "unknown_type"
+  | "not_found"
+  | "stale_lease"
+  | "cancelled"
+  | "conflict"
+  | "payload_too_large"
+  | "unauthorized"
+  | "forbidden"
+  | "unavailable";
+
+const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
+  bad_request: 400,
+  invalid_json: 400,
+  validation: 400,
+  unknown_type: 400,
+  not_found: 404,
+  stale_lease: 409,
+  cancelled: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  unauthorized: 401,
+  forbidden: 403,
+  unavailable: 503,
+};
+
+/** A refusal with a code, a message, and the input field it is about. */
+export class ApiFailure extends Error {
+  override name = "ApiFailure";
+  readonly code: ApiErrorCode;
+  readonly field: string | undefined;
+  constructor(code: ApiErrorCode, message: string, field?: string) {
+    super(message);
+    this.code = code;
+    this.field = field;
+  }
+  get status(): ContentfulStatusCode {
+    return STATUS[this.code];
+  }
+  toJSON(): { error: { code: string; message: string; field?: string } } {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field !== undefined ? { field: this.field } : {}),
+      },
+    };
+  }
+}
+
+/** Turns a zod issue path into the dotted field name clients see: `tasks.3.params.width`. */
+export function fieldName(path: ReadonlyArray<PropertyKey>): string {
+  return path.map(String).join(".");
+}

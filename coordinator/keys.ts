@@ -1,0 +1,92 @@
+/**
+ * The KV key layout, all of it, in one place. No other file builds a key.
+ *
+ * | key                                        | value            | written by                 |
+ * | ------------------------------------------ | ---------------- | -------------------------- |
+ * | ["task", id]                               | StoredTask       | enqueue, end of an attempt |
+ * | ["ready", queue, type, prio, id]           | 1                | enqueue, requeue, retry    |
+ * | ["delayed", runAt, id]                     | ReadyRef         | enqueue with runAt, backoff|
+ * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
+ * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
+ * | ["failed", id]                             | 1                | fail for good              |
+ * | ["idem", idempotencyKey]                   | task id          | enqueue                    |
+ * | ["queue", name]                            | 1                | enqueue (first time seen)  |
+ * | ["count", type, queue, status]             | KvU64 (wrapping) | every transition (sum)     |
+ * | ["rate", kind, epochSecond]                | KvU64            | submit, complete, fail     |
+ * | ["worker", id]                             | WorkerRecord     | claim (at most every few s)|
+ * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
+ * | ["signal", "ready"]                        | KvU64            | anything that adds ready   |
+ *
+ * Why this shape:
+ * - A task's status is "pending" in its record while it is leased: the lease records say it is
+ *   processing. A claim therefore writes no task record (3 mutations, not 4), and the task
+ *   record changes only when an attempt ends. `taskView()` derives the status clients see.
+ * - `prio` is `1000 - priority`, so the natural key order is highest priority first, then by
+ *   id, which is time-sortable (ULID): FIFO within a priority.
+ * - Every change to a pending task also touches its ready (or delayed) entry, and every change
+ *   to a leased task also touches its lease, so checking that one key's versionstamp is enough.
+ * - Counters are `sum` mutations: they commute, so they never conflict and are packed freely.
+ *
+ * @module
+ */
+
+export const PRIORITY_OFFSET = 1000;
+
+export const taskKey = (id: string): Deno.KvKey => ["task", id];
+export const taskPrefix = (): Deno.KvKey => ["task"];
+
+export const readyKey = (queue: string, type: string, priority: number, id: string): Deno.KvKey => [
+  "ready",
+  queue,
+  type,
+  PRIORITY_OFFSET - priority,
+  id,
+];
+export const readyPrefix = (queue: string, type: string): Deno.KvKey => ["ready", queue, type];
+
+export const delayedKey = (runAt: number, id: string): Deno.KvKey => ["delayed", runAt, id];
+export const delayedPrefix = (): Deno.KvKey => ["delayed"];
+
+export const leaseKey = (taskId: string, leaseId: string): Deno.KvKey => ["lease", taskId, leaseId];
+export const leasesOfTask = (taskId: string): Deno.KvKey => ["lease", taskId];
+export const leasePrefix = (): Deno.KvKey => ["lease"];
+
+export const leaseExpiryKey = (expiresAt: number, taskId: string, leaseId: string): Deno.KvKey => [
+  "lease_exp",
+  expiresAt,
+  taskId,
+  leaseId,
+];
+export const leaseExpiryPrefix = (): Deno.KvKey => ["lease_exp"];
+
+export const failedKey = (id: string): Deno.KvKey => ["failed", id];
+export const failedPrefix = (): Deno.KvKey => ["failed"];
+
+export const idempotencyKey = (key: string): Deno.KvKey => ["idem", key];
+
+export const queueKey = (name: string): Deno.KvKey => ["queue", name];
+export const queuePrefix = (): Deno.KvKey => ["queue"];
+
+export const countKey = (type: string, queue: string, status: string): Deno.KvKey => [
+  "count",
+  type,
+  queue,
+  status,
+];
+export const countPrefix = (): Deno.KvKey => ["count"];
+
+export type RateKind = "submitted" | "completed" | "failed";
+export const rateKey = (kind: RateKind, second: number): Deno.KvKey => ["rate", kind, second];
+export const ratePrefix = (kind: RateKind): Deno.KvKey => ["rate", kind];
+
+export const workerKey = (id: string): Deno.KvKey => ["worker", id];
+export const workerPrefix = (): Deno.KvKey => ["worker"];
+
+export type WorkerStat = "completed" | "failed" | "runMs";
+export const workerStatKey = (id: string, stat: WorkerStat): Deno.KvKey => ["wstat", id, stat];
+export const workerStatPrefix = (): Deno.KvKey => ["wstat"];
+
+export const readySignalKey = (): Deno.KvKey => ["signal", "ready"];
+
+/** A stable string for a key, used to detect two intents touching one key in one commit. */
+export const keyString = (key: Deno.KvKey): string => key.map(String).join("\u0001");

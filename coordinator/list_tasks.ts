@@ -1,0 +1,89 @@
+/**
+ * Lists tasks, newest id last, with filters and a cursor. `processing` reads the lease records
+ * and `failed` its own index, so both stay cheap however many tasks exist; other filters walk
+ * the tasks by id and stop after a bounded number of records, handing back a cursor.
+ *
+ * @module
+ */
+import type { Task, TaskStatus } from "../shared/protocol.ts";
+import { type Ctx, getMany } from "./context.ts";
+import { failedPrefix, leasePrefix, leasesOfTask, taskKey, taskPrefix } from "./keys.ts";
+import { type LeaseRecord, taskView } from "./task_view.ts";
+
+export interface ListFilter {
+  status?: TaskStatus | undefined;
+  type?: string | undefined;
+  queue?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** The most task records one list request reads before it answers with a cursor. */
+const SCAN_FACTOR = 10;
+
+export async function listTasks(
+  ctx: Ctx,
+  f: ListFilter,
+): Promise<{ tasks: Task[]; cursor: string | null }> {
+  const matches = (t: Task) =>
+    (!f.type || t.type === f.type) && (!f.queue || t.queue === f.queue) &&
+    (!f.status || t.status === f.status);
+  const after = (prefix: Deno.KvKey) =>
+    f.cursor ? { start: [...prefix, f.cursor, ""], end: [...prefix, "\uffff"] } : { prefix };
+
+  if (f.status === "processing" || f.status === "failed") {
+    // Index-driven: leases (grouped by task id) or the failed index.
+    const prefix = f.status === "processing" ? leasePrefix() : failedPrefix();
+    const ids: string[] = [];
+    let last: string | null = null;
+    let scanned = 0;
+    for await (const e of ctx.kv.list(after(prefix), { limit: f.limit * SCAN_FACTOR })) {
+      scanned++;
+      const id = e.key[1] as string;
+      last = id;
+      if (ids.at(-1) !== id) ids.push(id);
+      if (ids.length >= f.limit * 2) break;
+    }
+    const tasks = await viewsOf(ctx, ids);
+    const page = tasks.filter(matches).slice(0, f.limit);
+    const more = scanned >= f.limit * SCAN_FACTOR || ids.length >= f.limit * 2 ||
+      page.length === f.limit;
+    return { tasks: page, cursor: more && page.length > 0 ? page.at(-1)!.id : more ? last : null };
+  }
+
+  const tasks: Task[] = [];
+  let scanned = 0;
+  let last: string | null = null;
+  const max = f.limit * SCAN_FACTOR;
+  for await (const e of ctx.kv.list<Task>(after(taskPrefix()), { limit: max })) {
+    scanned++;
+    last = e.value.id;
+    const t = e.value;
+    if ((f.type && t.type !== f.type) || (f.queue && t.queue !== f.queue)) continue;
+    if (f.status && t.status !== f.status) continue;
+    tasks.push(t);
+    if (tasks.length >= f.limit) break;
+  }
+  // Stored "pending" may be leased: derive the status clients see.
+  const views = await Promise.all(tasks.map(async (t) => {
+    if (t.status !== "pending") return t;
+    const leases = await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) }));
+    return taskView(t, leases.map((l) => l.value));
+  }));
+  const page = views.filter(matches);
+  const more = tasks.length >= f.limit || scanned >= max;
+  return { tasks: page, cursor: more ? (tasks.at(-1)?.id ?? last) : null };
+}
+
+async function viewsOf(ctx: Ctx, ids: string[]): Promise<Task[]> {
+  const entries = await getMany<Task>(ctx.kv, ids.map(taskKey));
+  return Promise.all(
+    entries.filter((e) => e.value).map(async (e) => {
+      const t = e.value!;
+      const leases = await Array.fromAsync(
+        ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) }),
+      );
+      return taskView(t, leases.map((l) => l.value));
+    }),
+  );
+}

@@ -1,0 +1,31 @@
+/**
+ * `deno task start`: runs the coordinator until SIGINT or SIGTERM.
+ *
+ * @module
+ */
+import { loadCoordinatorConfig } from "./config.ts";
+import { startCoordinator } from "./server.ts";
+
+const loaded = (() => {
+  try {
+    return loadCoordinatorConfig(Deno.args, Deno.env.toObject());
+  } catch (e) {
+    console.error(`tessera: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+})();
+if ("help" in loaded) {
+  console.log(loaded.help);
+  Deno.exit(0);
+}
+const coordinator = await startCoordinator(loaded);
+let stopping = false;
+const stop = async () => {
+  if (stopping) Deno.exit(1);
+  stopping = true;
+  coordinator.ctx.log.info("shutting down");
+  await coordinator.close();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGINT", stop);
+Deno.addSignalListener("SIGTERM", stop);

@@ -1,0 +1,37 @@
+/**
+ * promote_delayed: moves pending tasks whose `runAt` has come (delayed starts and retry
+ * backoff) from the delayed index into the ready index.
+ *
+ * @module
+ */
+import type { Task } from "../shared/protocol.ts";
+import { type Ctx, getMany } from "./context.ts";
+import { delayedPrefix, readyKey, readySignalKey, taskKey } from "./keys.ts";
+
+const BATCH = 300;
+
+export async function promoteDelayed(ctx: Ctx): Promise<number> {
+  const now = ctx.now();
+  const due: Deno.KvEntry<unknown>[] = [];
+  const iter = ctx.kv.list({ start: delayedPrefix(), end: [...delayedPrefix(), now + 1] }, {
+    limit: BATCH,
+  });
+  for await (const e of iter) due.push(e);
+  if (due.length === 0) return 0;
+  const tasks = await getMany<Task>(ctx.kv, due.map((e) => taskKey(e.key[2] as string)));
+  const moved = await Promise.all(due.map((e, i) => {
+    const t = tasks[i]!.value;
+    const mutations: Deno.KvMutation[] = [{ type: "delete", key: e.key }];
+    if (t && t.status === "pending") {
+      mutations.push({ type: "set", key: readyKey(t.queue, t.type, t.priority, t.id), value: 1 });
+    }
+    return ctx.committer.commit({
+      checks: [{ key: e.key, versionstamp: e.versionstamp }],
+      mutations,
+      sums: [[readySignalKey(), 1n]],
+    });
+  }));
+  const n = moved.filter(Boolean).length;
+  if (n > 0) ctx.signals.readyArrived();
+  return n;
+}

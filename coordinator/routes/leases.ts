@@ -1,0 +1,84 @@
+/**
+ * Native lease routes for workers that take several tasks at a time: claim many, report many.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  ApiError,
+  ClaimRequest,
+  ClaimResponse,
+  ReportOutcome,
+  ReportRequest,
+} from "../../shared/protocol.ts";
+import { ApiFailure } from "../errors.ts";
+import { finishAttempt } from "../finish_attempt.ts";
+import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
+
+export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/leases",
+      summary: "Claim up to `max` tasks, long-polling up to `waitMs` for the first",
+      request: { body: jsonBody(ClaimRequest) },
+      responses: {
+        200: jsonResponse(ClaimResponse, "the leases (possibly none)"),
+        400: jsonResponse(ApiError, "invalid input"),
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      workers.seen(b.workerId, {
+        kind: b.kind,
+        ...(b.types ? { types: b.types } : {}),
+        ...(b.concurrency ? { concurrency: b.concurrency } : {}),
+      });
+      const leases = await dispatcher.claim({
+        workerId: b.workerId,
+        max: b.max,
+        waitMs: b.waitMs,
+        types: b.types,
+        queues: b.queues,
+        signal: c.req.raw.signal,
+      });
+      return c.json({ leases }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/leases/report",
+      summary: "Report many outcomes at once; each is accepted or refused on its own",
+      request: { body: jsonBody(ReportRequest) },
+      responses: {
+        200: jsonResponse(z.object({ outcomes: z.array(ReportOutcome) }), "one outcome per item"),
+        400: jsonResponse(ApiError, "invalid input"),
+      },
+    }),
+    async (c) => {
+      const { items } = c.req.valid("json");
+      const outcomes = await Promise.all(items.map(async (item) => {
+        try {
+          await finishAttempt(ctx, {
+            taskId: item.taskId,
+            leaseId: item.leaseId,
+            outcome: "result" in item
+              ? { kind: "completed", result: item.result ?? null }
+              : { kind: "failed", error: item.error },
+          });
+          return { taskId: item.taskId, ok: true };
+        } catch (e) {
+          if (e instanceof ApiFailure) return { taskId: item.taskId, ok: false, code: e.code };
+          throw e;
+        }
+      }));
+      return c.json({ outcomes }, 200);
+    },
+  );
+
+  return app;
+}

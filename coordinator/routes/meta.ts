@@ -1,0 +1,81 @@
+/**
+ * Health, stats and workers.
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { ApiError, Stats, WorkerInfo } from "../../shared/protocol.ts";
+import { ApiFailure } from "../errors.ts";
+import { readStats } from "../stats.ts";
+import { type Deps, jsonResponse, router } from "./deps.ts";
+
+export const Health = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+  uptimeMs: z.number(),
+  types: z.array(z.string()),
+});
+
+export const VERSION = "0.1.0";
+
+export function metaRoutes({ ctx, workers }: Deps) {
+  const app = router();
+  const started = ctx.now();
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      summary: "Liveness, and the task types this coordinator accepts",
+      responses: { 200: jsonResponse(Health, "healthy") },
+    }),
+    (c) =>
+      c.json({
+        status: "ok" as const,
+        version: VERSION,
+        uptimeMs: ctx.now() - started,
+        types: [...ctx.handlers.keys()],
+      }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/stats",
+      summary: "Counts per status, type and queue; per-second rates over the last 10 minutes",
+      responses: { 200: jsonResponse(Stats, "stats") },
+    }),
+    async (c) => c.json(await readStats(ctx, workers.onlineCount()), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/workers",
+      summary: "Every worker seen, most recent first",
+      responses: { 200: jsonResponse(z.object({ workers: z.array(WorkerInfo) }), "workers") },
+    }),
+    async (c) => c.json({ workers: await workers.list() }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/workers/{id}/stats",
+      summary: "One worker's stats",
+      request: { params: z.object({ id: z.string().min(1).max(200) }) },
+      responses: {
+        200: jsonResponse(WorkerInfo, "the worker"),
+        404: jsonResponse(ApiError, "never seen"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const info = await workers.get(id);
+      if (!info) throw new ApiFailure("not_found", `no worker ${id}`);
+      return c.json(info, 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,254 @@
+/**
+ * Task routes: submit, read, list, wait, cancel, retry, and the lease-holder's calls on one task
+ * (heartbeat, complete, fail, release, plus the seed protocol's claim).
+ *
+ * @module
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  ApiError,
+  AwaitRequest,
+  CompleteRequest,
+  FailRequest,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  ListQuery,
+  ReleaseRequest,
+  SeedClaimRequest,
+  SubmitBatch,
+  SubmitTask,
+  Task,
+} from "../../shared/protocol.ts";
+import { awaitTasks } from "../await_tasks.ts";
+import { cancelTask } from "../cancel.ts";
+import { enqueue } from "../enqueue.ts";
+import { ApiFailure } from "../errors.ts";
+import { finishAttempt } from "../finish_attempt.ts";
+import { heartbeat } from "../heartbeat.ts";
+import { listTasks } from "../list_tasks.ts";
+import { retryTask } from "../retry.ts";
+import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
+
+const IdParam = z.object({ id: z.string().min(1).max(100) });
+const errors = {
+  400: jsonResponse(ApiError, "invalid input; `field` names it"),
+  404: jsonResponse(ApiError, "no such task"),
+  409: jsonResponse(ApiError, "the lease is stale, or the task is in the wrong state"),
+};
+
+export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
+  const app = router();
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks",
+      summary: "Submit one task, or up to 1,000 as { tasks: [...] }",
+      request: { body: jsonBody(z.union([SubmitBatch, SubmitTask])) },
+      responses: {
+        201: jsonResponse(z.union([Task, z.object({ tasks: z.array(Task) })]), "created"),
+        200: jsonResponse(
+          z.union([Task, z.object({ tasks: z.array(Task) })]),
+          "already known (idempotency key)",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      if ("tasks" in body) {
+        const { tasks, created } = await enqueue(ctx, body.tasks, { batch: true });
+        return c.json({ tasks }, created.some(Boolean) ? 201 : 200);
+      }
+      const { tasks, created } = await enqueue(ctx, [body], { batch: false });
+      return c.json(tasks[0]!, created[0] ? 201 : 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/tasks",
+      summary: "List tasks by status, type and queue, oldest first, with a cursor",
+      request: { query: ListQuery },
+      responses: {
+        200: jsonResponse(
+          z.object({ tasks: z.array(Task), cursor: z.string().nullable() }),
+          "a page",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => c.json(await listTasks(ctx, c.req.valid("query")), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/await",
+      summary: "Long-poll several tasks: returns once one of them is final, or after waitMs",
+      request: { body: jsonBody(AwaitRequest) },
+      responses: {
+        200: jsonResponse(
+          z.object({ tasks: z.array(Task.nullable()) }),
+          "the tasks, in order; null for unknown ids",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { ids, waitMs } = c.req.valid("json");
+      return c.json({ tasks: await awaitTasks(ctx, ids, waitMs, c.req.raw.signal) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/claim",
+      summary: "Seed protocol: claim one task for worker_id; the task (with its leaseId) or null",
+      request: { body: jsonBody(SeedClaimRequest) },
+      responses: {
+        200: jsonResponse(Task.extend({ leaseId: z.string() }).nullable(), "a task or null"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const workerId = (b.worker_id ?? b.workerId)!;
+      const types = b.task_types ?? b.types;
+      workers.seen(workerId, types ? { types } : {});
+      const [lease] = await dispatcher.claim({
+        workerId,
+        max: 1,
+        waitMs: b.waitMs ?? 0,
+        types,
+        queues: b.queues,
+        signal: c.req.raw.signal,
+      });
+      return c.json(
+        lease ? { ...lease.task, leaseId: lease.leaseId, leaseExpiresAt: lease.expiresAt } : null,
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/tasks/{id}",
+      summary: "Read one task; ?wait=ms long-polls until it is final",
+      request: {
+        params: IdParam,
+        query: z.object({ wait: z.coerce.number().int().min(0).max(30_000).optional() }),
+      },
+      responses: { 200: jsonResponse(Task, "the task"), ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const [task] = await awaitTasks(ctx, [id], c.req.valid("query").wait ?? 0, c.req.raw.signal);
+      if (!task) throw new ApiFailure("not_found", `no task ${id}`);
+      return c.json(task, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/{id}/cancel",
+      summary: "Cancel a pending or processing task",
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(Task, "cancelled"), ...errors },
+    }),
+    async (c) => c.json(await cancelTask(ctx, c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/{id}/retry",
+      summary: "Requeue a failed or cancelled task with a fresh attempt budget",
+      request: { params: IdParam },
+      responses: { 200: jsonResponse(Task, "pending again"), ...errors },
+    }),
+    async (c) => c.json(await retryTask(ctx, c.req.valid("param").id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/{id}/heartbeat",
+      summary: "Extend a lease; 409 when it is stale or the task was cancelled",
+      request: { params: IdParam, body: jsonBody(HeartbeatRequest) },
+      responses: { 200: jsonResponse(HeartbeatResponse, "extended"), ...errors },
+    }),
+    async (c) => {
+      const { leaseId, progress } = c.req.valid("json");
+      return c.json(await heartbeat(ctx, c.req.valid("param").id, leaseId, progress), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/{id}/complete",
+      summary: "Report a result; idempotent per lease, 409 for a stale lease",
+      request: { params: IdParam, body: jsonBody(CompleteRequest) },
+      responses: { 200: jsonResponse(Task, "accepted (or already accepted)"), ...errors },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const { task } = await finishAttempt(ctx, {
+        taskId: c.req.valid("param").id,
+        leaseId: b.leaseId ?? b.lease_id,
+        workerId: b.worker_id,
+        outcome: { kind: "completed", result: b.result ?? null },
+      });
+      return c.json(task, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/{id}/fail",
+      summary: "Report a failure; retryable errors are retried with backoff",
+      request: { params: IdParam, body: jsonBody(FailRequest) },
+      responses: { 200: jsonResponse(Task, "recorded"), ...errors },
+    }),
+    async (c) => {
+      const b = c.req.valid("json");
+      const error = typeof b.error === "string"
+        ? { code: "handler" as const, message: b.error, retryable: true }
+        : b.error;
+      const { task } = await finishAttempt(ctx, {
+        taskId: c.req.valid("param").id,
+        leaseId: b.leaseId ?? b.lease_id,
+        workerId: b.worker_id,
+        outcome: { kind: "failed", error },
+      });
+      return c.json(task, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/tasks/{id}/release",
+      summary:
+        "Hand a lease back unfinished (shutdown, pause): requeued at once, attempt not counted",
+      request: { params: IdParam, body: jsonBody(ReleaseRequest) },
+      responses: { 200: jsonResponse(Task, "requeued"), ...errors },
+    }),
+    async (c) => {
+      const { task } = await finishAttempt(ctx, {
+        taskId: c.req.valid("param").id,
+        leaseId: c.req.valid("json").leaseId,
+        outcome: { kind: "released" },
+      });
+      return c.json(task, 200);
+    },
+  );
+
+  return app;
+}

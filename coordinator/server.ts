@@ -1,0 +1,108 @@
+/**
+ * Starts a coordinator: opens the KV, loads the handler schemas, starts the timers (lease
+ * expiry, delayed promotion, rate pruning), watches the KV for work added by other processes,
+ * and serves HTTP. Tests and `main.ts` both use it.
+ *
+ * @module
+ */
+import { loadAllHandlers } from "../handlers/mod.ts";
+import { createLogger } from "../shared/logger.ts";
+import { createApp } from "./app.ts";
+import { Committer } from "./committer.ts";
+import type { CoordinatorConfig } from "./config.ts";
+import type { Ctx } from "./context.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { expireLeases } from "./expire_leases.ts";
+import { queuePrefix, readySignalKey } from "./keys.ts";
+import { promoteDelayed } from "./promote_delayed.ts";
+import { Signals } from "./signals.ts";
+import { pruneRates } from "./stats.ts";
+import { WorkerRegistry } from "./workers.ts";
+
+export interface Coordinator {
+  url: string;
+  port: number;
+  ctx: Ctx;
+  dispatcher: Dispatcher;
+  workers: WorkerRegistry;
+  /** Stops serving and timers, lets in-flight commits land, closes the KV. */
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
+  if (config.db !== ":memory:") {
+    const dir = config.db.replace(/[^/]*$/, "");
+    if (dir) await Deno.mkdir(dir, { recursive: true });
+  }
+  const kv = await Deno.openKv(config.db);
+  const log = createLogger({ format: config.logFormat, level: config.logLevel });
+  const queues = new Set<string>(["default"]);
+  for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(e.key[1] as string);
+  const ctx: Ctx = {
+    kv,
+    committer: new Committer(kv),
+    config,
+    handlers: await loadAllHandlers(),
+    signals: new Signals(),
+    log,
+    queues,
+    now: Date.now,
+  };
+  const dispatcher = new Dispatcher(ctx);
+  const workers = new WorkerRegistry(ctx);
+
+  // Anything that makes work ready (here or in another process) bumps a watched counter.
+  ctx.signals.onReadyArrived(() => dispatcher.markStale());
+  const watch = kv.watch([readySignalKey()]);
+  const watching = (async () => {
+    try {
+      for await (const _ of watch) ctx.signals.readyArrived();
+    } catch { /* closed */ }
+  })();
+
+  let closing = false;
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const every = (ms: number, name: string, fn: () => Promise<unknown>) => {
+    let busy = false;
+    timers.push(setInterval(async () => {
+      if (busy || closing) return;
+      busy = true;
+      try {
+        await fn();
+      } catch (e) {
+        if (!closing) log.error(`${name} failed`, { error: String(e) });
+      } finally {
+        busy = false;
+      }
+    }, ms));
+  };
+  every(config.reapIntervalMs, "lease expiry", () => expireLeases(ctx));
+  every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
+  every(10_000, "rate pruning", () => pruneRates(ctx));
+
+  const app = createApp({ ctx, dispatcher, workers });
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.hostname,
+    onListen: () => {},
+  }, app.fetch);
+  const port = server.addr.port;
+  const host = config.hostname === "0.0.0.0" ? "127.0.0.1" : config.hostname;
+  log.info("coordinator listening", { url: `http://${host}:${port}`, db: config.db });
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    ctx,
+    dispatcher,
+    workers,
+    async close() {
+      closing = true;
+      for (const t of timers) clearInterval(t);
+      await server.shutdown();
+      await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
+      kv.close();
+      await watching;
+    },
+  };
+}

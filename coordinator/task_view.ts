@@ -1,0 +1,37 @@
+/**
+ * Stored records and the task as clients see it. A leased task's record still says "pending"
+ * (a claim writes no task record); its lease records make it "processing" here.
+ *
+ * @module
+ */
+import type { Task } from "../shared/protocol.ts";
+
+/** What `["task", id]` holds: the client's Task, as of the end of its last attempt. */
+export type StoredTask = Task;
+
+/** What `["lease", taskId, leaseId]` holds. */
+export interface LeaseRecord {
+  leaseId: string;
+  taskId: string;
+  workerId: string;
+  attempt: number;
+  startedAt: number;
+  expiresAt: number;
+  /** Lease length granted on claim and on every heartbeat. */
+  leaseMs: number;
+  progress?: number;
+}
+
+/** The task a client sees, given its stored record and its live leases. */
+export function taskView(task: StoredTask, leases: LeaseRecord[]): Task {
+  if (task.status !== "pending" || leases.length === 0) return task;
+  const lease = leases.reduce((a, b) => (b.startedAt > a.startedAt ? b : a));
+  return {
+    ...task,
+    status: "processing",
+    attempts: Math.max(task.attempts, ...leases.map((l) => l.attempt)),
+    claimedAt: lease.startedAt,
+    workerId: lease.workerId,
+    leaseId: lease.leaseId,
+  };
+}

@@ -1,0 +1,285 @@
+/**
+ * The wire protocol: every HTTP body (and later every socket message) as a zod schema. This file is
+ * the one source of truth; types are derived with `z.infer`. Times are milliseconds since the Unix
+ * epoch.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Limits that shape the protocol; the coordinator enforces them, clients can read them. */
+export const LIMITS = Object.freeze({
+  /** Serialized JSON size of one task's params. */
+  paramsBytes: 16 * 1024,
+  /** Serialized JSON size of one result. */
+  resultBytes: 32 * 1024,
+  /** Tasks per submit request. */
+  batchTasks: 1000,
+  /** Tasks per claim request. */
+  claimMax: 100,
+  /** Items per batch report request. */
+  reportItems: 500,
+  /** Longest long-poll. */
+  waitMs: 30_000,
+  maxAttempts: 100,
+  errorMessageChars: 2000,
+});
+
+export const DEFAULTS = Object.freeze({
+  queue: "default",
+  priority: 0,
+  maxAttempts: 3,
+  timeoutMs: 60_000,
+  leaseMs: 30_000,
+  backoffMs: 1000,
+});
+
+export const TaskStatus = z.enum(["pending", "processing", "completed", "failed", "cancelled"]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const TaskErrorCode = z.enum([
+  "validation",
+  "timeout",
+  "handler",
+  "cancelled",
+  "expired",
+  "internal",
+]);
+
+/** An error that ended an attempt: data, never a class, so it crosses `postMessage` and HTTP. */
+export const TaskError = z.object({
+  code: TaskErrorCode,
+  message: z.string().max(LIMITS.errorMessageChars),
+  retryable: z.boolean(),
+});
+export type TaskError = z.infer<typeof TaskError>;
+
+const name = z.string().min(1).max(100).regex(
+  /^[a-z0-9][a-z0-9_.:-]*$/i,
+  "letters, digits and . _ : - only",
+);
+/** Task type names are namespaced: `primes.count`. */
+export const TaskType = name.regex(/\./, "must be namespaced, like primes.count");
+export const QueueName = name;
+export const WorkerId = z.string().min(1).max(200);
+
+const jsonSize = (v: unknown) => new TextEncoder().encode(JSON.stringify(v) ?? "").length;
+const sizedJson = (max: number, what: string) =>
+  z.unknown().refine((v) => v === undefined || jsonSize(v) <= max, {
+    message: `${what} must serialize to at most ${max} bytes of JSON`,
+  });
+
+export const AttemptOutcome = z.enum(["completed", "failed", "expired", "cancelled", "released"]);
+export const Attempt = z.object({
+  attempt: z.number().int(),
+  leaseId: z.string(),
+  workerId: z.string(),
+  startedAt: z.number(),
+  endedAt: z.number(),
+  outcome: AttemptOutcome,
+  error: TaskError.nullable(),
+});
+export type Attempt = z.infer<typeof Attempt>;
+
+/** A task as clients see it. */
+export const Task = z.object({
+  id: z.string(),
+  type: z.string(),
+  queue: z.string(),
+  priority: z.number().int(),
+  params: z.unknown(),
+  status: TaskStatus,
+  /** Attempts started so far (a claim starts one). */
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  timeoutMs: z.number().int(),
+  leaseMs: z.number().int(),
+  /** Base delay before a retry; doubles per attempt, with jitter. */
+  backoffMs: z.number().int(),
+  runAt: z.number(),
+  idempotencyKey: z.string().nullable(),
+  createdAt: z.number(),
+  claimedAt: z.number().nullable(),
+  completedAt: z.number().nullable(),
+  workerId: z.string().nullable(),
+  leaseId: z.string().nullable(),
+  result: z.unknown(),
+  error: TaskError.nullable(),
+  history: z.array(Attempt),
+});
+export type Task = z.infer<typeof Task>;
+
+/** What a client submits for one task. */
+export const SubmitTask = z.object({
+  type: TaskType,
+  params: sizedJson(LIMITS.paramsBytes, "params").default({}),
+  queue: QueueName.default(DEFAULTS.queue),
+  /** Higher runs first. */
+  priority: z.number().int().min(-1000).max(1000).default(DEFAULTS.priority),
+  maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts),
+  timeoutMs: z.number().int().min(1).max(24 * 3600_000).optional(),
+  leaseMs: z.number().int().min(1000).max(3600_000).default(DEFAULTS.leaseMs),
+  backoffMs: z.number().int().min(0).max(3600_000).default(DEFAULTS.backoffMs),
+  /** Do not start before this time. */
+  runAt: z.number().int().min(0).optional(),
+  /** Alternative to runAt: start no earlier than this many ms from now. */
+  delayMs: z.number().int().min(0).max(365 * 24 * 3600_000).optional(),
+  /** The same key always returns the same task, never a duplicate. */
+  idempotencyKey: z.string().min(1).max(200).optional(),
+});
+export type SubmitTask = z.input<typeof SubmitTask>;
+export type SubmitTaskParsed = z.infer<typeof SubmitTask>;
+
+export const SubmitBatch = z.object({
+  tasks: z.array(SubmitTask).min(1).max(LIMITS.batchTasks),
+});
+
+/** Native claim: up to `max` leases for one worker, long-polling up to `waitMs`. */
+export const ClaimRequest = z.object({
+  workerId: WorkerId,
+  types: z.array(z.string()).max(100).optional(),
+  queues: z.array(QueueName).max(100).optional(),
+  max: z.number().int().min(1).max(LIMITS.claimMax).default(1),
+  waitMs: z.number().int().min(0).max(LIMITS.waitMs).default(0),
+  kind: z.enum(["deno", "browser", "other"]).default("other"),
+  concurrency: z.number().int().min(1).max(1024).optional(),
+});
+export type ClaimRequest = z.input<typeof ClaimRequest>;
+
+/** Seed-protocol claim (`POST /tasks/claim`): snake_case accepted, one task or null back. */
+export const SeedClaimRequest = z.object({
+  worker_id: WorkerId.optional(),
+  workerId: WorkerId.optional(),
+  task_types: z.array(z.string()).max(100).optional(),
+  types: z.array(z.string()).max(100).optional(),
+  queues: z.array(QueueName).max(100).optional(),
+  waitMs: z.number().int().min(0).max(LIMITS.waitMs).optional(),
+}).refine((b) => b.worker_id ?? b.workerId, {
+  message: "worker_id is required",
+  path: ["worker_id"],
+});
+
+export const Lease = z.object({
+  leaseId: z.string(),
+  taskId: z.string(),
+  expiresAt: z.number(),
+  attempt: z.number().int(),
+  task: Task,
+});
+export type Lease = z.infer<typeof Lease>;
+
+export const ClaimResponse = z.object({ leases: z.array(Lease) });
+
+export const HeartbeatRequest = z.object({
+  leaseId: z.string().min(1),
+  /** Progress in [0, 1], shown on the dashboard. */
+  progress: z.number().min(0).max(1).optional(),
+});
+export const HeartbeatResponse = z.object({
+  expiresAt: z.number(),
+});
+
+/** Complete: `leaseId` is optional so a seed-protocol worker (no leases) works unchanged. */
+export const CompleteRequest = z.object({
+  leaseId: z.string().min(1).optional(),
+  lease_id: z.string().min(1).optional(),
+  worker_id: z.string().optional(),
+  result: sizedJson(LIMITS.resultBytes, "result"),
+});
+
+/** Fail: the seed protocol sends a plain message; native workers send a typed error. */
+export const FailRequest = z.object({
+  leaseId: z.string().min(1).optional(),
+  lease_id: z.string().min(1).optional(),
+  worker_id: z.string().optional(),
+  error: z.union([
+    z.string().max(LIMITS.errorMessageChars),
+    z.object({
+      code: TaskErrorCode.default("handler"),
+      message: z.string().max(LIMITS.errorMessageChars),
+      retryable: z.boolean().default(true),
+    }),
+  ]),
+});
+
+export const ReleaseRequest = z.object({ leaseId: z.string().min(1) });
+
+/** One outcome in a batch report: completion when `result` is present, failure when `error` is. */
+export const ReportItem = z.union([
+  z.object({
+    taskId: z.string().min(1),
+    leaseId: z.string().min(1),
+    result: sizedJson(LIMITS.resultBytes, "result"),
+  }),
+  z.object({
+    taskId: z.string().min(1),
+    leaseId: z.string().min(1),
+    error: TaskError,
+  }),
+]);
+export type ReportItem = z.infer<typeof ReportItem>;
+export const ReportRequest = z.object({
+  items: z.array(ReportItem).min(1).max(LIMITS.reportItems),
+});
+export const ReportOutcome = z.object({
+  taskId: z.string(),
+  ok: z.boolean(),
+  /** Present when !ok: `stale_lease`, `not_found`, ... */
+  code: z.string().optional(),
+});
+
+export const AwaitRequest = z.object({
+  ids: z.array(z.string().min(1)).min(1).max(LIMITS.batchTasks),
+  waitMs: z.number().int().min(0).max(LIMITS.waitMs).default(LIMITS.waitMs),
+});
+
+export const ListQuery = z.object({
+  status: TaskStatus.optional(),
+  type: z.string().optional(),
+  queue: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().optional(),
+});
+
+/** The one error shape of the API. */
+export const ApiError = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+});
+export type ApiError = z.infer<typeof ApiError>;
+
+export const WorkerInfo = z.object({
+  id: z.string(),
+  kind: z.enum(["deno", "browser", "other"]),
+  types: z.array(z.string()),
+  concurrency: z.number().int().nullable(),
+  firstSeen: z.number(),
+  lastSeen: z.number(),
+  online: z.boolean(),
+  completed: z.number(),
+  failed: z.number(),
+  meanRunMs: z.number().nullable(),
+});
+export type WorkerInfo = z.infer<typeof WorkerInfo>;
+
+export const Counts = z.record(z.string(), z.number());
+export const Stats = z.object({
+  /** Tasks per status, overall. */
+  status: Counts,
+  /** `type` → status → count. */
+  byType: z.record(z.string(), Counts),
+  /** `queue` → status → count. */
+  byQueue: z.record(z.string(), Counts),
+  /** Per-second series over the last 10 minutes, oldest first; `t0` is the first second. */
+  rates: z.object({
+    t0: z.number(),
+    completed: z.array(z.number()),
+    failed: z.array(z.number()),
+    submitted: z.array(z.number()),
+  }),
+  workersOnline: z.number(),
+});
+export type Stats = z.infer<typeof Stats>;
