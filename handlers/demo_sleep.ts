@@ -1,0 +1,91 @@
+/**
+ * `demo.sleep`: waits `ms` milliseconds, then optionally fails. For demos, tests and benchmarks.
+ *
+ * - The wait is a timer sleep, or with `cpu: true` a busy-wait (yielding to the event loop every
+ *   {@link CPU_SLICE_MS} so aborts still arrive). Either way it rejects promptly with the signal's
+ *   reason when `ctx.signal` aborts, and reports progress along the way.
+ * - After the wait, if `fail` is set and (`failUntilAttempt` is unset or `ctx.attempt <
+ *   failUntilAttempt`), throws `TaskFailure("handler", ...)`, retryable iff `fail === "retryable"`.
+ *   So `{ fail: "retryable", failUntilAttempt: 3 }` fails attempts 1 and 2 and succeeds on 3.
+ * - Result: `{ sleptMs: params.ms, attempt: ctx.attempt }` (the requested time, not a measurement).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { defineHandler, TaskFailure } from "./contract.ts";
+import { yieldToEventLoop } from "./_cooperate.ts";
+
+/** Longest timer slice between two progress reports, in ms. */
+export const PROGRESS_EVERY_MS = 250;
+/** Longest busy-wait slice before yielding to the event loop, in ms. */
+export const CPU_SLICE_MS = 20;
+
+const params = z.object({
+  ms: z.number().int().min(0).max(600_000),
+  fail: z.enum(["retryable", "permanent"]).optional(),
+  failUntilAttempt: z.number().int().min(1).optional(),
+  cpu: z.boolean().optional(),
+});
+
+const result = z.object({
+  sleptMs: z.number().int().min(0),
+  attempt: z.number().int().min(1),
+});
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export default defineHandler({
+  type: "demo.sleep",
+  description: "Waits ms milliseconds (timer or busy CPU), then optionally fails on purpose",
+  params,
+  result,
+  verification: { mode: "none" },
+  timeoutMs: 660_000,
+  async run({ ms, fail, failUntilAttempt, cpu }, ctx) {
+    const { signal } = ctx;
+    signal.throwIfAborted();
+    ctx.progress(0);
+    const started = performance.now();
+    const deadline = started + ms;
+    const report = (now: number) => ctx.progress(ms === 0 ? 1 : Math.min(1, (now - started) / ms));
+    for (let now = performance.now(); now < deadline; now = performance.now()) {
+      if (cpu) {
+        const sliceEnd = Math.min(deadline, now + CPU_SLICE_MS);
+        while (performance.now() < sliceEnd) {
+          // busy-wait on purpose
+        }
+        await yieldToEventLoop();
+        signal.throwIfAborted();
+      } else {
+        await sleep(Math.min(deadline - now, PROGRESS_EVERY_MS), signal);
+      }
+      report(performance.now());
+    }
+    if (fail !== undefined && (failUntilAttempt === undefined || ctx.attempt < failUntilAttempt)) {
+      throw new TaskFailure(
+        "handler",
+        `demo.sleep: ${fail} failure requested (attempt ${ctx.attempt})`,
+        { retryable: fail === "retryable" },
+      );
+    }
+    ctx.progress(1);
+    return { sleptMs: ms, attempt: ctx.attempt };
+  },
+});
