@@ -11,6 +11,7 @@ import { ApiFailure } from "./errors.ts";
 import { leaseRoutes } from "./routes/leases.ts";
 import { metaRoutes, VERSION } from "./routes/meta.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { roleOf, workerAuth } from "./worker_auth.ts";
 import type { Deps } from "./routes/deps.ts";
 
 export function createApp(deps: Deps): OpenAPIHono {
@@ -42,6 +43,14 @@ export function createApp(deps: Deps): OpenAPIHono {
       },
     }),
   );
+  app.use("*", workerAuth(deps.ctx.config.workerToken));
+  app.get("/api/whoami", (c) => {
+    const role = roleOf(deps.ctx.config.workerToken, c.req.header("authorization"));
+    if (role === null) {
+      throw new ApiFailure("unauthorized", "the token was refused", "authorization");
+    }
+    return c.json({ role });
+  });
   app.route("/api", api);
 
   app.onError((err, c) => {

@@ -13,12 +13,16 @@ const FINAL = new Set(["completed", "failed", "cancelled"]);
 export const isFinal = (t: Task): boolean => FINAL.has(t.status);
 const RECHECK_MS = 1000;
 
-/** Reads the tasks; if none is final, waits up to `waitMs` for one to become final. */
+/**
+ * Reads the tasks; if none is final, waits up to `waitMs` for one to become final. After a wake
+ * it lingers `lingerMs` so that tasks ending together are answered together.
+ */
 export async function awaitTasks(
   ctx: Ctx,
   ids: string[],
   waitMs: number,
   signal?: AbortSignal,
+  lingerMs = 0,
 ): Promise<Array<Task | null>> {
   const deadline = ctx.now() + waitMs;
   while (true) {
@@ -28,8 +32,6 @@ export async function awaitTasks(
     const ended = await Promise.race(
       ids.map((id) => ctx.signals.waitForTask(id, Math.min(left, RECHECK_MS))),
     );
-    if (ended) {
-      return tasks.map((t) => (t && t.id === ended.id ? ended : t));
-    }
+    if (ended && lingerMs > 0) await new Promise((r) => setTimeout(r, Math.min(lingerMs, left)));
   }
 }

@@ -40,6 +40,7 @@ export interface CommitterStats {
   commits: number;
   intents: number;
   conflicts: number;
+  lockRetries: number;
 }
 
 /** A committer bound to one KV. State lives here: the queue and the commit in flight. */
@@ -47,7 +48,7 @@ export class Committer {
   #kv: Deno.Kv;
   #queue: Pending[] = [];
   #running = false;
-  readonly stats: CommitterStats = { commits: 0, intents: 0, conflicts: 0 };
+  readonly stats: CommitterStats = { commits: 0, intents: 0, conflicts: 0, lockRetries: 0 };
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -149,7 +150,20 @@ export class Committer {
     await this.#commitBatch(batch.slice(mid));
   }
 
-  #atomic(batch: Pending[]): Promise<boolean> {
+  /** Commits, retrying while another process holds the SQLite write lock. */
+  async #atomic(batch: Pending[]): Promise<boolean> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await this.#atomicOnce(batch);
+      } catch (e) {
+        if (!isLocked(e) || attempt >= LOCK_RETRIES) throw e;
+        this.stats.lockRetries++;
+        await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random() + 1));
+      }
+    }
+  }
+
+  #atomicOnce(batch: Pending[]): Promise<boolean> {
     const op = this.#kv.atomic();
     const sums = new Map<string, [Deno.KvKey, bigint]>();
     for (const { intent } of batch) {
@@ -171,6 +185,9 @@ export class Committer {
 }
 
 const U64 = 1n << 64n;
+/** Two coordinators on one file take turns for SQLite's write lock; waiting is the cure. */
+const LOCK_RETRIES = 200;
+const isLocked = (e: unknown) => e instanceof Error && /database is locked|busy/i.test(e.message);
 
 /** Reads a wrapping KvU64 counter as a signed number. */
 export function counterValue(v: unknown): number {

@@ -19,6 +19,8 @@ export const CoordinatorConfig = z.object({
   maxBodyBytes: z.coerce.number().int().min(1024),
   /** A worker unseen for this long is shown offline. */
   workerOfflineMs: z.coerce.number().int().min(1000),
+  /** When set, worker calls (claim, heartbeat, complete, fail, release) need this bearer token. */
+  workerToken: z.string().optional(),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
@@ -31,6 +33,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   reapIntervalMs: 200,
   maxBodyBytes: 4 * 1024 * 1024,
   workerOfflineMs: 30_000,
+  workerToken: undefined,
 };
 
 /** flag name → [config field, environment variable, help]. */
@@ -51,7 +54,9 @@ const OPTIONS = {
 
 export function coordinatorHelp(): string {
   const rows = Object.entries(OPTIONS).map(([flag, [field, env, help]]) =>
-    `  --${flag.padEnd(18)} ${env.padEnd(26)} ${help} (default: ${COORDINATOR_DEFAULTS[field]})`
+    `  --${flag.padEnd(18)} ${env.padEnd(26)} ${help} (default: ${
+      COORDINATOR_DEFAULTS[field] ?? "none"
+    })`
   );
   return `Usage: deno task start [options]\n\n  flag                 environment variable\n${
     rows.join("\n")

@@ -21,7 +21,7 @@ export function router(): OpenAPIHono {
   return new OpenAPIHono({
     defaultHook: (result) => {
       if (result.success) return;
-      const issue = result.error.issues[0]!;
+      const issue = firstIssue(result.error.issues);
       const field = fieldName(issue.path);
       throw new ApiFailure(
         "validation",
@@ -30,6 +30,23 @@ export function router(): OpenAPIHono {
       );
     },
   });
+}
+
+type Issue = { code: string; path: PropertyKey[]; message: string; errors?: Issue[][] };
+
+/**
+ * The issue worth reporting. For a union (one task or a batch), the branch that got furthest:
+ * one whose first issue is not a missing top-level field, else the last branch.
+ */
+function firstIssue(issues: ReadonlyArray<Issue>): Issue {
+  const issue = issues[0]!;
+  if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
+  const missing = (i: Issue | undefined) =>
+    !i ||
+    (i.code === "invalid_type" && i.path.length === 1 && /received undefined/.test(i.message));
+  const branch = issue.errors.find((b) => !missing(b[0])) ?? issue.errors.at(-1)!;
+  const inner = firstIssue(branch);
+  return { ...inner, path: [...issue.path, ...inner.path] };
 }
 
 export const jsonBody = <T>(schema: T) => ({

@@ -98,7 +98,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
     }),
     async (c) => {
       const { ids, waitMs } = c.req.valid("json");
-      return c.json({ tasks: await awaitTasks(ctx, ids, waitMs, c.req.raw.signal) }, 200);
+      return c.json({ tasks: await awaitTasks(ctx, ids, waitMs, c.req.raw.signal, 50) }, 200);
     },
   );
 

@@ -1,0 +1,85 @@
+// deno-lint-ignore-file no-explicit-any -- JSON bodies in tests
+import assert from "node:assert/strict";
+import { loadHandler } from "../handlers/mod.ts";
+import { createClient, TaskFailedError } from "../shared/client.ts";
+import { callJson, testCoordinator } from "./_helpers.ts";
+
+/** A minimal in-test worker over the lease API that runs the real handlers. */
+function runWorker(api: string, signal: AbortSignal) {
+  return (async () => {
+    while (!signal.aborted) {
+      const res = await callJson(api, "POST", "/leases", {
+        workerId: "sdk-test",
+        max: 20,
+        waitMs: 100,
+      });
+      await Promise.all(res.body.leases.map(async (l: any) => {
+        const handler = await loadHandler(l.task.type);
+        try {
+          const result = await handler.run(handler.params.parse(l.task.params), {
+            signal,
+            progress: () => {},
+            log: console,
+            taskId: l.taskId,
+            attempt: l.attempt,
+          });
+          await callJson(api, "POST", `/tasks/${l.taskId}/complete`, {
+            leaseId: l.leaseId,
+            result,
+          });
+        } catch (e) {
+          await callJson(api, "POST", `/tasks/${l.taskId}/fail`, {
+            leaseId: l.leaseId,
+            error: { code: "handler", message: String(e), retryable: false },
+          });
+        }
+      }));
+    }
+  })();
+}
+
+Deno.test("client.submit and client.wait resolve with the result", async () => {
+  await using c = await testCoordinator();
+  const stop = new AbortController();
+  const worker = runWorker(c.api, stop.signal);
+  const tessera = createClient({ baseUrl: c.api });
+  const task = await tessera.submit("primes.count", { from: 0, to: 100 });
+  assert.equal(task.status, "pending");
+  assert.deepEqual(await tessera.wait(task.id), { from: 0, to: 100, count: 25 });
+  assert.equal((await tessera.get(task.id)).status, "completed");
+  stop.abort();
+  await worker;
+});
+
+Deno.test("client.map returns results in input order and reports progress", async () => {
+  await using c = await testCoordinator();
+  const stop = new AbortController();
+  const worker = runWorker(c.api, stop.signal);
+  const tessera = createClient({ baseUrl: c.api });
+  const ranges = Array.from({ length: 50 }, (_, i) => ({ from: i * 100, to: (i + 1) * 100 }));
+  const seen: number[] = [];
+  const results = await tessera.map<{ from: number; count: number }>("primes.count", ranges, {
+    onProgress: (p) => seen.push(p.done),
+  });
+  assert.deepEqual(results.map((r) => r.from), ranges.map((r) => r.from));
+  assert.equal(results.reduce((a, r) => a + r.count, 0), 669, "pi(5000) = 669");
+  assert.equal(seen.at(-1), 50);
+  assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]!), "progress only grows");
+  stop.abort();
+  await worker;
+});
+
+Deno.test("client.wait rejects with TaskFailedError carrying the task's error", async () => {
+  await using c = await testCoordinator();
+  const tessera = createClient({ baseUrl: c.api });
+  const task = await tessera.submit("demo.echo", {});
+  await tessera.cancel(task.id);
+  await assert.rejects(
+    () => tessera.wait(task.id),
+    (e) => e instanceof TaskFailedError && e.task.status === "cancelled",
+  );
+  await assert.rejects(
+    () => tessera.submit("primes.count", { from: 5, to: 1 }),
+    (e: any) => e.status === 400 && e.field?.startsWith("params"),
+  );
+});
