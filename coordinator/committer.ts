@@ -32,6 +32,7 @@ const KEY_BYTES_ESTIMATE = 64;
 interface Pending {
   intent: Intent;
   keys: string[];
+  sumKeys: string[];
   resolve(ok: boolean): void;
   reject(error: unknown): void;
 }
@@ -41,14 +42,27 @@ export interface CommitterStats {
   intents: number;
   conflicts: number;
   lockRetries: number;
+  /** Time spent waiting for KV commits, in ms. */
+  commitMs: number;
+  mutations: number;
 }
 
 /** A committer bound to one KV. State lives here: the queue and the commit in flight. */
 export class Committer {
   #kv: Deno.Kv;
   #queue: Pending[] = [];
-  #running = false;
-  readonly stats: CommitterStats = { commits: 0, intents: 0, conflicts: 0, lockRetries: 0 };
+  #scheduled = false;
+  #inFlight = 0;
+  /** Keys checked or written by operations in flight: later intents on them wait. */
+  #busy = new Set<string>();
+  readonly stats: CommitterStats = {
+    commits: 0,
+    intents: 0,
+    conflicts: 0,
+    lockRetries: 0,
+    commitMs: 0,
+    mutations: 0,
+  };
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -60,23 +74,35 @@ export class Committer {
       ...intent.checks.map((c) => keyString(c.key)),
       ...intent.mutations.map((m) => keyString(m.key)),
     ];
+    const sumKeys = (intent.sums ?? []).map(([k]) => keyString(k));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ intent, keys, resolve, reject });
-      if (!this.#running) this.#run();
+      this.#queue.push({ intent, keys, sumKeys, resolve, reject });
+      if (!this.#scheduled) {
+        // Wait for the current microtasks so intents made together share the first commit.
+        this.#scheduled = true;
+        queueMicrotask(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
+      }
     });
   }
 
-  async #run(): Promise<void> {
-    this.#running = true;
-    try {
-      // Yield once so intents created in the same tick share the first commit.
-      await Promise.resolve();
-      while (this.#queue.length > 0) {
-        const batch = this.#take();
-        await this.#commitBatch(batch);
-      }
-    } finally {
-      this.#running = false;
+  /**
+   * Starts operations while fewer than MAX_IN_FLIGHT are committing: the next one is packed
+   * and serialized on this thread while the KV thread writes the previous one.
+   */
+  #pump(): void {
+    while (this.#inFlight < MAX_IN_FLIGHT && this.#queue.length > 0) {
+      const batch = this.#take();
+      if (batch.length === 0) return;
+      for (const p of batch) for (const k of p.keys) this.#busy.add(k);
+      this.#inFlight++;
+      this.#commitBatch(batch).finally(() => {
+        for (const p of batch) for (const k of p.keys) this.#busy.delete(k);
+        this.#inFlight--;
+        this.#pump();
+      });
     }
   }
 
@@ -94,7 +120,8 @@ export class Committer {
         continue;
       }
       const i = p.intent;
-      const newSums = (i.sums ?? []).filter(([k]) => !sumKeys.has(keyString(k))).length;
+      let newSums = 0;
+      for (const k of p.sumKeys) if (!sumKeys.has(k)) newSums++;
       const fits = taken.length === 0 || (
         checks + i.checks.length <= MAX_CHECKS &&
         mutations + i.mutations.length + sumKeys.size + newSums <= MAX_MUTATIONS &&
@@ -107,12 +134,12 @@ export class Committer {
         rest.push(p);
         continue;
       }
-      if (p.keys.some((k) => touched.has(k))) {
+      if (p.keys.some((k) => touched.has(k) || this.#busy.has(k))) {
         rest.push(p);
         continue;
       }
       for (const k of p.keys) touched.add(k);
-      for (const [k] of i.sums ?? []) sumKeys.add(keyString(k));
+      for (const k of p.sumKeys) sumKeys.add(k);
       checks += i.checks.length;
       mutations += i.mutations.length;
       bytes += i.bytes ?? 0;
@@ -125,8 +152,10 @@ export class Committer {
 
   async #commitBatch(batch: Pending[]): Promise<void> {
     let ok: boolean;
+    const started = performance.now();
     try {
       ok = await this.#atomic(batch);
+      this.stats.commitMs += performance.now() - started;
     } catch (error) {
       if (batch.length === 1) {
         batch[0]!.reject(error);
@@ -137,6 +166,7 @@ export class Committer {
     if (ok) {
       this.stats.commits++;
       this.stats.intents += batch.length;
+      for (const p of batch) this.stats.mutations += p.intent.mutations.length;
       for (const p of batch) p.resolve(true);
       return;
     }
@@ -166,13 +196,15 @@ export class Committer {
   #atomicOnce(batch: Pending[]): Promise<boolean> {
     const op = this.#kv.atomic();
     const sums = new Map<string, [Deno.KvKey, bigint]>();
-    for (const { intent } of batch) {
+    for (const { intent, sumKeys } of batch) {
       for (const c of intent.checks) op.check(c);
       if (intent.mutations.length > 0) op.mutate(...intent.mutations);
-      for (const [key, n] of intent.sums ?? []) {
-        const s = keyString(key);
-        const prev = sums.get(s);
-        sums.set(s, [key, (prev?.[1] ?? 0n) + n]);
+      const list = intent.sums ?? [];
+      for (let j = 0; j < list.length; j++) {
+        const [key, n] = list[j]!;
+        const prev = sums.get(sumKeys[j]!);
+        if (prev) prev[1] += n;
+        else sums.set(sumKeys[j]!, [key, n]);
       }
     }
     for (const [key, n] of sums.values()) {
@@ -185,6 +217,8 @@ export class Committer {
 }
 
 const U64 = 1n << 64n;
+/** Operations committing at once; more than one lets packing overlap the KV thread's write. */
+const MAX_IN_FLIGHT = 2;
 /** Two coordinators on one file take turns for SQLite's write lock; waiting is the cure. */
 const LOCK_RETRIES = 200;
 const isLocked = (e: unknown) => e instanceof Error && /database is locked|busy/i.test(e.message);

@@ -5,6 +5,7 @@
  */
 import type { Handler } from "../handlers/contract.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { Task } from "../shared/protocol.ts";
 import type { Committer } from "./committer.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import type { Signals } from "./signals.ts";
@@ -18,7 +19,28 @@ export interface Ctx {
   log: Logger;
   /** Queue names known to exist (grows as tasks arrive; read from KV at start). */
   queues: Set<string>;
+  /**
+   * The task record each lease granted here was claimed with, so a completion need not read it
+   * again. Safe because a leased task's record changes only when one of its leases ends, which
+   * also deletes the lease the completion checks.
+   */
+  leasedTasks: LeasedTasks;
   now(): number;
+}
+
+/** A bounded map lease id → task record (oldest dropped first). */
+export class LeasedTasks {
+  #map = new Map<string, Task>();
+  constructor(readonly max = 100_000) {}
+  set(leaseId: string, task: Task): void {
+    this.#map.set(leaseId, task);
+    if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value!);
+  }
+  take(leaseId: string): Task | undefined {
+    const t = this.#map.get(leaseId);
+    this.#map.delete(leaseId);
+    return t;
+  }
 }
 
 /** Reads many keys, 10 at a time (the KV limit per read). */

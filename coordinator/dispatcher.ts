@@ -194,6 +194,7 @@ export class Dispatcher {
         bytes: 400,
       };
       if (!await ctx.committer.commit(intent)) return null;
+      ctx.leasedTasks.set(lease.leaseId, task);
       return {
         leaseId: lease.leaseId,
         taskId: task.id,

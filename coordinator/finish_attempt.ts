@@ -7,11 +7,12 @@
  * @module
  */
 import type { Task } from "../shared/protocol.ts";
-import type { Ctx } from "./context.ts";
+import { type Ctx, getMany } from "./context.ts";
 import { endAttempt, type Outcome } from "./end_attempt.ts";
 import { ApiFailure } from "./errors.ts";
 import { readTaskState } from "./read_task.ts";
-import { taskView } from "./task_view.ts";
+import { leaseKey, taskKey } from "./keys.ts";
+import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface FinishRequest {
   taskId: string;
@@ -72,4 +73,51 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
     return { task: taskView(ended.next, others), duplicate: false };
   }
   throw new ApiFailure("conflict", `task ${req.taskId} is changing too fast; try again`);
+}
+
+export interface FinishManyItem {
+  taskId: string;
+  leaseId: string;
+  outcome: Outcome;
+}
+
+/**
+ * Ends many attempts at once (a worker's batch report). The leases and tasks are read ten keys
+ * per read instead of two reads per task; anything unusual (a missing lease: a repeat, a stale
+ * holder, a cancel) goes through `finishAttempt` for its precise answer.
+ */
+export async function finishMany(
+  ctx: Ctx,
+  items: FinishManyItem[],
+): Promise<Array<{ ok: true; task: Task } | { ok: false; error: ApiFailure }>> {
+  const cached = items.map((i) => ctx.leasedTasks.take(i.leaseId));
+  const uncached = items.flatMap((item, i) => (cached[i] ? [] : [item]));
+  const [leases, read] = await Promise.all([
+    getMany<LeaseRecord>(ctx.kv, items.map((i) => leaseKey(i.taskId, i.leaseId))),
+    getMany<Task>(ctx.kv, uncached.map((i) => taskKey(i.taskId))),
+  ]);
+  let r = 0;
+  const tasks = cached.map((t) => t ?? read[r++]!.value);
+  const now = ctx.now();
+  let ready = false;
+  const out = await Promise.all(items.map(async (item, i) => {
+    const lease = leases[i]!;
+    const task = tasks[i];
+    if (lease.value && task) {
+      const ended = endAttempt(task, lease.value, lease.versionstamp, item.outcome, now);
+      if (await ctx.committer.commit(ended.intent)) {
+        if (ended.final) ctx.signals.taskEnded(ended.next);
+        if (ended.next.status === "pending" && ended.next.runAt <= now) ready = true;
+        return { ok: true as const, task: ended.next };
+      }
+    }
+    try {
+      return { ok: true as const, task: (await finishAttempt(ctx, item)).task };
+    } catch (e) {
+      if (e instanceof ApiFailure) return { ok: false as const, error: e };
+      throw e;
+    }
+  }));
+  if (ready) ctx.signals.readyArrived();
+  return out;
 }

@@ -10,7 +10,7 @@ import { createLogger } from "../shared/logger.ts";
 import { createApp } from "./app.ts";
 import { Committer } from "./committer.ts";
 import type { CoordinatorConfig } from "./config.ts";
-import type { Ctx } from "./context.ts";
+import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { expireLeases } from "./expire_leases.ts";
 import { queuePrefix, readySignalKey } from "./keys.ts";
@@ -46,6 +46,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     signals: new Signals(),
     log,
     queues,
+    leasedTasks: new LeasedTasks(),
     now: Date.now,
   };
   const dispatcher = new Dispatcher(ctx);

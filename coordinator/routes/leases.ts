@@ -11,8 +11,7 @@ import {
   ReportOutcome,
   ReportRequest,
 } from "../../shared/protocol.ts";
-import { ApiFailure } from "../errors.ts";
-import { finishAttempt } from "../finish_attempt.ts";
+import { finishMany } from "../finish_attempt.ts";
 import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
 
 export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
@@ -61,21 +60,21 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
     }),
     async (c) => {
       const { items } = c.req.valid("json");
-      const outcomes = await Promise.all(items.map(async (item) => {
-        try {
-          await finishAttempt(ctx, {
-            taskId: item.taskId,
-            leaseId: item.leaseId,
-            outcome: "result" in item
-              ? { kind: "completed", result: item.result ?? null }
-              : { kind: "failed", error: item.error },
-          });
-          return { taskId: item.taskId, ok: true };
-        } catch (e) {
-          if (e instanceof ApiFailure) return { taskId: item.taskId, ok: false, code: e.code };
-          throw e;
-        }
-      }));
+      const done = await finishMany(
+        ctx,
+        items.map((item) => ({
+          taskId: item.taskId,
+          leaseId: item.leaseId,
+          outcome: "result" in item
+            ? { kind: "completed" as const, result: item.result ?? null }
+            : { kind: "failed" as const, error: item.error },
+        })),
+      );
+      const outcomes = done.map((d, i) =>
+        d.ok
+          ? { taskId: items[i]!.taskId, ok: true }
+          : { taskId: items[i]!.taskId, ok: false, code: d.error.code }
+      );
       return c.json({ outcomes }, 200);
     },
   );

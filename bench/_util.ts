@@ -1,0 +1,82 @@
+/**
+ * Benchmark helpers: a coordinator in its own process (so the load generator does not share its
+ * thread), percentiles, and a JSON caller.
+ *
+ * @module
+ */
+
+export const REPO_ROOT = new URL("..", import.meta.url).pathname;
+
+export interface SpawnedCoordinator {
+  api: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function spawnCoordinator(extraArgs: string[] = []): Promise<SpawnedCoordinator> {
+  const dir = await Deno.makeTempDir({ prefix: "tessera-bench-" });
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "coordinator/main.ts",
+      "--port",
+      String(port),
+      "--hostname",
+      "127.0.0.1",
+      "--db",
+      `${dir}/tessera.sqlite`,
+      "--log-level",
+      "error",
+      ...extraArgs,
+    ],
+    cwd: REPO_ROOT,
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const api = `http://127.0.0.1:${port}/api`;
+  const deadline = Date.now() + 30_000;
+  while (true) {
+    try {
+      const res = await fetch(`${api}/health`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error("coordinator did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    api,
+    dir,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+// deno-lint-ignore no-explicit-any
+export async function post(api: string, path: string, body: unknown): Promise<any> {
+  const res = await fetch(`${api}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function progress(line: string): void {
+  console.error(`  … ${line}`);
+}
