@@ -13,9 +13,12 @@ import { metaRoutes, VERSION } from "./routes/meta.ts";
 import { taskRoutes } from "./routes/tasks.ts";
 import { roleOf, workerAuth } from "./worker_auth.ts";
 import type { Deps } from "./routes/deps.ts";
+import { wsRoutes } from "./routes/ws.ts";
+import type { WsHub } from "./ws_hub.ts";
 
-export function createApp(deps: Deps): OpenAPIHono {
+export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
   const api = new OpenAPIHono();
+  api.route("/", wsRoutes(deps, hub));
   api.route("/", metaRoutes(deps));
   api.route("/", taskRoutes(deps));
   api.route("/", leaseRoutes(deps));

@@ -34,6 +34,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         ended.intent.mutations.push(...more.intent.mutations.filter((m) => m.key[0] !== "task"));
       }
       if (!await ctx.committer.commit(ended.intent)) continue;
+      for (const l of leases) ctx.signals.leaseEnded(l.value.leaseId, ended.next);
       ctx.signals.taskEnded(ended.next);
       return ended.next;
     }

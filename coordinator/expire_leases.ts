@@ -43,6 +43,8 @@ export async function expireLeases(ctx: Ctx): Promise<number> {
     }
     const ended = endAttempt(task, lease.value, lease.versionstamp, { kind: "expired" }, now);
     if (!await ctx.committer.commit(ended.intent)) return false;
+    ctx.leasedTasks.take(lease.value.leaseId);
+    ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
     ctx.log.warn("lease expired", {
       taskId: task.id,
       workerId: lease.value.workerId,

@@ -65,6 +65,8 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
     }
     const ended = endAttempt(task.value, lease.value, lease.versionstamp, req.outcome, ctx.now());
     if (!await ctx.committer.commit(ended.intent)) continue;
+    ctx.leasedTasks.take(lease.value.leaseId);
+    ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
     if (ended.final) ctx.signals.taskEnded(ended.next);
     if (ended.next.status === "pending" && ended.next.runAt <= ctx.now()) {
       ctx.signals.readyArrived();
@@ -106,6 +108,7 @@ export async function finishMany(
     if (lease.value && task) {
       const ended = endAttempt(task, lease.value, lease.versionstamp, item.outcome, now);
       if (await ctx.committer.commit(ended.intent)) {
+        ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
         if (ended.final) ctx.signals.taskEnded(ended.next);
         if (ended.next.status === "pending" && ended.next.runAt <= now) ready = true;
         return { ok: true as const, task: ended.next };

@@ -16,6 +16,7 @@
  * | ["worker", id]                             | WorkerRecord     | claim (at most every few s)|
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
  * | ["signal", "ready"]                        | KvU64            | anything that adds ready   |
+ * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -85,6 +86,10 @@ export const workerPrefix = (): Deno.KvKey => ["worker"];
 export type WorkerStat = "completed" | "failed" | "runMs";
 export const workerStatKey = (id: string, stat: WorkerStat): Deno.KvKey => ["wstat", id, stat];
 export const workerStatPrefix = (): Deno.KvKey => ["wstat"];
+
+export type DonorStat = "completed" | "computeMs";
+export const donorStatKey = (id: string, stat: DonorStat): Deno.KvKey => ["donor", id, stat];
+export const donorPrefix = (): Deno.KvKey => ["donor"];
 
 export const readySignalKey = (): Deno.KvKey => ["signal", "ready"];
 

@@ -18,6 +18,7 @@ import { promoteDelayed } from "./promote_delayed.ts";
 import { Signals } from "./signals.ts";
 import { pruneRates } from "./stats.ts";
 import { WorkerRegistry } from "./workers.ts";
+import { WsHub } from "./ws_hub.ts";
 
 export interface Coordinator {
   url: string;
@@ -25,6 +26,7 @@ export interface Coordinator {
   ctx: Ctx;
   dispatcher: Dispatcher;
   workers: WorkerRegistry;
+  hub: WsHub;
   /** Stops serving and timers, lets in-flight commits land, closes the KV. */
   close(): Promise<void>;
 }
@@ -81,7 +83,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
   every(10_000, "rate pruning", () => pruneRates(ctx));
 
-  const app = createApp({ ctx, dispatcher, workers });
+  const hub = new WsHub(ctx, dispatcher, workers);
+  const app = createApp({ ctx, dispatcher, workers }, hub);
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
@@ -97,9 +100,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     ctx,
     dispatcher,
     workers,
+    hub,
     async close() {
       closing = true;
       for (const t of timers) clearInterval(t);
+      await hub.closeAll();
       await server.shutdown();
       await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
       kv.close();

@@ -11,6 +11,17 @@ export class Signals {
   #taskWaiters = new Map<string, Set<(task: Task) => void>>();
   #endListeners = new Set<(task: Task) => void>();
   #readyListeners = new Set<() => void>();
+  #leaseListeners = new Set<(leaseId: string, task: Task) => void>();
+
+  /** Tells listeners (the socket hub) that a lease ended, however it ended. */
+  leaseEnded(leaseId: string, task: Task): void {
+    for (const l of this.#leaseListeners) l(leaseId, task);
+  }
+
+  onLeaseEnded(fn: (leaseId: string, task: Task) => void): () => void {
+    this.#leaseListeners.add(fn);
+    return () => this.#leaseListeners.delete(fn);
+  }
 
   /** Calls `fn` whenever work may have become ready (before waiting claims wake). */
   onReadyArrived(fn: () => void): () => void {

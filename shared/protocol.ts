@@ -283,3 +283,111 @@ export const Stats = z.object({
   workersOnline: z.number(),
 });
 export type Stats = z.infer<typeof Stats>;
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket lease protocol (`GET /api/ws`). Credit-based flow control: a worker announces free
+// slots; the coordinator pushes at most that many leases, as soon as matching work exists.
+// Replies to heartbeat/complete/fail/release carry the client's `ref`.
+
+export const WorkerKind = z.enum(["deno", "browser", "other"]);
+
+export const HelloMessage = z.object({
+  type: z.literal("hello"),
+  workerId: WorkerId,
+  kind: WorkerKind,
+  types: z.array(z.string()).max(100).optional(),
+  queues: z.array(QueueName).max(100).optional(),
+  /** Free slots: how many leases the worker can take now. */
+  slots: z.number().int().min(0).max(256),
+  /** Browser volunteers: a stable id kept in localStorage, for the donor's totals. */
+  donorId: z.string().min(1).max(100).optional(),
+  concurrency: z.number().int().min(1).max(1024).optional(),
+});
+
+export const CreditMessage = z.object({
+  type: z.literal("credit"),
+  /** Free slots now (absolute, not a delta): 0 pauses delivery. */
+  slots: z.number().int().min(0).max(256),
+});
+
+export const SocketHeartbeat = z.object({
+  type: z.literal("heartbeat"),
+  ref: z.number().int(),
+  taskId: z.string().min(1),
+  leaseId: z.string().min(1),
+  progress: z.number().min(0).max(1).optional(),
+});
+
+export const SocketComplete = z.object({
+  type: z.literal("complete"),
+  ref: z.number().int(),
+  taskId: z.string().min(1),
+  leaseId: z.string().min(1),
+  result: z.unknown().refine((v) => jsonSize(v) <= LIMITS.resultBytes, {
+    message: `result must serialize to at most ${LIMITS.resultBytes} bytes of JSON`,
+  }),
+  /** Handler run time, for the worker's stats. */
+  runMs: z.number().min(0).optional(),
+});
+
+export const SocketFail = z.object({
+  type: z.literal("fail"),
+  ref: z.number().int(),
+  taskId: z.string().min(1),
+  leaseId: z.string().min(1),
+  error: TaskError,
+});
+
+export const SocketRelease = z.object({
+  type: z.literal("release"),
+  ref: z.number().int(),
+  taskId: z.string().min(1),
+  leaseId: z.string().min(1),
+});
+
+/** Everything a worker may send. */
+export const ClientMessage = z.discriminatedUnion("type", [
+  HelloMessage,
+  CreditMessage,
+  SocketHeartbeat,
+  SocketComplete,
+  SocketFail,
+  SocketRelease,
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** Everything the coordinator sends. */
+export const ServerMessage = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("welcome"), workerId: z.string(), serverTime: z.number() }),
+  z.object({ type: z.literal("lease"), lease: Lease }),
+  z.object({
+    type: z.literal("ack"),
+    ref: z.number().int(),
+    ok: z.boolean(),
+    /** When !ok: `stale_lease`, `cancelled`, `not_found`, `validation`, ... */
+    code: z.string().optional(),
+    message: z.string().optional(),
+    expiresAt: z.number().optional(),
+  }),
+  /** A task this worker holds was cancelled: stop working on it. */
+  z.object({ type: z.literal("cancel"), taskId: z.string(), leaseId: z.string() }),
+  z.object({
+    type: z.literal("error"),
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** WebSocket close codes the coordinator uses (4000–4999 are the application's). */
+export const CLOSE = Object.freeze({
+  /** The first message was not a valid hello. */
+  badHello: 4000,
+  unauthorized: 4001,
+  tooManySockets: 4002,
+  rateLimited: 4003,
+  /** Too many invalid messages. */
+  protocol: 4004,
+  shuttingDown: 1001,
+});
