@@ -56,6 +56,8 @@ export class WsHub {
   #conns = new Set<Conn>();
   /** leaseId → socket holding it. */
   #byLease = new Map<string, Conn>();
+  /** Running delivery loops and close handlers, awaited on shutdown. */
+  #running = new Set<Promise<void>>();
 
   constructor(ctx: Ctx, dispatcher: Dispatcher, workers: WorkerRegistry) {
     this.#ctx = ctx;
@@ -89,9 +91,17 @@ export class WsHub {
     }, HELLO_TIMEOUT_MS);
     this.#conns.add(conn);
     return {
-      message: (data) => void this.#onMessage(conn, data),
-      close: () => void this.#onClose(conn),
+      message: (data) => this.#track(this.#onMessage(conn, data)),
+      close: () => this.#track(this.#onClose(conn)),
     };
+  }
+
+  #track(p: Promise<void>): void {
+    const tracked = p.catch((e) =>
+      this.#ctx.log.error("socket handler failed", { error: String(e) })
+    )
+      .finally(() => this.#running.delete(tracked));
+    this.#running.add(tracked);
   }
 
   /** Closes every socket (coordinator shutdown); their leases are released. */
@@ -100,6 +110,7 @@ export class WsHub {
       c.socket.close(CLOSE.shuttingDown, "coordinator shutting down");
       await this.#onClose(c);
     }));
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
   }
 
   #send(conn: Conn, msg: ServerMessage): void {
@@ -149,7 +160,7 @@ export class WsHub {
         ...(msg.concurrency ? { concurrency: msg.concurrency } : {}),
       });
       this.#send(conn, { type: "welcome", workerId: msg.workerId, serverTime: this.#ctx.now() });
-      return this.#pump(conn);
+      return this.#track(this.#pump(conn));
     }
     if (!conn.workerId) {
       conn.socket.close(CLOSE.badHello, "the first message must be a hello");
@@ -162,7 +173,7 @@ export class WsHub {
         conn.capacity = msg.slots;
         // A smaller capacity cancels the open claim, so no more than announced is pushed.
         if (lower) conn.claim?.abort();
-        return this.#pump(conn);
+        return this.#track(this.#pump(conn));
       }
       case "heartbeat": {
         if (!conn.held.has(msg.leaseId)) {
@@ -194,7 +205,7 @@ export class WsHub {
         if (!done!.ok) return this.#ackRefused(conn, msg.ref, done!.error);
         if (msg.type === "complete" && conn.donorId) this.#creditDonor(conn.donorId, msg.runMs);
         this.#send(conn, { type: "ack", ref: msg.ref, ok: true });
-        return this.#pump(conn);
+        return this.#track(this.#pump(conn));
       }
     }
   }
@@ -242,8 +253,9 @@ export class WsHub {
           signal: controller.signal,
         });
       } catch (e) {
-        this.#ctx.log.error("socket claim failed", { workerId: conn.workerId, error: String(e) });
         leases = [];
+        if (conn.closed) break;
+        this.#ctx.log.error("socket claim failed", { workerId: conn.workerId, error: String(e) });
         await new Promise((r) => setTimeout(r, 500));
       } finally {
         conn.claim = null;
@@ -279,7 +291,7 @@ export class WsHub {
     if (task.status === "cancelled" || task.history.at(-1)?.outcome === "expired") {
       this.#send(conn, { type: "cancel", taskId: task.id, leaseId });
     }
-    void this.#pump(conn);
+    this.#track(this.#pump(conn));
   }
 
   async #onClose(conn: Conn): Promise<void> {
