@@ -9,7 +9,11 @@ export const REPO_ROOT = new URL("..", import.meta.url).pathname;
 
 export interface SpawnedCoordinator {
   api: string;
+  url: string;
   dir: string;
+  pid: number;
+  /** Resident memory of the coordinator process, in MiB. */
+  rssMiB(): number;
   stop(): Promise<void>;
 }
 
@@ -48,7 +52,13 @@ export async function spawnCoordinator(extraArgs: string[] = []): Promise<Spawne
   }
   return {
     api,
+    url: `http://127.0.0.1:${port}`,
     dir,
+    pid: child.pid,
+    rssMiB: () => {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    },
     async stop() {
       child.kill("SIGTERM");
       await child.status;

@@ -55,6 +55,8 @@ export class Committer {
   #inFlight = 0;
   /** Keys checked or written by operations in flight: later intents on them wait. */
   #busy = new Set<string>();
+  /** Committed totals of sums on tracked keys (to tell our own signal bumps from others'). */
+  #tracked = new Map<string, bigint>();
   readonly stats: CommitterStats = {
     commits: 0,
     intents: 0,
@@ -66,6 +68,16 @@ export class Committer {
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
+  }
+
+  /** Starts counting what this committer adds to `key` through sums. */
+  trackSum(key: Deno.KvKey): void {
+    this.#tracked.set(keyString(key), 0n);
+  }
+
+  /** What this committer has added to a tracked key so far. */
+  sumCommitted(key: Deno.KvKey): bigint {
+    return this.#tracked.get(keyString(key)) ?? 0n;
   }
 
   /** Resolves true once committed, false if one of its checks failed (nothing was written). */
@@ -166,7 +178,14 @@ export class Committer {
     if (ok) {
       this.stats.commits++;
       this.stats.intents += batch.length;
-      for (const p of batch) this.stats.mutations += p.intent.mutations.length;
+      for (const p of batch) {
+        this.stats.mutations += p.intent.mutations.length;
+        if (this.#tracked.size === 0) continue;
+        p.sumKeys.forEach((k, j) => {
+          const t = this.#tracked.get(k);
+          if (t !== undefined) this.#tracked.set(k, t + p.intent.sums![j]![1]);
+        });
+      }
       for (const p of batch) p.resolve(true);
       return;
     }

@@ -33,6 +33,7 @@ interface Buffer {
 }
 
 const FETCH = 256;
+const RECHECK_MS = 2000;
 
 export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "waitMs">> & {
   types?: string[] | undefined;
@@ -49,19 +50,36 @@ export class Dispatcher {
     this.#ctx = ctx;
   }
 
-  /** New ready work may exist: refetch before trusting a buffer. */
-  markStale(): void {
-    for (const b of this.#buffers.values()) b.stale = true;
+  /** New ready work may exist (of these kinds, or of any): refetch before trusting a buffer. */
+  markStale(items?: ReadonlyArray<{ queue: string; type: string }>): void {
+    if (!items) {
+      for (const b of this.#buffers.values()) b.stale = true;
+      return;
+    }
+    for (const it of items) {
+      const b = this.#buffers.get(`${it.queue}\u0001${it.type}`);
+      if (b) b.stale = true;
+    }
   }
 
   /** Claims up to `max` tasks, waiting up to `waitMs` for the first one. */
   async claim(options: ClaimOptions): Promise<Lease[]> {
     const deadline = this.#ctx.now() + options.waitMs;
+    const types = options.types?.length ? new Set(options.types) : null;
+    const queues = options.queues?.length ? new Set(options.queues) : null;
+    const accepts = (queue: string, type: string) =>
+      (!types || types.has(type)) && (!queues || queues.has(queue));
     while (true) {
       const leases = await this.#claimNow(options);
       const left = deadline - this.#ctx.now();
       if (leases.length > 0 || left <= 0 || options.signal?.aborted) return leases;
-      await this.#ctx.signals.waitForReady(left, options.signal);
+      // Woken for matching work; the cap re-checks now and then, in case a wake-up was missed.
+      await this.#ctx.signals.waitForReady(
+        Math.min(left, RECHECK_MS),
+        options.signal,
+        accepts,
+        options.max,
+      );
     }
   }
 

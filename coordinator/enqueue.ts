@@ -208,7 +208,8 @@ export async function enqueue(
       }));
     }),
   );
-  if (fresh.some((t) => t.runAt <= now)) ctx.signals.readyArrived();
+  const ready = fresh.filter((t) => t.runAt <= now);
+  if (ready.length > 0) ctx.signals.readyArrived(ready);
 
   const tasks = slot.map((s) => {
     const t = results[s];

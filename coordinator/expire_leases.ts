@@ -52,9 +52,9 @@ export async function expireLeases(ctx: Ctx): Promise<number> {
       next: ended.next.status,
     });
     if (ended.final) ctx.signals.taskEnded(ended.next);
-    return true;
+    return ended.next.status === "pending" && ended.next.runAt <= now ? ended.next : true;
   }));
-  const n = results.filter(Boolean).length;
-  if (n > 0) ctx.signals.readyArrived();
-  return n;
+  const requeued = results.filter((r): r is Task => typeof r === "object");
+  if (requeued.length > 0) ctx.signals.readyArrived(requeued);
+  return results.filter(Boolean).length;
 }

@@ -69,7 +69,7 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
     ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
     if (ended.final) ctx.signals.taskEnded(ended.next);
     if (ended.next.status === "pending" && ended.next.runAt <= ctx.now()) {
-      ctx.signals.readyArrived();
+      ctx.signals.readyArrived([ended.next]);
     }
     const others = leases.filter((l) => l !== lease).map((l) => l.value);
     return { task: taskView(ended.next, others), duplicate: false };
@@ -101,7 +101,7 @@ export async function finishMany(
   let r = 0;
   const tasks = cached.map((t) => t ?? read[r++]!.value);
   const now = ctx.now();
-  let ready = false;
+  const ready: Task[] = [];
   const out = await Promise.all(items.map(async (item, i) => {
     const lease = leases[i]!;
     const task = tasks[i];
@@ -110,7 +110,7 @@ export async function finishMany(
       if (await ctx.committer.commit(ended.intent)) {
         ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
         if (ended.final) ctx.signals.taskEnded(ended.next);
-        if (ended.next.status === "pending" && ended.next.runAt <= now) ready = true;
+        if (ended.next.status === "pending" && ended.next.runAt <= now) ready.push(ended.next);
         return { ok: true as const, task: ended.next };
       }
     }
@@ -121,6 +121,6 @@ export async function finishMany(
       throw e;
     }
   }));
-  if (ready) ctx.signals.readyArrived();
+  if (ready.length > 0) ctx.signals.readyArrived(ready);
   return out;
 }

@@ -19,19 +19,20 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
   for await (const e of iter) due.push(e);
   if (due.length === 0) return 0;
   const tasks = await getMany<Task>(ctx.kv, due.map((e) => taskKey(e.key[2] as string)));
-  const moved = await Promise.all(due.map((e, i) => {
+  const moved = await Promise.all(due.map(async (e, i) => {
     const t = tasks[i]!.value;
     const mutations: Deno.KvMutation[] = [{ type: "delete", key: e.key }];
     if (t && t.status === "pending") {
       mutations.push({ type: "set", key: readyKey(t.queue, t.type, t.priority, t.id), value: 1 });
     }
-    return ctx.committer.commit({
+    const ok = await ctx.committer.commit({
       checks: [{ key: e.key, versionstamp: e.versionstamp }],
       mutations,
       sums: [[readySignalKey(), 1n]],
     });
+    return ok && t && t.status === "pending" ? t : null;
   }));
-  const n = moved.filter(Boolean).length;
-  if (n > 0) ctx.signals.readyArrived();
-  return n;
+  const ready = moved.filter((t): t is Task => t !== null);
+  if (ready.length > 0) ctx.signals.readyArrived(ready);
+  return ready.length;
 }

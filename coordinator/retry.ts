@@ -44,7 +44,7 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       ],
     });
     if (!ok) continue;
-    ctx.signals.readyArrived();
+    ctx.signals.readyArrived([next]);
     return next;
   }
   throw new ApiFailure("conflict", `task ${id} is changing too fast; try again`);

@@ -55,11 +55,19 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const workers = new WorkerRegistry(ctx);
 
   // Anything that makes work ready (here or in another process) bumps a watched counter.
-  ctx.signals.onReadyArrived(() => dispatcher.markStale());
+  ctx.signals.onReadyArrived((items) => dispatcher.markStale(items));
+  // Work made ready by another process bumps the signal beyond our own sums: wake every claim.
+  ctx.committer.trackSum(readySignalKey());
   const watch = kv.watch([readySignalKey()]);
   const watching = (async () => {
+    let highWater: bigint | null = null;
     try {
-      for await (const _ of watch) ctx.signals.readyArrived();
+      for await (const [entry] of watch) {
+        const value = entry?.value instanceof Deno.KvU64 ? entry.value.value : 0n;
+        const foreign = value - ctx.committer.sumCommitted(readySignalKey());
+        if (highWater !== null && foreign > highWater) ctx.signals.readyArrived();
+        if (highWater === null || foreign > highWater) highWater = foreign;
+      }
     } catch { /* closed */ }
   })();
 

@@ -6,11 +6,17 @@
  */
 import type { Task } from "../shared/protocol.ts";
 
+interface ReadyWaiter {
+  accepts(queue: string, type: string): boolean;
+  max: number;
+  wake(): void;
+}
+
 export class Signals {
-  #readyWaiters = new Set<() => void>();
+  #readyWaiters = new Set<ReadyWaiter>();
   #taskWaiters = new Map<string, Set<(task: Task) => void>>();
   #endListeners = new Set<(task: Task) => void>();
-  #readyListeners = new Set<() => void>();
+  #readyListeners = new Set<(items?: ReadonlyArray<{ queue: string; type: string }>) => void>();
   #leaseListeners = new Set<(leaseId: string, task: Task) => void>();
 
   /** Tells listeners (the socket hub) that a lease ended, however it ended. */
@@ -24,30 +30,64 @@ export class Signals {
   }
 
   /** Calls `fn` whenever work may have become ready (before waiting claims wake). */
-  onReadyArrived(fn: () => void): () => void {
+  onReadyArrived(
+    fn: (items?: ReadonlyArray<{ queue: string; type: string }>) => void,
+  ): () => void {
     this.#readyListeners.add(fn);
     return () => this.#readyListeners.delete(fn);
   }
 
-  /** Wakes every claim that is waiting for work. */
-  readyArrived(): void {
-    for (const l of this.#readyListeners) l();
-    const waiters = [...this.#readyWaiters];
-    this.#readyWaiters.clear();
-    for (const w of waiters) w();
+  /**
+   * Work became ready. With `items`, wakes for each one the longest-waiting claim that accepts
+   * its (queue, type), so 1,000 idle workers are not all woken for one task; without, wakes
+   * every waiting claim (work of unknown kind, e.g. added by another process).
+   */
+  readyArrived(items?: ReadonlyArray<{ queue: string; type: string }>): void {
+    for (const l of this.#readyListeners) l(items);
+    if (!items) {
+      const all = [...this.#readyWaiters];
+      this.#readyWaiters.clear();
+      for (const w of all) w.wake();
+      return;
+    }
+    const counts = new Map<string, { queue: string; type: string; n: number }>();
+    for (const it of items) {
+      const k = `${it.queue}\u0001${it.type}`;
+      const c = counts.get(k);
+      if (c) c.n++;
+      else counts.set(k, { ...it, n: 1 });
+    }
+    for (const c of counts.values()) {
+      for (const w of this.#readyWaiters) {
+        if (c.n <= 0) break;
+        if (!w.accepts(c.queue, c.type)) continue;
+        this.#readyWaiters.delete(w);
+        c.n -= w.max;
+        w.wake();
+      }
+    }
   }
 
-  /** Resolves when work may have arrived, or after `ms`, or when `signal` aborts. */
-  waitForReady(ms: number, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when matching work may have arrived, or after `ms`, or when `signal` aborts.
+   * `max` is how many tasks the waiter takes at most, so one wake-up can serve several tasks.
+   */
+  waitForReady(
+    ms: number,
+    signal?: AbortSignal,
+    accepts: (queue: string, type: string) => boolean = () => true,
+    max = 1,
+  ): Promise<void> {
     return new Promise((resolve) => {
+      const waiter: ReadyWaiter = { accepts, max, wake: () => done() };
       const done = () => {
         clearTimeout(timer);
-        this.#readyWaiters.delete(done);
+        this.#readyWaiters.delete(waiter);
         signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.#readyWaiters.add(done);
+      this.#readyWaiters.add(waiter);
       signal?.addEventListener("abort", done, { once: true });
     });
   }
