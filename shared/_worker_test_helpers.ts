@@ -1,0 +1,190 @@
+/**
+ * Test helpers for the worker: a real coordinator on 127.0.0.1 with its KV in a temp dir, and a
+ * few API calls tests need. Deno-only (tests only).
+ *
+ * @module
+ */
+import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from "../coordinator/config.ts";
+import { type Coordinator, startCoordinator } from "../coordinator/server.ts";
+import type { SubmitTask, Task, WorkerInfo } from "./protocol.ts";
+
+/** The repository root, where `worker.ts` lives. */
+export const REPO_ROOT = new URL("..", import.meta.url).pathname;
+
+/** A `deno run -A worker.ts` child process with its output collected. */
+export interface WorkerProcess {
+  child: Deno.ChildProcess;
+  /** Everything written to stderr so far (logs go there). */
+  stderr(): string;
+  stdout(): string;
+  /** Resolves when a stderr line matches; rejects after `timeoutMs` or if the process exits. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Exit status, after both pipes are drained. */
+  status: Promise<Deno.CommandStatus>;
+  kill(signal?: Deno.Signal): void;
+}
+
+/** Spawns `deno run -A worker.ts ...args` in the repository root. */
+export function spawnWorker(args: string[], env: Record<string, string> = {}): WorkerProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "worker.ts", ...args],
+    cwd: REPO_ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  let out = "";
+  let exited = false;
+  const listeners = new Set<() => void>();
+  const drain = async (stream: ReadableStream<Uint8Array>, add: (s: string) => void) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      add(chunk);
+      for (const l of listeners) l();
+    }
+  };
+  const pipes = Promise.all([
+    drain(child.stderr, (s) => (err += s)),
+    drain(child.stdout, (s) => (out += s)),
+  ]);
+  const status = child.status.then(async (s) => {
+    await pipes;
+    exited = true;
+    for (const l of listeners) l();
+    return s;
+  });
+  return {
+    child,
+    stderr: () => err,
+    stdout: () => out,
+    status,
+    kill: (signal = "SIGTERM") => child.kill(signal),
+    waitFor(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const line = err.split("\n").find((l) => pattern.test(l));
+          if (line !== undefined) done(() => resolve(line));
+          else if (exited) {
+            done(() => reject(new Error(`worker exited before ${pattern}:\n${err}`)));
+          }
+        };
+        const timer = setTimeout(
+          () => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${err}`))),
+          timeoutMs,
+        );
+        const done = (fn: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          fn();
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+  };
+}
+
+export interface TestCoordinator {
+  url: string;
+  port: number;
+  coordinator: Coordinator;
+  /** Submits tasks in batches of 1000; returns their ids in order. */
+  submit(tasks: SubmitTask[]): Promise<string[]>;
+  /** `GET /api/tasks/{id}?wait=waitMs`. */
+  task(id: string, waitMs?: number): Promise<Task>;
+  /** Waits (long-polls) until every task is final; throws after `timeoutMs`. */
+  settle(ids: string[], timeoutMs?: number): Promise<Task[]>;
+  /** Polls `check` on the task until it holds; throws after `timeoutMs`. */
+  until(id: string, check: (t: Task) => boolean, timeoutMs?: number): Promise<Task>;
+  workers(): Promise<WorkerInfo[]>;
+  /** Raw API call; returns status and parsed body. */
+  // deno-lint-ignore no-explicit-any
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+/** Starts a coordinator on a free port with a fresh KV file. */
+export async function startTestCoordinator(
+  config: Partial<CoordinatorConfig> = {},
+): Promise<TestCoordinator> {
+  const dir = await Deno.makeTempDir({ prefix: "tessera-worker-test-" });
+  const coordinator = await startCoordinator({
+    ...COORDINATOR_DEFAULTS,
+    port: 0,
+    hostname: "127.0.0.1",
+    db: `${dir}/kv.sqlite`,
+    logLevel: "error",
+    reapIntervalMs: 50,
+    ...config,
+  });
+  const url = coordinator.url;
+  async function api(
+    method: string,
+    path: string,
+    body?: unknown,
+    // deno-lint-ignore no-explicit-any
+  ): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${url}/api${path}`, {
+      method,
+      headers: { "content-type": "application/json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  }
+  async function task(id: string, waitMs = 0): Promise<Task> {
+    const { status, body } = await api("GET", `/tasks/${id}${waitMs ? `?wait=${waitMs}` : ""}`);
+    if (status !== 200) throw new Error(`GET task ${id}: ${status} ${JSON.stringify(body)}`);
+    return body;
+  }
+  const final = (t: Task) => ["completed", "failed", "cancelled"].includes(t.status);
+  return {
+    url,
+    port: coordinator.port,
+    coordinator,
+    api,
+    task,
+    async submit(tasks) {
+      const ids: string[] = [];
+      for (let i = 0; i < tasks.length; i += 1000) {
+        const { status, body } = await api("POST", "/tasks", { tasks: tasks.slice(i, i + 1000) });
+        if (status !== 201) throw new Error(`submit: ${status} ${JSON.stringify(body)}`);
+        ids.push(...body.tasks.map((t: Task) => t.id));
+      }
+      return ids;
+    },
+    async settle(ids, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      const out: Task[] = [];
+      for (const id of ids) {
+        let t = await task(id);
+        while (!final(t)) {
+          const left = deadline - Date.now();
+          if (left <= 0) throw new Error(`task ${id} is still ${t.status} after ${timeoutMs} ms`);
+          t = await task(id, Math.min(left, 5_000));
+        }
+        out.push(t);
+      }
+      return out;
+    },
+    async until(id, check, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const t = await task(id);
+        if (check(t)) return t;
+        if (Date.now() > deadline) {
+          throw new Error(`task ${id}: condition not met in ${timeoutMs} ms (${t.status})`);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async workers() {
+      return (await api("GET", "/workers")).body.workers;
+    },
+    async close() {
+      await coordinator.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,323 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { createLogger } from "./logger.ts";
+import { createHttpTransport, type HttpTransportOptions } from "./http_transport.ts";
+import { createDenoExecutor } from "./deno_executor.ts";
+import type { Lease } from "./protocol.ts";
+import type { ClaimOptions, Transport } from "./transport.ts";
+import { type Executor, startWorkerCore, type WorkerCoreOptions } from "./worker_core.ts";
+import { runTask } from "./_worker_run_task.ts";
+import { startTestCoordinator, type TestCoordinator } from "./_worker_test_helpers.ts";
+
+const quiet = createLogger({ level: "error" });
+/** One worker here: replicated (quorum) verification would wait for a second one. */
+const NO_QUORUM = { mode: "none" as const };
+
+/** Runs handlers in this thread: the core does not care where attempts run. */
+const inProcess: Executor = {
+  run: (lease, { signal, onProgress }) =>
+    runTask({
+      taskId: lease.taskId,
+      type: lease.task.type,
+      params: lease.task.params,
+      attempt: lease.attempt,
+      timeoutMs: lease.task.timeoutMs,
+      signal,
+      onProgress,
+      log: quiet,
+    }),
+};
+
+function transportFor(c: TestCoordinator, extra: Partial<HttpTransportOptions> = {}): Transport {
+  return createHttpTransport({ url: c.url, workerId: "core-test", kind: "deno", ...extra });
+}
+
+function core(c: TestCoordinator, options: Partial<WorkerCoreOptions> = {}) {
+  return startWorkerCore({
+    transport: transportFor(c),
+    executor: inProcess,
+    concurrency: 2,
+    waitMs: 200,
+    log: quiet,
+    ...options,
+  });
+}
+
+async function withCoordinator(
+  fn: (c: TestCoordinator) => Promise<void>,
+  config: Parameters<typeof startTestCoordinator>[0] = {},
+) {
+  const c = await startTestCoordinator(config);
+  try {
+    await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+Deno.test("startWorkerCore() runs claimed tasks and reports their validated results", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit([
+      ...Array.from({ length: 10 }, (_, i) => ({ type: "demo.echo", params: { i } })),
+      { type: "primes.count", params: { from: 0, to: 100 }, verification: NO_QUORUM },
+    ]);
+    const result = await core(c, { maxTasks: 11 }).done;
+    strictEqual(result.reason, "max_tasks");
+    strictEqual(result.stats.completed, 11);
+    strictEqual(result.stats.failed, 0);
+    const tasks = await c.settle(ids);
+    deepStrictEqual(
+      tasks.slice(0, 10).map((t) => t.result),
+      ids.slice(0, 10).map((_, i) => ({ i })),
+    );
+    deepStrictEqual(tasks[10]!.result, { from: 0, to: 100, count: 25 });
+    ok(tasks.every((t) => t.status === "completed" && t.attempts === 1));
+  });
+});
+
+Deno.test("startWorkerCore() keeps at most `concurrency` tasks running and claims only free slots", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit(
+      Array.from({ length: 24 }, () => ({ type: "demo.sleep", params: { ms: 20 } })),
+    );
+    const real = transportFor(c);
+    let running = 0;
+    let peak = 0;
+    const asked: Array<{ max: number; free: number }> = [];
+    const transport: Transport = {
+      ...real,
+      claim(o: ClaimOptions) {
+        asked.push({ max: o.max, free: 3 - running });
+        return real.claim(o);
+      },
+    };
+    const executor: Executor = {
+      async run(lease, options) {
+        peak = Math.max(peak, ++running);
+        try {
+          return await inProcess.run(lease, options);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const result = await core(c, { transport, executor, concurrency: 3, maxTasks: 24 }).done;
+    strictEqual(result.stats.completed, 24);
+    ok(peak <= 3, `peak ${peak}`);
+    ok(asked.every((a) => a.max <= a.free && a.max >= 1), JSON.stringify(asked));
+    await c.settle(ids);
+  });
+});
+
+Deno.test("startWorkerCore() fails an attempt past its timeoutMs with a retryable timeout error", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([
+      { type: "demo.sleep", params: { ms: 5_000 }, timeoutMs: 200, maxAttempts: 1 },
+    ]);
+    const started = Date.now();
+    const result = await core(c, { maxTasks: 1 }).done;
+    ok(Date.now() - started < 2_000, "the timeout fired late");
+    strictEqual(result.stats.failed, 1);
+    const task = await c.task(id!);
+    strictEqual(task.status, "failed");
+    strictEqual(task.error?.code, "timeout");
+    strictEqual(task.error?.retryable, true);
+  });
+});
+
+Deno.test("startWorkerCore() heartbeats, so a task longer than its lease keeps it", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([{ type: "demo.sleep", params: { ms: 2_500 }, leaseMs: 1_000 }]);
+    const result = await core(c, { maxTasks: 1 }).done;
+    strictEqual(result.stats.completed, 1);
+    const task = await c.task(id!);
+    strictEqual(task.status, "completed");
+    strictEqual(task.attempts, 1);
+    deepStrictEqual(task.history.map((a) => a.outcome), ["completed"]);
+  });
+});
+
+Deno.test("startWorkerCore() aborts a task cancelled on the coordinator and reports nothing", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([{ type: "demo.sleep", params: { ms: 20_000 }, leaseMs: 1_500 }]);
+    const w = core(c, { maxTasks: 1 });
+    await c.until(id!, (t) => t.status === "processing");
+    const cancelled = await c.api("POST", `/tasks/${id}/cancel`);
+    strictEqual(cancelled.status, 200);
+    const started = Date.now();
+    const result = await w.done;
+    ok(Date.now() - started < 2_000, "the cancellation was noticed late");
+    strictEqual(result.stats.abandoned, 1);
+    strictEqual(result.stats.failed, 0);
+    strictEqual((await c.task(id!)).status, "cancelled");
+  });
+});
+
+Deno.test("stop() lets in-flight tasks finish within the grace period", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([{ type: "demo.sleep", params: { ms: 400 } }]);
+    const w = core(c);
+    await c.until(id!, (t) => t.status === "processing");
+    const result = await w.stop({ graceMs: 5_000 });
+    strictEqual(result.reason, "stopped");
+    strictEqual(result.stats.completed, 1);
+    strictEqual(result.stats.released, 0);
+    strictEqual((await c.task(id!)).status, "completed");
+  });
+});
+
+Deno.test("stop() releases tasks still running after the grace: pending at once, attempt not counted", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit(
+      Array.from({ length: 2 }, () => ({ type: "demo.sleep", params: { ms: 20_000 } })),
+    );
+    const w = core(c);
+    for (const id of ids) await c.until(id, (t) => t.status === "processing");
+    const started = Date.now();
+    const result = await w.stop({ graceMs: 100 });
+    ok(Date.now() - started < 1_500, "stop took too long");
+    strictEqual(result.stats.released, 2);
+    for (const id of ids) {
+      const t = await c.task(id);
+      strictEqual(t.status, "pending");
+      strictEqual(t.attempts, 0);
+      strictEqual(t.history.at(-1)?.outcome, "released");
+    }
+  });
+});
+
+Deno.test("startWorkerCore() stops after maxConsecutiveErrors failed tasks in a row", async () => {
+  await withCoordinator(async (c) => {
+    await c.submit(Array.from({ length: 6 }, () => ({
+      type: "demo.sleep",
+      params: { ms: 0, fail: "permanent" as const },
+    })));
+    const result = await core(c, { concurrency: 1, maxConsecutiveErrors: 3 }).done;
+    strictEqual(result.reason, "too_many_errors");
+    strictEqual(result.stats.failed, 3);
+    ok(result.message.includes("3 failed tasks in a row"), result.message);
+  });
+});
+
+Deno.test("startWorkerCore() backs off after transport errors and stops after maxConsecutiveErrors", async () => {
+  const c = await startTestCoordinator();
+  const url = c.url;
+  await c.close();
+  let claims = 0;
+  const real = createHttpTransport({ url, workerId: "w" });
+  const transport: Transport = { ...real, claim: (o) => (claims++, real.claim(o)) };
+  const started = Date.now();
+  const result = await startWorkerCore({
+    transport,
+    executor: inProcess,
+    concurrency: 1,
+    maxConsecutiveErrors: 4,
+    backoff: { baseMs: 40, maxMs: 100 },
+    log: quiet,
+  }).done;
+  strictEqual(result.reason, "too_many_errors");
+  strictEqual(claims, 4);
+  // Three pauses of at least 20, 40 and 50 ms (half the backoff, the least jitter).
+  ok(Date.now() - started >= 110, `no backoff: ${Date.now() - started} ms`);
+});
+
+Deno.test("startWorkerCore() stops with reason unauthorized when the token is refused", async () => {
+  await withCoordinator(async (c) => {
+    const result = await core(c, { transport: transportFor(c, { token: "wrong" }) }).done;
+    strictEqual(result.reason, "unauthorized");
+  }, { workerToken: "s3cret" });
+});
+
+Deno.test("startWorkerCore() does not spin when idle, even with waitMs 0", async () => {
+  await withCoordinator(async (c) => {
+    for (const waitMs of [400, 0]) {
+      const real = transportFor(c);
+      let claims = 0;
+      const transport: Transport = { ...real, claim: (o) => (claims++, real.claim(o)) };
+      const w = core(c, { transport, waitMs });
+      await new Promise((r) => setTimeout(r, 1_200));
+      await w.stop({ graceMs: 0 });
+      ok(claims >= 2 && claims <= 4, `waitMs ${waitMs}: ${claims} claims in 1.2 s`);
+    }
+  });
+});
+
+Deno.test("startWorkerCore() with maxTasks claims that many tasks, finishes them and stops", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit(Array.from({ length: 10 }, (_, i) => ({
+      type: "demo.echo",
+      params: { i },
+    })));
+    const result = await core(c, { concurrency: 3, maxTasks: 4 }).done;
+    strictEqual(result.reason, "max_tasks");
+    strictEqual(result.stats.claimed, 4);
+    strictEqual(result.stats.completed, 4);
+    const statuses = await Promise.all(ids.map(async (id) => (await c.task(id)).status));
+    strictEqual(statuses.filter((s) => s === "completed").length, 4);
+    strictEqual(statuses.filter((s) => s === "pending").length, 6);
+  });
+});
+
+Deno.test("startWorkerCore() with the Deno executor runs handlers in Web Workers", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit([
+      { type: "primes.count", params: { from: 0, to: 1000 }, verification: NO_QUORUM },
+      { type: "text.wordcount", params: { text: "a b a" }, verification: NO_QUORUM },
+    ]);
+    const executor = createDenoExecutor({ size: 2, logLevel: "error" });
+    try {
+      const result = await core(c, { executor, maxTasks: 2 }).done;
+      strictEqual(result.stats.completed, 2);
+      const [primes, words] = await c.settle(ids);
+      deepStrictEqual(primes!.result, { from: 0, to: 1000, count: 168 });
+      deepStrictEqual((words!.result as { words: number }).words, 3);
+    } finally {
+      await executor.close();
+    }
+  });
+});
+
+Deno.test("createHttpTransport() heartbeat says cancelled or stale instead of throwing", async () => {
+  await withCoordinator(async (c) => {
+    const [a, b] = await c.submit([
+      { type: "demo.echo", params: {} },
+      { type: "demo.echo", params: {} },
+    ]);
+    const t = transportFor(c);
+    const leases: Lease[] = await t.claim({ max: 2, waitMs: 0 });
+    strictEqual(leases.length, 2);
+    const la = leases.find((l) => l.taskId === a)!;
+    const lb = leases.find((l) => l.taskId === b)!;
+    strictEqual((await t.heartbeat(a!, la.leaseId, 0.5)).ok, true);
+    await c.api("POST", `/tasks/${a}/cancel`);
+    deepStrictEqual(await t.heartbeat(a!, la.leaseId), { ok: false, reason: "cancelled" });
+    deepStrictEqual(await t.complete(b!, lb.leaseId, {}), { ok: true });
+    deepStrictEqual(await t.heartbeat(b!, lb.leaseId), { ok: false, reason: "stale" });
+    const again = await t.complete(b!, "not-the-lease", {});
+    strictEqual(again.ok, false);
+  });
+});
+
+Deno.test("createHttpTransport() retries a report until the coordinator is back", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/kv.sqlite`;
+  let c = await startTestCoordinator({ db });
+  const port = c.port;
+  try {
+    const [id] = await c.submit([{ type: "demo.echo", params: { x: 1 } }]);
+    const t = createHttpTransport({
+      url: c.url,
+      workerId: "w",
+      retry: { attempts: 20, baseMs: 50, maxMs: 200 },
+    });
+    const [lease] = await t.claim({ max: 1, waitMs: 0 });
+    await c.coordinator.close();
+    const reported = t.complete(id!, lease!.leaseId, { x: 1 });
+    await new Promise((r) => setTimeout(r, 400));
+    c = await startTestCoordinator({ db, port });
+    deepStrictEqual(await reported, { ok: true });
+    deepStrictEqual((await c.task(id!)).result, { x: 1 });
+  } finally {
+    await c.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,306 @@
+/**
+ * `deno run -A worker.ts` as users run it: real child processes against a real coordinator on
+ * 127.0.0.1 with its KV in a temp dir.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { loadHandler } from "../handlers/mod.ts";
+import { testContext } from "../handlers/_test_context.ts";
+import type { SubmitTask } from "../shared/protocol.ts";
+import {
+  spawnWorker,
+  startTestCoordinator,
+  type TestCoordinator,
+  type WorkerProcess,
+} from "../shared/_worker_test_helpers.ts";
+
+/** One worker per test: replicated (quorum) verification would wait for a second one. */
+const NO_QUORUM = { mode: "none" as const };
+
+async function withCoordinator(
+  fn: (c: TestCoordinator) => Promise<void>,
+  config: Parameters<typeof startTestCoordinator>[0] = {},
+) {
+  const c = await startTestCoordinator(config);
+  try {
+    await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+/** Spawns a worker and makes sure it is gone (and its pipes drained) when `fn` ends. */
+async function withWorker(
+  c: TestCoordinator,
+  args: string[],
+  fn: (w: WorkerProcess) => Promise<void>,
+): Promise<void> {
+  const w = spawnWorker(["--coordinator", c.url, ...args]);
+  try {
+    await fn(w);
+  } finally {
+    try {
+      w.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await w.status;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function mixedTasks(n: number): SubmitTask[] {
+  const words = "the quick brown fox jumps over the lazy dog the end".split(" ");
+  return Array.from({ length: n }, (_, i): SubmitTask => {
+    switch (i % 6) {
+      case 0:
+        return { type: "primes.count", params: { from: i * 100, to: i * 100 + 100 } };
+      case 1:
+        return {
+          type: "mandelbrot.tile",
+          params: {
+            x0: -2,
+            y0: -1 + i / n,
+            x1: 0.5,
+            y1: -0.9 + i / n,
+            width: 8,
+            height: 8,
+            maxIter: 50,
+          },
+        };
+      case 2:
+        return { type: "montecarlo.pi", params: { seed: i, samples: 2_000 } };
+      case 3:
+        return { type: "text.wordcount", params: { text: words.slice(0, 1 + (i % 11)).join(" ") } };
+      case 4:
+        return { type: "hash.search", params: { prefix: `t${i}:`, difficulty: 4 } };
+      default:
+        return { type: "demo.echo", params: { i, note: "hello" } };
+    }
+  }).map((t) => ({ ...t, verification: NO_QUORUM }));
+}
+
+async function expected(t: SubmitTask): Promise<unknown> {
+  const handler = await loadHandler(t.type);
+  const result = await handler.run(handler.params.parse(t.params), testContext());
+  return handler.result.parse(result);
+}
+
+Deno.test("worker.ts completes 500 mixed tasks correctly, and the coordinator lists it as a deno worker", async () => {
+  await withCoordinator(async (c) => {
+    const tasks = mixedTasks(500);
+    const ids = await c.submit(tasks);
+    await withWorker(c, ["--worker-id", "proc-500", "--concurrency", "2"], async (w) => {
+      const done = await c.settle(ids, 40_000);
+      for (const [i, t] of done.entries()) {
+        strictEqual(
+          t.status,
+          "completed",
+          `task ${i} (${t.type}) is ${t.status}: ${JSON.stringify(t.error)}`,
+        );
+        deepStrictEqual(t.result, await expected(tasks[i]!), `task ${i} (${t.type})`);
+      }
+      deepStrictEqual(done[0]!.result, { from: 0, to: 100, count: 25 });
+      const worker = (await c.workers()).find((x) => x.id === "proc-500");
+      strictEqual(worker?.kind, "deno");
+      strictEqual(worker?.completed, 500);
+      strictEqual(worker?.concurrency, 2);
+      w.kill("SIGTERM");
+      strictEqual((await w.status).code, 0);
+      ok(/stopped .*completed=500/.test(w.stderr()), w.stderr());
+    });
+  });
+});
+
+Deno.test("worker.ts killed with SIGKILL mid-task: the task completes on another worker after its lease expires", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([
+      { type: "demo.sleep", params: { ms: 800 }, leaseMs: 1_000, backoffMs: 50 },
+    ]);
+    await withWorker(c, ["--worker-id", "doomed"], async (a) => {
+      await c.until(id!, (t) => t.status === "processing" && t.workerId === "doomed");
+      a.kill("SIGKILL");
+      strictEqual((await a.status).signal, "SIGKILL");
+    });
+    await withWorker(c, ["--worker-id", "rescuer"], async () => {
+      const [t] = await c.settle([id!], 15_000);
+      strictEqual(t!.status, "completed");
+      strictEqual(t!.workerId, "rescuer");
+      deepStrictEqual(t!.history.map((h) => [h.workerId, h.outcome]), [
+        ["doomed", "expired"],
+        ["rescuer", "completed"],
+      ]);
+    });
+  });
+});
+
+Deno.test("worker.ts on SIGTERM finishes what it can within --grace-ms, releases the rest (pending at once, attempts not used) and exits 0", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit([
+      { type: "demo.sleep", params: { ms: 30_000 } },
+      { type: "demo.sleep", params: { ms: 30_000 } },
+      { type: "demo.sleep", params: { ms: 300 } },
+    ]);
+    await withWorker(
+      c,
+      ["--concurrency", "3", "--grace-ms", "800", "--log-format", "json"],
+      async (w) => {
+        for (const id of ids) await c.until(id, (t) => t.status === "processing");
+        const signalled = Date.now();
+        w.kill("SIGTERM");
+        strictEqual((await w.status).code, 0);
+        ok(Date.now() - signalled < 3_000, "the drain took too long");
+        const [long1, long2, short] = await Promise.all(ids.map((id) => c.task(id)));
+        strictEqual(short!.status, "completed");
+        for (const t of [long1!, long2!]) {
+          strictEqual(t.status, "pending");
+          strictEqual(t.attempts, 0);
+          strictEqual(t.history.at(-1)?.outcome, "released");
+        }
+        const final = w.stderr().trim().split("\n").map((l) => JSON.parse(l))
+          .find((l) => l.message === "stopped");
+        strictEqual(final?.reason, "stopped");
+        strictEqual(final?.completed, 1);
+        strictEqual(final?.released, 2);
+      },
+    );
+  });
+});
+
+Deno.test("worker.ts exits at once (130) on a second signal", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([{ type: "demo.sleep", params: { ms: 30_000 } }]);
+    await withWorker(c, ["--grace-ms", "30000"], async (w) => {
+      await c.until(id!, (t) => t.status === "processing");
+      w.kill("SIGTERM");
+      await w.waitFor(/SIGTERM: finishing in-flight tasks/);
+      w.kill("SIGINT");
+      strictEqual((await w.status).code, 130);
+    });
+  });
+});
+
+Deno.test("worker.ts fails an attempt that exceeds timeoutMs (retryable) and the retry succeeds", async () => {
+  await withCoordinator(async (c) => {
+    // The first attempt runs out of time because the whole worker stalls (SIGSTOP), as a swapped
+    // out or overloaded machine would; the second runs 600 ms of its 1000 ms budget.
+    const [id] = await c.submit([
+      { type: "demo.sleep", params: { ms: 600 }, timeoutMs: 1_000, leaseMs: 10_000, backoffMs: 50 },
+    ]);
+    await withWorker(c, ["--concurrency", "1"], async (w) => {
+      await c.until(id!, (t) => t.status === "processing");
+      await sleep(200);
+      w.kill("SIGSTOP");
+      await sleep(1_300);
+      w.kill("SIGCONT");
+      const [t] = await c.settle([id!], 15_000);
+      strictEqual(t!.status, "completed");
+      strictEqual(t!.attempts, 2);
+      strictEqual(t!.history[0]?.outcome, "failed");
+      deepStrictEqual(t!.history[0]?.error, {
+        code: "timeout",
+        message: "timed out after 1000 ms",
+        retryable: true,
+      });
+    });
+  });
+});
+
+Deno.test("worker.ts retries a handler's retryable error: fails attempt 1, completes attempt 2", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([{
+      type: "demo.sleep",
+      params: { ms: 0, fail: "retryable", failUntilAttempt: 2 },
+      backoffMs: 50,
+    }]);
+    await withWorker(c, [], async () => {
+      const [t] = await c.settle([id!], 15_000);
+      strictEqual(t!.status, "completed");
+      strictEqual(t!.attempts, 2);
+      deepStrictEqual(t!.result, { sleptMs: 0, attempt: 2 });
+      strictEqual(t!.history[0]?.error?.code, "handler");
+      strictEqual(t!.history[0]?.error?.retryable, true);
+    });
+  });
+});
+
+Deno.test("the coordinator refuses bad params at submit with a 400 naming the field", async () => {
+  await withCoordinator(async (c) => {
+    const res = await c.api("POST", "/tasks", {
+      type: "primes.count",
+      params: { from: 0, to: "lots" },
+    });
+    strictEqual(res.status, 400);
+    strictEqual(res.body.error.field, "params.to");
+  });
+});
+
+Deno.test("worker.ts --types demo.echo never takes a primes.count task", async () => {
+  await withCoordinator(async (c) => {
+    const [primes, ...echoes] = await c.submit([
+      { type: "primes.count", params: { from: 0, to: 100 }, verification: NO_QUORUM },
+      ...Array.from({ length: 5 }, (_, i) => ({ type: "demo.echo", params: { i } })),
+    ]);
+    await withWorker(c, ["--types", "demo.echo"], async () => {
+      await c.settle(echoes, 15_000);
+      await sleep(300);
+      const t = await c.task(primes!);
+      strictEqual(t.status, "pending");
+      strictEqual(t.history.length, 0);
+    });
+  });
+});
+
+Deno.test("worker.ts exits 1 with one line when the coordinator is unreachable", async () => {
+  const c = await startTestCoordinator();
+  const url = c.url;
+  await c.close();
+  const w = spawnWorker(["--coordinator", url]);
+  const status = await w.status;
+  strictEqual(status.code, 1);
+  const lines = w.stderr().trim().split("\n");
+  strictEqual(lines.length, 1, w.stderr());
+  ok(lines[0]!.startsWith(`tessera-worker: cannot reach coordinator at ${url}: `), lines[0]);
+});
+
+Deno.test("worker.ts exits 1 with one line when its token is refused, and works with the right one", async () => {
+  await withCoordinator(async (c) => {
+    const refused = spawnWorker(["--coordinator", c.url, "--token", "wrong"]);
+    strictEqual((await refused.status).code, 1);
+    deepStrictEqual(refused.stderr().trim().split("\n"), [
+      `tessera-worker: the coordinator at ${c.url} refused the worker token`,
+    ]);
+    const [id] = await c.submit([{ type: "demo.echo", params: { ok: true } }]);
+    const accepted = spawnWorker(["--coordinator", c.url, "--max-tasks", "1"], {
+      TESSERA_TOKEN: "s3cret",
+    });
+    strictEqual((await accepted.status).code, 0);
+    strictEqual((await c.task(id!)).status, "completed");
+  }, { workerToken: "s3cret" });
+});
+
+Deno.test("worker.ts exits 1 after --max-consecutive-errors failed tasks in a row", async () => {
+  await withCoordinator(async (c) => {
+    await c.submit(Array.from({ length: 6 }, () => ({
+      type: "demo.sleep",
+      params: { ms: 0, fail: "permanent" as const },
+    })));
+    const w = spawnWorker([
+      "--coordinator",
+      c.url,
+      "--concurrency",
+      "1",
+      "--max-consecutive-errors",
+      "3",
+    ]);
+    strictEqual((await w.status).code, 1);
+    ok(/tessera-worker: 3 failed tasks in a row/.test(w.stderr()), w.stderr());
+  });
+});
+
+Deno.test("worker.ts exits 2 naming the option for a bad value", async () => {
+  const w = spawnWorker(["--concurrency", "many"]);
+  strictEqual((await w.status).code, 2);
+  strictEqual(
+    w.stderr().trim(),
+    "tessera-worker: invalid --concurrency (from the command line): must be a whole number",
+  );
+});

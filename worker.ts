@@ -1,0 +1,147 @@
+/**
+ * `deno run -A worker.ts --coordinator http://host:8787` (or `deno task worker`): a Deno worker
+ * for a Tessera coordinator. It reads its options (flags > environment > config file >
+ * defaults; `--help` lists them), checks the coordinator and its token, then runs tasks on a pool
+ * of Web Workers until stopped. SIGINT/SIGTERM stop claiming, let in-flight tasks finish within
+ * `--grace-ms`, release the rest and print final stats (exit 0); a second signal exits at once
+ * (130). Exit 1: coordinator unreachable, token refused, or too many errors in a row; exit 2: a
+ * bad option.
+ *
+ * @module
+ */
+import { createDenoExecutor } from "./shared/deno_executor.ts";
+import { createHttpTransport } from "./shared/http_transport.ts";
+import { createLogger } from "./shared/logger.ts";
+import { startWorkerCore, type WorkerStats } from "./shared/worker_core.ts";
+import { findConfigPath, parseWorkerOptions } from "./shared/worker_options.ts";
+
+/** How often a progress line is printed. */
+const PROGRESS_EVERY_MS = 5_000;
+
+function die(code: number, message: string): never {
+  console.error(`tessera-worker: ${message}`);
+  Deno.exit(code);
+}
+
+const env = Deno.env.toObject();
+const configPath = findConfigPath(Deno.args, env);
+let fileText: string | null = null;
+if (configPath !== null) {
+  try {
+    fileText = await Deno.readTextFile(configPath);
+  } catch (e) {
+    die(2, `cannot read config file ${configPath}: ${(e as Error).message}`);
+  }
+}
+const parsed = parseWorkerOptions(Deno.args, env, fileText);
+if (parsed.kind === "help") {
+  console.log(parsed.text);
+  Deno.exit(0);
+}
+if (parsed.kind === "error") die(2, parsed.message);
+const options = parsed.options;
+
+const workerId = options.workerId ??
+  `${Deno.hostname()}-${crypto.randomUUID().slice(0, 6)}`;
+const log = createLogger({ format: options.logFormat, level: options.debug ? "debug" : "info" });
+const transport = createHttpTransport({
+  url: options.coordinator,
+  workerId,
+  token: options.token ?? undefined,
+  types: options.types,
+  queues: options.queues,
+  kind: "deno",
+  concurrency: options.concurrency,
+});
+
+let coordinatorTypes: string[];
+try {
+  coordinatorTypes = (await transport.health()).types;
+} catch (e) {
+  die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
+}
+try {
+  if (!await transport.checkToken()) {
+    die(1, `the coordinator at ${options.coordinator} refused the worker token`);
+  }
+} catch (e) {
+  die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
+}
+const unknown = options.types.filter((t) => !coordinatorTypes.includes(t));
+if (unknown.length > 0) log.warn("the coordinator does not know some types", { types: unknown });
+
+const executor = createDenoExecutor({
+  size: options.concurrency,
+  logFormat: options.logFormat,
+  logLevel: options.debug ? "debug" : "info",
+  log,
+});
+const core = startWorkerCore({
+  transport,
+  executor,
+  concurrency: options.concurrency,
+  maxTasks: options.maxTasks,
+  waitMs: options.pollInterval,
+  maxConsecutiveErrors: options.maxConsecutiveErrors,
+  graceMs: options.graceMs,
+  log,
+});
+log.info("worker started", {
+  workerId,
+  coordinator: options.coordinator,
+  concurrency: options.concurrency,
+  types: options.types.join(","),
+});
+
+let last = { at: performance.now(), done: 0 };
+const progress = setInterval(() => {
+  const s = core.stats();
+  const now = performance.now();
+  const done = s.completed + s.failed;
+  const rate = (done - last.done) / ((now - last.at) / 1000);
+  last = { at: now, done };
+  log.info("progress", {
+    completed: s.completed,
+    failed: s.failed,
+    running: s.running,
+    tasksPerSec: Math.round(rate * 10) / 10,
+    types: Object.keys(s.types).join(","),
+  });
+}, PROGRESS_EVERY_MS);
+
+let signals = 0;
+const onSignal = (name: Deno.Signal) => () => {
+  if (++signals > 1) {
+    console.error(`tessera-worker: second ${name}, exiting now`);
+    Deno.exit(130);
+  }
+  log.info(`${name}: finishing in-flight tasks`, {
+    running: core.stats().running,
+    graceMs: options.graceMs,
+  });
+  void core.stop({ graceMs: options.graceMs });
+};
+Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+
+const result = await core.done;
+clearInterval(progress);
+await executor.close();
+log.info("stopped", { reason: result.reason, ...finalStats(result.stats) });
+if (result.reason === "unauthorized") die(1, result.message);
+if (result.reason === "too_many_errors") die(1, result.message);
+Deno.exit(0);
+
+function finalStats(s: WorkerStats) {
+  return {
+    claimed: s.claimed,
+    completed: s.completed,
+    failed: s.failed,
+    released: s.released,
+    abandoned: s.abandoned,
+    busyMs: s.busyMs,
+    meanRunMs: s.meanRunMs === null ? null : Math.round(s.meanRunMs * 10) / 10,
+    uptimeMs: s.uptimeMs,
+    restarts: executor.restarts,
+  };
+}
