@@ -19,6 +19,9 @@ import { Signals } from "./signals.ts";
 import { pruneRates } from "./stats.ts";
 import { WorkerRegistry } from "./workers.ts";
 import { WsHub } from "./ws_hub.ts";
+import { dashboardRoutes } from "./assets.ts";
+import { LiveFeed } from "./live.ts";
+import { liveRoutes } from "./routes/live.ts";
 
 export interface Coordinator {
   url: string;
@@ -93,6 +96,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
 
   const hub = new WsHub(ctx, dispatcher, workers);
   const app = createApp({ ctx, dispatcher, workers }, hub);
+  // The live dashboard: the SSE feed at /api/live and the Vite-built pages at /dashboard.
+  const live = new LiveFeed(ctx, workers);
+  app.route("/api", liveRoutes(live));
+  app.route("/dashboard", dashboardRoutes(log));
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
@@ -113,6 +120,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       closing = true;
       for (const t of timers) clearInterval(t);
       await hub.closeAll();
+      live.close();
       await server.shutdown();
       await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
       kv.close();

@@ -1,0 +1,105 @@
+/**
+ * The few API calls the dashboard makes, relative to the page's origin (`/api`), so the same
+ * build works behind the coordinator and behind Vite's dev proxy.
+ *
+ * @module
+ */
+import type { Task } from "../../shared/protocol.ts";
+import type { WorkerKind } from "../../coordinator/live.ts";
+
+export const API = "/api";
+
+export class ApiCallError extends Error {
+  override name = "ApiCallError";
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(`${API}${path}`, {
+    ...init,
+    headers: init?.body ? { "content-type": "application/json" } : {},
+  });
+  const text = await res.text();
+  // deno-lint-ignore no-explicit-any -- error bodies are read defensively
+  let body: any = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!res.ok) {
+    throw new ApiCallError(res.status, body?.error?.message ?? `${res.status} ${res.statusText}`);
+  }
+  return body as T;
+}
+
+/** One task, or null when there is no such task. */
+export async function getTask(id: string): Promise<Task | null> {
+  try {
+    return await call<Task>(`/tasks/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (e instanceof ApiCallError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+/** Many tasks at once, in order (null for unknown ids), without waiting. */
+export async function getTasks(ids: string[]): Promise<Array<Task | null>> {
+  const out: Array<Task | null> = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const { tasks } = await call<{ tasks: Array<Task | null> }>("/tasks/await", {
+      method: "POST",
+      body: JSON.stringify({ ids: chunk, waitMs: 0 }),
+    });
+    out.push(...tasks);
+  }
+  return out;
+}
+
+export interface NewTask {
+  type: string;
+  params: unknown;
+  priority?: number;
+  maxAttempts?: number;
+}
+
+export async function submitTasks(tasks: NewTask[]): Promise<Task[]> {
+  const body = await call<{ tasks: Task[] }>("/tasks", {
+    method: "POST",
+    body: JSON.stringify({ tasks }),
+  });
+  return body.tasks;
+}
+
+const kinds = new Map<string, Promise<WorkerKind | null>>();
+
+/** A worker's kind, asked once per worker. */
+export function workerKind(id: string): Promise<WorkerKind | null> {
+  let kind = kinds.get(id);
+  if (!kind) {
+    kind = call<{ kind: WorkerKind }>(`/workers/${encodeURIComponent(id)}/stats`)
+      .then((w) => w.kind, () => null);
+    kinds.set(id, kind);
+  }
+  return kind;
+}
+
+export interface Donor {
+  id: string;
+  completed: number;
+  computeMs: number;
+}
+
+/** The donors' totals, or null when this coordinator has no donors endpoint. */
+export async function getDonors(): Promise<Donor[] | null> {
+  try {
+    const body = await call<{ donors?: Donor[] } | Donor[]>("/donors");
+    return Array.isArray(body) ? body : body?.donors ?? [];
+  } catch (e) {
+    if (e instanceof ApiCallError && e.status === 404) return null;
+    throw e;
+  }
+}

@@ -1,0 +1,31 @@
+/** @jsxImportSource preact */
+import type { ComponentChildren } from "preact";
+
+export interface CardProps {
+  title: string;
+  hint?: ComponentChildren;
+  actions?: ComponentChildren;
+  wide?: boolean;
+  testid?: string;
+  children: ComponentChildren;
+}
+
+/** A titled panel of the dashboard grid. */
+export function Card({ title, hint, actions, wide, testid, children }: CardProps) {
+  return (
+    <section class={wide ? "card wide" : "card"} data-testid={testid}>
+      <header class="card-head">
+        <div>
+          <h2>{title}</h2>
+          {hint && <p class="hint">{hint}</p>}
+        </div>
+        {actions && <div class="card-actions">{actions}</div>}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <p class="empty">{children}</p>;
+}
