@@ -122,7 +122,7 @@ const onSignal = (name: Deno.Signal) => () => {
   void core.stop({ graceMs: options.graceMs });
 };
 Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
-Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
 
 const result = await core.done;
 clearInterval(progress);

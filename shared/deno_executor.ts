@@ -11,6 +11,7 @@ import type { LogFormat, Logger, LogLevel } from "./logger.ts";
 import type { Lease } from "./protocol.ts";
 import type { ProgressMessage, TaskThreadApi } from "./task_thread.ts";
 import type { AbortReason, Executor, RunOptions, TaskOutcome } from "./worker_core.ts";
+import { niceWorkerThreads } from "./_worker_nice.ts";
 
 export interface DenoExecutorOptions {
   /** Threads in the pool: the most tasks run at once. */
@@ -19,6 +20,11 @@ export interface DenoExecutorOptions {
   stopWithinMs?: number;
   /** The thread's entry module; it must expose a `TaskThreadApi`. @default `./task_thread.ts` */
   threadUrl?: URL | string;
+  /**
+   * Nice value of the task threads (Linux), so the main thread's claims and heartbeats, and the
+   * machine's owner, go first; 0 leaves them alone. @default 10
+   */
+  niceness?: number;
   /** How handlers' log lines are written inside the threads. */
   logFormat?: LogFormat;
   logLevel?: LogLevel;
@@ -100,7 +106,7 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
     api.init(Comlink.transfer(channel.port2, [channel.port2]), {
       ...(options.logFormat ? { format: options.logFormat } : {}),
       ...(options.logLevel ? { level: options.logLevel } : {}),
-    }).catch(() => {});
+    }).then(() => niceWorkerThreads(options.niceness ?? 10), () => {});
     all.add(thread);
     return thread;
   }

@@ -406,47 +406,76 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
     }
   }
 
+  /** Slots covered by claim requests in flight, and how many such requests there are. */
+  let claiming = 0;
+  let claimsInFlight = 0;
+  /** The last claim found work: more may be queued, so freed slots claim at once. */
+  let busy = false;
+
+  /**
+   * Claims for the free slots not yet covered by a claim in flight. While work flows, a slot
+   * that frees claims at once even if another claim is still on its way; when idle or after an
+   * error, one claim at a time, so idle costs one long-poll per `waitMs` and errors back off.
+   */
   async function claimLoop(): Promise<void> {
     while (!stopping) {
-      if (maxTasks > 0 && counts.claimed >= maxTasks) {
-        requestStop("max_tasks", `claimed ${counts.claimed} tasks (max ${maxTasks})`, Infinity);
-        break;
-      }
-      let free = concurrency - running.size;
-      if (maxTasks > 0) free = Math.min(free, maxTasks - counts.claimed);
-      if (free <= 0) {
+      if (maxTasks > 0 && counts.claimed + claiming >= maxTasks) {
+        if (claimsInFlight === 0 && counts.claimed >= maxTasks) {
+          requestStop("max_tasks", `claimed ${counts.claimed} tasks (max ${maxTasks})`, Infinity);
+          break;
+        }
         await changed();
         continue;
       }
-      const asked = Date.now();
-      let leases: Lease[];
-      try {
-        leases = await transport.claim({ max: free, waitMs, signal: claimAbort.signal });
-        transportOk();
-      } catch (e) {
-        if (stopping) break;
-        transportFailed("claim", e);
-        if (stopping) break;
-        const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (transportErrors - 1));
-        await pause(exp * (0.5 + Math.random() / 2));
+      let free = concurrency - running.size - claiming;
+      if (maxTasks > 0) free = Math.min(free, maxTasks - counts.claimed - claiming);
+      if (free <= 0 || (claimsInFlight > 0 && (!busy || transportErrors > 0))) {
+        await changed();
         continue;
       }
-      counts.claimed += leases.length;
-      if (stopping) {
-        // Arrived after the stop: hand them straight back.
-        for (const lease of leases) {
-          track(
-            transport.release(lease.taskId, lease.leaseId).then((o) => {
-              if (o.ok) counts.released++;
-            }, (e) => transportFailed(`release of ${lease.taskId}`, e)),
-          );
-        }
-        break;
-      }
-      for (const lease of leases) start(lease);
-      const elapsed = Date.now() - asked;
-      if (leases.length === 0 && elapsed < MIN_IDLE_MS) await pause(MIN_IDLE_MS - elapsed);
+      claiming += free;
+      claimsInFlight++;
+      void claim(free).finally(() => {
+        claiming -= free;
+        claimsInFlight--;
+        wake();
+      });
     }
+    while (claimsInFlight > 0) await changed();
+  }
+
+  /** One claim request for `max` slots; holds them while it backs off or idles. */
+  async function claim(max: number): Promise<void> {
+    const asked = Date.now();
+    let leases: Lease[];
+    try {
+      leases = await transport.claim({ max, waitMs, signal: claimAbort.signal });
+      transportOk();
+    } catch (e) {
+      if (stopping) return;
+      busy = false;
+      transportFailed("claim", e);
+      if (stopping) return;
+      const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (transportErrors - 1));
+      await pause(exp * (0.5 + Math.random() / 2));
+      return;
+    }
+    counts.claimed += leases.length;
+    busy = leases.length > 0;
+    if (stopping) {
+      // Arrived after the stop: hand them straight back.
+      for (const lease of leases) {
+        track(
+          transport.release(lease.taskId, lease.leaseId).then((o) => {
+            if (o.ok) counts.released++;
+          }, (e) => transportFailed(`release of ${lease.taskId}`, e)),
+        );
+      }
+      return;
+    }
+    for (const lease of leases) start(lease);
+    const elapsed = Date.now() - asked;
+    if (leases.length === 0 && elapsed < MIN_IDLE_MS) await pause(MIN_IDLE_MS - elapsed);
   }
 
   async function run(): Promise<WorkerResult> {
