@@ -109,12 +109,19 @@ const progress = setInterval(() => {
   });
 }, PROGRESS_EVERY_MS);
 
-let signals = 0;
+/**
+ * A repeat within this time is the same signal twice (a terminal's Ctrl-C reaches `deno task`
+ * and this process, and `deno task` forwards it again), not a user insisting.
+ */
+const SAME_SIGNAL_MS = 250;
+let firstSignal: number | null = null;
 const onSignal = (name: Deno.Signal) => () => {
-  if (++signals > 1) {
+  if (firstSignal !== null) {
+    if (performance.now() - firstSignal < SAME_SIGNAL_MS) return;
     console.error(`tessera-worker: second ${name}, exiting now`);
     Deno.exit(130);
   }
+  firstSignal = performance.now();
   log.info(`${name}: finishing in-flight tasks`, {
     running: core.stats().running,
     graceMs: options.graceMs,

@@ -187,7 +187,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
   function requestStop(reason: StopReason, message: string, graceMs: number): void {
     if (!stopping) {
       stopping = { reason, message };
-      log?.info("stopping", { reason, message, running: running.size });
+      log?.info("stopping", { reason, detail: message, running: running.size });
       emit({ type: "stopping", reason, message });
       claimAbort.abort("stopping");
       stopSignal.abort();
@@ -216,7 +216,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
     }
     transportErrors++;
     const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-    log?.warn("transport error", { message, consecutive: transportErrors });
+    log?.warn("transport error", { detail: message, consecutive: transportErrors });
     emit({ type: "transport_error", message, consecutive: transportErrors });
     if (maxErrors > 0 && transportErrors >= maxErrors) {
       requestStop(
@@ -383,7 +383,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       transportOk();
       if (!sent.ok) {
         counts.abandoned++;
-        log?.warn("report refused", { taskId, reason: sent.reason, message: sent.message });
+        log?.warn("report refused", { taskId, reason: sent.reason, detail: sent.message });
         return;
       }
     } catch (e) {
@@ -401,7 +401,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
         taskId,
         type: task.type,
         code: error.code,
-        message: error.message,
+        detail: error.message,
       });
     }
   }
