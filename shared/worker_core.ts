@@ -110,7 +110,8 @@ interface Running {
   started: number;
   progress: number | undefined;
   finished: boolean;
-  timers: ReturnType<typeof setTimeout>[];
+  timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Shortest pause after an empty claim, so `waitMs: 0` cannot spin. */
@@ -252,7 +253,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
 
   function scheduleHeartbeat(r: Running, delayMs: number): void {
     if (r.finished) return;
-    r.timers.push(setTimeout(() => void heartbeat(r), delayMs));
+    r.heartbeatTimer = setTimeout(() => void heartbeat(r), delayMs);
   }
 
   async function heartbeat(r: Running): Promise<void> {
@@ -283,16 +284,17 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       started: performance.now(),
       progress: undefined,
       finished: false,
-      timers: [],
+      timeoutTimer: undefined,
+      heartbeatTimer: undefined,
     };
     // Keyed by lease: replicas of one task (quorum verification) may come to the same worker.
     running.set(lease.leaseId, r);
     emit({ type: "claimed", lease });
     log?.debug("claimed", { taskId: lease.taskId, type: lease.task.type, attempt: lease.attempt });
-    r.timers.push(setTimeout(
+    r.timeoutTimer = setTimeout(
       () => r.controller.abort("timeout" satisfies AbortReason),
       Math.min(lease.task.timeoutMs, 2 ** 31 - 1),
-    ));
+    );
     const untilExpiry = lease.expiresAt - Date.now();
     const leaseMs = untilExpiry > 0
       ? Math.min(lease.task.leaseMs, untilExpiry)
@@ -319,7 +321,8 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
 
   async function finish(r: Running, outcome: TaskOutcome): Promise<void> {
     r.finished = true;
-    for (const t of r.timers) clearTimeout(t);
+    clearTimeout(r.timeoutTimer);
+    clearTimeout(r.heartbeatTimer);
     running.delete(r.lease.leaseId);
     const runMs = performance.now() - r.started;
     busyMs += runMs;
