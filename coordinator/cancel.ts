@@ -8,7 +8,9 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { endAttempt } from "./end_attempt.ts";
 import { ApiFailure } from "./errors.ts";
-import { countKey, delayedKey, readyKey, taskKey } from "./keys.ts";
+import { countKey, delayedKey, readyKey, readySlotsPrefix, taskKey } from "./keys.ts";
+import { announce, isReplicated } from "./end_lease.ts";
+import { endReplica } from "./quorum.ts";
 import { readTaskState } from "./read_task.ts";
 
 export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
@@ -16,7 +18,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
     const { task, leases } = await readTaskState(ctx, id);
     const t = task.value;
     if (!t) throw new ApiFailure("not_found", `no task ${id}`);
-    if (t.status !== "pending") {
+    if (t.status !== "pending" && t.status !== "processing") {
       throw new ApiFailure(
         "conflict",
         `task ${id} is ${t.status}: only pending or processing tasks can be cancelled`,
@@ -24,6 +26,37 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
       );
     }
     const now = ctx.now();
+    if (isReplicated(t)) {
+      // Replicas write the task on claim, so its versionstamp serializes us with them.
+      const first = leases[0];
+      if (first) {
+        const ended = await endReplica(ctx, task as Deno.KvEntry<Task>, first, {
+          kind: "cancelled",
+        }, now);
+        if (!await ctx.committer.commit(ended.intent)) continue;
+        announce(ctx, { ...ended, leaseIds: [first.value.leaseId, ...ended.endedLeases] });
+        return ended.next;
+      }
+      const slots = await Array.fromAsync(
+        ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) }),
+      );
+      const next: Task = { ...t, status: "cancelled", completedAt: now };
+      const ok = await ctx.committer.commit({
+        checks: [{ key: task.key, versionstamp: task.versionstamp }],
+        mutations: [...slots.map((e) => ({ type: "delete" as const, key: e.key })), {
+          type: "set",
+          key: taskKey(id),
+          value: next,
+        }],
+        sums: [[countKey(t.type, t.queue, t.status), -1n], [
+          countKey(t.type, t.queue, "cancelled"),
+          1n,
+        ]],
+      });
+      if (!ok) continue;
+      ctx.signals.taskEnded(next);
+      return next;
+    }
     if (leases.length > 0) {
       // Processing: end every live attempt as cancelled, in one operation.
       const [first, ...rest] = leases;

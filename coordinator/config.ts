@@ -21,6 +21,8 @@ export const CoordinatorConfig = z.object({
   workerOfflineMs: z.coerce.number().int().min(1000),
   /** When set, worker calls (claim, heartbeat, complete, fail, release) need this bearer token. */
   workerToken: z.string().optional(),
+  /** Which workers get known-answer spot checks. */
+  spotChecks: z.enum(["browser", "all", "off"]),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
@@ -34,6 +36,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   maxBodyBytes: 4 * 1024 * 1024,
   workerOfflineMs: 30_000,
   workerToken: undefined,
+  spotChecks: "browser",
 };
 
 /** flag name → [config field, environment variable, help]. */

@@ -9,6 +9,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Committer } from "./committer.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import type { Signals } from "./signals.ts";
+import type { ReputationCache } from "./reputation.ts";
 
 export interface Ctx {
   kv: Deno.Kv;
@@ -25,6 +26,7 @@ export interface Ctx {
    * also deletes the lease the completion checks.
    */
   leasedTasks: LeasedTasks;
+  reputation: ReputationCache;
   now(): number;
 }
 

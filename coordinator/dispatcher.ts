@@ -9,11 +9,20 @@
  *
  * @module
  */
-import type { ClaimRequest, Lease, Task } from "../shared/protocol.ts";
+import type { ClaimRequest, Lease, Task, WorkerKind } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
-import { countKey, keyString, leaseExpiryKey, leaseKey, readyPrefix, taskKey } from "./keys.ts";
-import { type LeaseRecord, taskView } from "./task_view.ts";
+import {
+  countKey,
+  holderKey,
+  keyString,
+  leaseExpiryKey,
+  leaseKey,
+  readyPrefix,
+  taskKey,
+} from "./keys.ts";
+import { makeSpotLease } from "./spot_checks.ts";
+import { type LeaseRecord, taskView, workerView } from "./task_view.ts";
 
 interface Entry {
   key: Deno.KvKey;
@@ -21,6 +30,7 @@ interface Entry {
   versionstamp: string;
   prio: number;
   id: string;
+  slot: number;
 }
 
 interface Buffer {
@@ -34,10 +44,17 @@ interface Buffer {
 
 const FETCH = 256;
 const RECHECK_MS = 2000;
+/** Spot checks go to every claim until a worker has this many judged answers… */
+const SPOT_UNTIL = 2;
+/** …and then to this fraction of claims. */
+const SPOT_RATE = 0.02;
 
 export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "waitMs">> & {
   types?: string[] | undefined;
   queues?: string[] | undefined;
+  /** The browser volunteer behind the worker: one donor never gets two replicas of a task. */
+  donorId?: string | null | undefined;
+  kind?: WorkerKind | undefined;
   signal?: AbortSignal;
 };
 
@@ -45,6 +62,8 @@ export class Dispatcher {
   #ctx: Ctx;
   #buffers = new Map<string, Buffer>();
   #inflight = new Set<string>();
+  /** Workers with a spot check out now: one at a time each. */
+  #spotting = new Set<string>();
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
@@ -69,8 +88,37 @@ export class Dispatcher {
     const queues = options.queues?.length ? new Set(options.queues) : null;
     const accepts = (queue: string, type: string) =>
       (!types || types.has(type)) && (!queues || queues.has(queue));
+    const donorId = options.donorId ?? null;
+    const kind = options.kind ?? "other";
+    const rep = await this.#ctx.reputation.get("w", options.workerId);
+    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, kind);
+    const spotChecks = this.#ctx.config.spotChecks === "all" ||
+      (this.#ctx.config.spotChecks === "browser" && kind === "browser");
+    if (trust === "banned") {
+      // Below the threshold: no more work. Wait out the poll so the caller does not spin.
+      await this.#ctx.signals.waitForReady(options.waitMs, options.signal, () => false);
+      return [];
+    }
     while (true) {
-      const leases = await this.#claimNow(options);
+      const leases: Lease[] = [];
+      // A newcomer's first answers are checked against known ones; later, now and then.
+      const samples = rep.agree + rep.disagree;
+      if (
+        spotChecks && !this.#spotting.has(options.workerId) &&
+        (samples < SPOT_UNTIL || Math.random() < SPOT_RATE)
+      ) {
+        this.#spotting.add(options.workerId);
+        const spot = await makeSpotLease(this.#ctx, { ...options, donorId, kind }).catch(() =>
+          null
+        );
+        if (spot) {
+          leases.push(spot);
+          this.#trackSpot(options.workerId, spot.leaseId);
+        } else this.#spotting.delete(options.workerId);
+      }
+      if (leases.length < options.max) {
+        leases.push(...await this.#claimNow({ ...options, max: options.max - leases.length }));
+      }
       const left = deadline - this.#ctx.now();
       if (leases.length > 0 || left <= 0 || options.signal?.aborted) return leases;
       // Woken for matching work; the cap re-checks now and then, in case a wake-up was missed.
@@ -81,6 +129,14 @@ export class Dispatcher {
         options.max,
       );
     }
+  }
+
+  #trackSpot(workerId: string, leaseId: string): void {
+    const off = this.#ctx.signals.onLeaseEnded((id) => {
+      if (id !== leaseId) return;
+      this.#spotting.delete(workerId);
+      off();
+    });
   }
 
   #pairs(options: ClaimOptions): Array<[string, string]> {
@@ -119,6 +175,7 @@ export class Dispatcher {
           versionstamp: e.versionstamp,
           prio: e.key[3] as number,
           id: e.key[4] as string,
+          slot: (e.key[5] as number | undefined) ?? 0,
         });
       }
       b.entries = entries;
@@ -129,11 +186,13 @@ export class Dispatcher {
 
   async #claimNow(options: ClaimOptions): Promise<Lease[]> {
     const leases: Lease[] = [];
+    // Tasks this claim already has, or must not have (this worker holds a replica of it).
+    const skip = new Set<string>();
     for (let round = 0; round < 4 && leases.length < options.max; round++) {
-      const picked = await this.#pick(options, options.max - leases.length);
+      const picked = await this.#pick(options, options.max - leases.length, skip);
       if (picked.length === 0) break;
       try {
-        leases.push(...await this.#lease(options.workerId, picked));
+        leases.push(...await this.#lease(options, picked));
       } finally {
         for (const e of picked) this.#inflight.delete(e.ks);
       }
@@ -142,47 +201,62 @@ export class Dispatcher {
   }
 
   /** Takes the best `n` entries across the matching buffers: priority first, then FIFO. */
-  async #pick(options: ClaimOptions, n: number): Promise<Entry[]> {
+  async #pick(options: ClaimOptions, n: number, skip: Set<string>): Promise<Entry[]> {
     const buffers = this.#pairs(options).map(([q, t]) => [q, t, this.#buffer(q, t)] as const);
     const needsFill = (b: Buffer) => b.stale || (b.entries.length === 0 && !b.exhausted);
     await Promise.all(
       buffers.filter(([, , b]) => needsFill(b)).map(([q, t, b]) => this.#fill(q, t, b)),
     );
     const picked: Entry[] = [];
+    const refilled = new Set<Buffer>();
     while (picked.length < n) {
       let best: Buffer | null = null;
+      let bestEntry: Entry | null = null;
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i]![2];
         while (b.entries.length > 0 && this.#inflight.has(b.entries[0]!.ks)) b.entries.shift();
-        const head = b.entries[0];
+        const head = b.entries.find((e) => !skip.has(e.id) && !this.#inflight.has(e.ks));
         if (!head) continue;
-        const cur = best?.entries[0];
-        if (!cur || head.prio < cur.prio || (head.prio === cur.prio && head.id < cur.id)) {
+        if (
+          !bestEntry || head.prio < bestEntry.prio ||
+          (head.prio === bestEntry.prio && head.id < bestEntry.id)
+        ) {
           best = b;
+          bestEntry = head;
         }
       }
       if (!best) {
-        const refill = buffers.filter(([, , b]) => b.entries.length === 0 && !b.exhausted);
+        // Refill each buffer at most once per pick: what is left may all be skipped.
+        const usable = (b: Buffer) => b.entries.some((e) => !skip.has(e.id));
+        const refill = buffers.filter(([, , b]) => !usable(b) && !b.exhausted && !refilled.has(b));
         if (refill.length === 0) break;
+        for (const [, , b] of refill) refilled.add(b);
         await Promise.all(refill.map(([q, t, b]) => this.#fill(q, t, b)));
-        if (refill.every(([, , b]) => b.entries.length === 0)) break;
         continue;
       }
-      const e = best.entries.shift()!;
+      const e = bestEntry!;
+      best.entries.splice(best.entries.indexOf(e), 1);
       this.#inflight.add(e.ks);
+      skip.add(e.id);
       picked.push(e);
     }
     return picked;
   }
 
-  async #lease(workerId: string, picked: Entry[]): Promise<Lease[]> {
+  async #lease(options: ClaimOptions, picked: Entry[]): Promise<Lease[]> {
     const ctx = this.#ctx;
+    const { workerId } = options;
+    const donorId = options.donorId ?? null;
     const tasks = await getMany<Task>(ctx.kv, picked.map((e) => taskKey(e.id)));
     const now = ctx.now();
     const out = await Promise.all(picked.map(async (e, i): Promise<Lease | null> => {
-      const task = tasks[i]!.value;
-      if (!task || task.status !== "pending") {
-        // A ready entry without a pending task is debris: remove it, checked.
+      const entry = tasks[i]!;
+      const task = entry.value;
+      const replicated = task?.verification.mode === "quorum";
+      const claimable = task &&
+        (task.status === "pending" || (replicated && task.status === "processing"));
+      if (!task || !claimable) {
+        // A ready entry without a claimable task is debris: remove it, checked.
         await ctx.committer.commit({
           checks: [{ key: e.key, versionstamp: e.versionstamp }],
           mutations: [{ type: "delete", key: e.key }],
@@ -197,6 +271,9 @@ export class Dispatcher {
         startedAt: now,
         expiresAt: now + task.leaseMs,
         leaseMs: task.leaseMs,
+        slot: e.slot,
+        donorId,
+        kind: options.kind ?? "other",
       };
       const intent: Intent = {
         checks: [{ key: e.key, versionstamp: e.versionstamp }],
@@ -205,12 +282,49 @@ export class Dispatcher {
           { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
           { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
         ],
-        sums: [
-          [countKey(task.type, task.queue, "pending"), -1n],
-          [countKey(task.type, task.queue, "processing"), 1n],
-        ],
+        sums: [],
         bytes: 400,
       };
+      if (replicated) {
+        // Never two replicas of one task to one worker or one donor, ever.
+        const holders = [holderKey(task.id, `w:${workerId}`)];
+        if (donorId) holders.push(holderKey(task.id, `d:${donorId}`));
+        const held = await ctx.kv.getMany(holders);
+        if (held.some((h) => h.value !== null)) {
+          this.#putBack(e);
+          return null;
+        }
+        const next: Task = {
+          ...task,
+          status: "processing",
+          live: task.live + 1,
+          attempts: task.attempts + 1,
+        };
+        intent.checks.push({ key: entry.key, versionstamp: entry.versionstamp! });
+        for (const h of holders) {
+          intent.checks.push({ key: h, versionstamp: null });
+          intent.mutations.push({ type: "set", key: h, value: 1 });
+        }
+        intent.mutations.push({ type: "set", key: taskKey(task.id), value: next });
+        if (task.status === "pending") {
+          intent.sums!.push(
+            [countKey(task.type, task.queue, "pending"), -1n],
+            [countKey(task.type, task.queue, "processing"), 1n],
+          );
+        }
+        if (!await ctx.committer.commit(intent)) return null;
+        return {
+          leaseId: lease.leaseId,
+          taskId: task.id,
+          expiresAt: lease.expiresAt,
+          attempt: lease.attempt,
+          task: workerView(next),
+        };
+      }
+      intent.sums!.push(
+        [countKey(task.type, task.queue, "pending"), -1n],
+        [countKey(task.type, task.queue, "processing"), 1n],
+      );
       if (!await ctx.committer.commit(intent)) return null;
       ctx.leasedTasks.set(lease.leaseId, task);
       return {
@@ -221,6 +335,15 @@ export class Dispatcher {
         task: taskView(task, [lease]),
       };
     }));
+
     return out.filter((l): l is Lease => l !== null);
+  }
+
+  /** Returns an entry this worker may not take to its buffer, for other workers. */
+  #putBack(e: Entry): void {
+    const b = this.#buffers.get(`${String(e.key[1])}\u0001${String(e.key[2])}`);
+    if (!b) return;
+    const i = b.entries.findIndex((x) => x.prio > e.prio || (x.prio === e.prio && x.id > e.id));
+    b.entries.splice(i < 0 ? b.entries.length : i, 0, e);
   }
 }

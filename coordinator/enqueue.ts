@@ -6,7 +6,7 @@
  * @module
  */
 import { monotonicFactory } from "ulid";
-import type { SubmitTaskParsed, Task } from "../shared/protocol.ts";
+import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts";
 import { approxBytes, type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
@@ -34,6 +34,10 @@ export function newTask(ctx: Ctx, input: SubmitTaskParsed, now: number): Task {
     throw new ApiFailure("unknown_type", `unknown task type "${input.type}"`, "type");
   }
   const runAt = input.runAt ?? (input.delayMs !== undefined ? now + input.delayMs : now);
+  const v = input.verification ?? handler.verification ?? { mode: "none" as const };
+  const verification: Verification = v.mode === "quorum"
+    ? { adaptive: true, ...v, mode: "quorum" }
+    : { mode: "none" };
   return {
     id: ulid(now),
     type: input.type,
@@ -56,14 +60,19 @@ export function newTask(ctx: Ctx, input: SubmitTaskParsed, now: number): Task {
     result: null,
     error: null,
     history: [],
+    verification,
+    replicas: verification.mode === "quorum" ? verification.replicas : 1,
+    live: 0,
+    votes: [],
+    agreement: null,
   };
 }
 
-/** The ready or delayed entry that makes a pending task claimable. */
-export function queueEntry(task: Task, now: number): Deno.KvMutation {
+/** The ready or delayed entry that makes one slot of a pending task claimable. */
+export function queueEntry(task: Task, now: number, slot = 0): Deno.KvMutation {
   return task.runAt > now
-    ? { type: "set", key: delayedKey(task.runAt, task.id), value: 1 }
-    : { type: "set", key: readyKey(task.queue, task.type, task.priority, task.id), value: 1 };
+    ? { type: "set", key: delayedKey(task.runAt, task.id, slot), value: 1 }
+    : { type: "set", key: readyKey(task.queue, task.type, task.priority, task.id, slot), value: 1 };
 }
 
 /** Validates params against the handler schema; refusals name the field. */
@@ -88,7 +97,8 @@ function intentFor(tasks: Task[], now: number): Intent {
   let bytes = 0;
   let ready = false;
   for (const t of tasks) {
-    mutations.push({ type: "set", key: taskKey(t.id), value: t }, queueEntry(t, now));
+    mutations.push({ type: "set", key: taskKey(t.id), value: t });
+    for (let slot = 0; slot < t.replicas; slot++) mutations.push(queueEntry(t, now, slot));
     if (t.runAt <= now) ready = true;
     if (t.idempotencyKey !== null) {
       checks.push({ key: idempotencyKey(t.idempotencyKey), versionstamp: null });

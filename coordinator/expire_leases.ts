@@ -7,7 +7,7 @@
  */
 import type { Task } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
-import { endAttempt } from "./end_attempt.ts";
+import { announce, endLease } from "./end_lease.ts";
 import { leaseExpiryPrefix, leaseKey, taskKey } from "./keys.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
@@ -41,20 +41,22 @@ export async function expireLeases(ctx: Ctx): Promise<number> {
       }
       return false;
     }
-    const ended = endAttempt(task, lease.value, lease.versionstamp, { kind: "expired" }, now);
+    const ended = await endLease(
+      ctx,
+      tasks[i] as Deno.KvEntry<Task>,
+      lease as { value: LeaseRecord; versionstamp: string },
+      { kind: "expired" },
+      now,
+    );
     if (!await ctx.committer.commit(ended.intent)) return false;
-    ctx.leasedTasks.take(lease.value.leaseId);
-    ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
+    announce(ctx, ended);
     ctx.log.warn("lease expired", {
       taskId: task.id,
       workerId: lease.value.workerId,
       attempt: lease.value.attempt,
       next: ended.next.status,
     });
-    if (ended.final) ctx.signals.taskEnded(ended.next);
-    return ended.next.status === "pending" && ended.next.runAt <= now ? ended.next : true;
+    return true;
   }));
-  const requeued = results.filter((r): r is Task => typeof r === "object");
-  if (requeued.length > 0) ctx.signals.readyArrived(requeued);
   return results.filter(Boolean).length;
 }

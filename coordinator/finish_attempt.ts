@@ -8,10 +8,11 @@
  */
 import type { Task } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
-import { endAttempt, type Outcome } from "./end_attempt.ts";
+import type { Outcome } from "./end_attempt.ts";
+import { announce, endLease, isReplicated } from "./end_lease.ts";
 import { ApiFailure } from "./errors.ts";
-import { readTaskState } from "./read_task.ts";
 import { leaseKey, taskKey } from "./keys.ts";
+import { readTaskState } from "./read_task.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface FinishRequest {
@@ -28,14 +29,6 @@ export interface Finished {
   duplicate: boolean;
 }
 
-const SAME: Record<Outcome["kind"], string> = {
-  completed: "completed",
-  failed: "failed",
-  expired: "expired",
-  released: "released",
-  cancelled: "cancelled",
-};
-
 export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finished> {
   for (let round = 0; round < 8; round++) {
     const { task, leases } = await readTaskState(ctx, req.taskId);
@@ -49,7 +42,7 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
           ? a.leaseId === req.leaseId
           : req.workerId === undefined || a.workerId === req.workerId
       );
-      if (ended && ended.outcome === SAME[req.outcome.kind]) {
+      if (ended && ended.outcome === req.outcome.kind) {
         return { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true };
       }
       if (task.value.status === "cancelled") {
@@ -63,15 +56,12 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
         "leaseId",
       );
     }
-    const ended = endAttempt(task.value, lease.value, lease.versionstamp, req.outcome, ctx.now());
+    const ended = await endLease(ctx, task as Deno.KvEntry<Task>, lease, req.outcome, ctx.now());
     if (!await ctx.committer.commit(ended.intent)) continue;
-    ctx.leasedTasks.take(lease.value.leaseId);
-    ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
-    if (ended.final) ctx.signals.taskEnded(ended.next);
-    if (ended.next.status === "pending" && ended.next.runAt <= ctx.now()) {
-      ctx.signals.readyArrived([ended.next]);
-    }
-    const others = leases.filter((l) => l !== lease).map((l) => l.value);
+    announce(ctx, ended);
+    const others = leases.filter((l) => !ended.leaseIds.includes(l.value.leaseId)).map((l) =>
+      l.value
+    );
     return { task: taskView(ended.next, others), duplicate: false };
   }
   throw new ApiFailure("conflict", `task ${req.taskId} is changing too fast; try again`);
@@ -85,8 +75,9 @@ export interface FinishManyItem {
 
 /**
  * Ends many attempts at once (a worker's batch report). The leases and tasks are read ten keys
- * per read instead of two reads per task; anything unusual (a missing lease: a repeat, a stale
- * holder, a cancel) goes through `finishAttempt` for its precise answer.
+ * per read instead of two reads per task, and a task read at claim in this process is not read
+ * again; anything unusual (a missing lease: a repeat, a stale holder, a cancel; a conflict) goes
+ * through `finishAttempt` for its precise answer.
  */
 export async function finishMany(
   ctx: Ctx,
@@ -99,18 +90,24 @@ export async function finishMany(
     getMany<Task>(ctx.kv, uncached.map((i) => taskKey(i.taskId))),
   ]);
   let r = 0;
-  const tasks = cached.map((t) => t ?? read[r++]!.value);
+  const tasks = cached.map((t, i) =>
+    t ? { key: taskKey(items[i]!.taskId), value: t, versionstamp: null } : read[r++]!
+  );
   const now = ctx.now();
-  const ready: Task[] = [];
-  const out = await Promise.all(items.map(async (item, i) => {
+  return await Promise.all(items.map(async (item, i) => {
     const lease = leases[i]!;
-    const task = tasks[i];
-    if (lease.value && task) {
-      const ended = endAttempt(task, lease.value, lease.versionstamp, item.outcome, now);
+    const task = tasks[i]!;
+    // A replicated task read from the cache has no versionstamp: take the careful path.
+    if (lease.value && task.value && !(isReplicated(task.value) && task.versionstamp === null)) {
+      const ended = await endLease(
+        ctx,
+        task as { key: Deno.KvKey; value: Task; versionstamp: string | null },
+        lease as { value: LeaseRecord; versionstamp: string },
+        item.outcome,
+        now,
+      );
       if (await ctx.committer.commit(ended.intent)) {
-        ctx.signals.leaseEnded(lease.value.leaseId, ended.next);
-        if (ended.final) ctx.signals.taskEnded(ended.next);
-        if (ended.next.status === "pending" && ended.next.runAt <= now) ready.push(ended.next);
+        announce(ctx, ended);
         return { ok: true as const, task: ended.next };
       }
     }
@@ -121,6 +118,4 @@ export async function finishMany(
       throw e;
     }
   }));
-  if (ready.length > 0) ctx.signals.readyArrived(ready);
-  return out;
 }

@@ -4,8 +4,8 @@
  * | key                                        | value            | written by                 |
  * | ------------------------------------------ | ---------------- | -------------------------- |
  * | ["task", id]                               | StoredTask       | enqueue, end of an attempt |
- * | ["ready", queue, type, prio, id]           | 1                | enqueue, requeue, retry    |
- * | ["delayed", runAt, id]                     | ReadyRef         | enqueue with runAt, backoff|
+ * | ["ready", queue, type, prio, id, slot]     | 1                | enqueue, requeue, retry    |
+ * | ["delayed", runAt, id, slot]               | 1                | enqueue with runAt, backoff|
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
  * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
  * | ["failed", id]                             | 1                | fail for good              |
@@ -17,11 +17,16 @@
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
  * | ["signal", "ready"]                        | KvU64            | anything that adds ready   |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
+ * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
+ * | ["replica", taskId, leaseId]               | result           | replica completion         |
+ * | ["rep", "w" | "d", id, "agree"|"disagree"] | KvU64            | quorum decision, spot check|
+ * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
  *   processing. A claim therefore writes no task record (3 mutations, not 4), and the task
  *   record changes only when an attempt ends. `taskView()` derives the status clients see.
+ * - `slot` tells replicas of one task apart (quorum verification): 0 for ordinary tasks.
  * - `prio` is `1000 - priority`, so the natural key order is highest priority first, then by
  *   id, which is time-sortable (ULID): FIFO within a priority.
  * - Every change to a pending task also touches its ready (or delayed) entry, and every change
@@ -36,16 +41,28 @@ export const PRIORITY_OFFSET = 1000;
 export const taskKey = (id: string): Deno.KvKey => ["task", id];
 export const taskPrefix = (): Deno.KvKey => ["task"];
 
-export const readyKey = (queue: string, type: string, priority: number, id: string): Deno.KvKey => [
-  "ready",
-  queue,
-  type,
-  PRIORITY_OFFSET - priority,
-  id,
-];
+export const readyKey = (
+  queue: string,
+  type: string,
+  priority: number,
+  id: string,
+  slot = 0,
+): Deno.KvKey => ["ready", queue, type, PRIORITY_OFFSET - priority, id, slot];
+/** Every ready slot of one task. */
+export const readySlotsPrefix = (
+  queue: string,
+  type: string,
+  priority: number,
+  id: string,
+): Deno.KvKey => ["ready", queue, type, PRIORITY_OFFSET - priority, id];
 export const readyPrefix = (queue: string, type: string): Deno.KvKey => ["ready", queue, type];
 
-export const delayedKey = (runAt: number, id: string): Deno.KvKey => ["delayed", runAt, id];
+export const delayedKey = (runAt: number, id: string, slot = 0): Deno.KvKey => [
+  "delayed",
+  runAt,
+  id,
+  slot,
+];
 export const delayedPrefix = (): Deno.KvKey => ["delayed"];
 
 export const leaseKey = (taskId: string, leaseId: string): Deno.KvKey => ["lease", taskId, leaseId];
@@ -90,6 +107,24 @@ export const workerStatPrefix = (): Deno.KvKey => ["wstat"];
 export type DonorStat = "completed" | "computeMs";
 export const donorStatKey = (id: string, stat: DonorStat): Deno.KvKey => ["donor", id, stat];
 export const donorPrefix = (): Deno.KvKey => ["donor"];
+
+export const holderKey = (taskId: string, who: string): Deno.KvKey => ["holder", taskId, who];
+export const replicaKey = (taskId: string, leaseId: string): Deno.KvKey => [
+  "replica",
+  taskId,
+  leaseId,
+];
+export const replicasOfTask = (taskId: string): Deno.KvKey => ["replica", taskId];
+export type RepKind = "w" | "d";
+export type RepStat = "agree" | "disagree";
+export const repKey = (kind: RepKind, id: string, stat: RepStat): Deno.KvKey => [
+  "rep",
+  kind,
+  id,
+  stat,
+];
+export const repPrefix = (): Deno.KvKey => ["rep"];
+export const spotKey = (taskId: string): Deno.KvKey => ["spot", taskId];
 
 export const readySignalKey = (): Deno.KvKey => ["signal", "ready"];
 

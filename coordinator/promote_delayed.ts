@@ -22,15 +22,22 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
   const moved = await Promise.all(due.map(async (e, i) => {
     const t = tasks[i]!.value;
     const mutations: Deno.KvMutation[] = [{ type: "delete", key: e.key }];
-    if (t && t.status === "pending") {
-      mutations.push({ type: "set", key: readyKey(t.queue, t.type, t.priority, t.id), value: 1 });
+    const slot = (e.key[3] as number | undefined) ?? 0;
+    const live = t &&
+      (t.status === "pending" || (t.status === "processing" && t.verification.mode === "quorum"));
+    if (live) {
+      mutations.push({
+        type: "set",
+        key: readyKey(t.queue, t.type, t.priority, t.id, slot),
+        value: 1,
+      });
     }
     const ok = await ctx.committer.commit({
       checks: [{ key: e.key, versionstamp: e.versionstamp }],
       mutations,
       sums: [[readySignalKey(), 1n]],
     });
-    return ok && t && t.status === "pending" ? t : null;
+    return ok && live ? t : null;
   }));
   const ready = moved.filter((t): t is Task => t !== null);
   if (ready.length > 0) ctx.signals.readyArrived(ready);

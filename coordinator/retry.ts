@@ -29,12 +29,20 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       runAt: now,
       completedAt: null,
       result: null,
+      live: 0,
+      votes: [],
+      agreement: null,
+      replicas: t.verification.mode === "quorum" ? t.verification.replicas : 1,
     };
     const ok = await ctx.committer.commit({
       checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
       mutations: [
         { type: "set", key: taskKey(id), value: next },
-        { type: "set", key: readyKey(t.queue, t.type, t.priority, t.id), value: 1 },
+        ...Array.from({ length: next.replicas }, (_, slot) => ({
+          type: "set" as const,
+          key: readyKey(t.queue, t.type, t.priority, t.id, slot),
+          value: 1,
+        })),
         { type: "delete", key: failedKey(id) },
       ],
       sums: [

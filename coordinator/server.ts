@@ -16,6 +16,7 @@ import { expireLeases } from "./expire_leases.ts";
 import { queuePrefix, readySignalKey } from "./keys.ts";
 import { promoteDelayed } from "./promote_delayed.ts";
 import { Signals } from "./signals.ts";
+import { ReputationCache } from "./reputation.ts";
 import { pruneRates } from "./stats.ts";
 import { WorkerRegistry } from "./workers.ts";
 import { WsHub } from "./ws_hub.ts";
@@ -44,6 +45,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const queues = new Set<string>(["default"]);
   for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(e.key[1] as string);
   const ctx: Ctx = {
+    reputation: undefined as unknown as ReputationCache,
     kv,
     committer: new Committer(kv),
     config,
@@ -54,6 +56,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     leasedTasks: new LeasedTasks(),
     now: Date.now,
   };
+  ctx.reputation = new ReputationCache(ctx);
   const dispatcher = new Dispatcher(ctx);
   const workers = new WorkerRegistry(ctx);
 

@@ -19,10 +19,22 @@ export interface LeaseRecord {
   expiresAt: number;
   /** Lease length granted on claim and on every heartbeat. */
   leaseMs: number;
+  /** Which replica of the task (0 for ordinary tasks). */
+  slot?: number;
+  /** The browser volunteer behind the worker, if any. */
+  donorId?: string | null;
+  /** A known-answer spot check made for this worker. */
+  spot?: boolean;
+  kind?: "deno" | "browser" | "other";
   progress?: number;
 }
 
 /** The task a client sees, given its stored record and its live leases. */
+/** What a worker sees of a task it is given: no votes or agreement of other replicas. */
+export function workerView(task: Task): Task {
+  return task.votes.length === 0 ? task : { ...task, votes: [], agreement: null };
+}
+
 export function taskView(task: StoredTask, leases: LeaseRecord[]): Task {
   if (task.status !== "pending" || leases.length === 0) return task;
   const lease = leases.reduce((a, b) => (b.startedAt > a.startedAt ? b : a));

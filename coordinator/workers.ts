@@ -99,7 +99,11 @@ export class WorkerRegistry {
       failed: counterValue(f!.value),
       runMs: counterValue(r!.value),
     };
-    return toInfo(known, stats, this.#ctx.now() - this.#ctx.config.workerOfflineMs);
+    const rep = await this.#ctx.reputation.get("w", id);
+    return {
+      ...toInfo(known, stats, this.#ctx.now() - this.#ctx.config.workerOfflineMs),
+      reputation: { ...rep, trust: await this.#ctx.reputation.trust(id, null, known.kind) },
+    };
   }
 }
 

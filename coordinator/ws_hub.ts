@@ -42,6 +42,7 @@ interface Conn {
   claim: AbortController | null;
   invalid: number;
   closed: boolean;
+  token: string | undefined;
   helloTimer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -71,7 +72,10 @@ export class WsHub {
   }
 
   /** Registers a new socket; returns the callbacks to wire to its events. */
-  open(socket: SocketLike): { message(data: unknown): void; close(): void } {
+  open(
+    socket: SocketLike,
+    auth: { token?: string | undefined } = {},
+  ): { message(data: unknown): void; close(): void } {
     const conn: Conn = {
       socket,
       workerId: null,
@@ -84,6 +88,7 @@ export class WsHub {
       claim: null,
       invalid: 0,
       closed: false,
+      token: auth.token,
       helloTimer: null,
     };
     conn.helloTimer = setTimeout(() => {
@@ -147,6 +152,12 @@ export class WsHub {
     const msg = parsed.data;
     if (msg.type === "hello") {
       if (conn.workerId) return this.#refuse(conn, "validation", "hello was already said", "type");
+      // Only anonymous volunteers may connect without the worker token, as kind browser.
+      const token = this.#ctx.config.workerToken;
+      if (token !== undefined && msg.kind !== "browser" && conn.token !== token) {
+        conn.socket.close(CLOSE.unauthorized, "a worker token is required for kind " + msg.kind);
+        return;
+      }
       clearTimeout(conn.helloTimer!);
       conn.workerId = msg.workerId;
       conn.kind = msg.kind;
@@ -250,6 +261,8 @@ export class WsHub {
           waitMs: CLAIM_WAIT_MS,
           types: conn.types,
           queues: conn.queues,
+          donorId: conn.donorId,
+          kind: conn.kind,
           signal: controller.signal,
         });
       } catch (e) {

@@ -44,6 +44,8 @@ export const TaskErrorCode = z.enum([
   "cancelled",
   "expired",
   "internal",
+  /** Replicas of the task never agreed. */
+  "verification",
 ]);
 
 /** An error that ended an attempt: data, never a class, so it crosses `postMessage` and HTTP. */
@@ -68,6 +70,38 @@ const sizedJson = (max: number, what: string) =>
   z.unknown().refine((v) => v === undefined || jsonSize(v) <= max, {
     message: `${what} must serialize to at most ${max} bytes of JSON`,
   });
+
+/**
+ * How results are checked before acceptance: `none`, or `quorum`: `replicas` distinct workers
+ * compute the task and `agree` identical results (by canonical hash) are needed; on disagreement
+ * one more replica is added, up to `maxReplicas`. With `adaptive`, one result from a trusted
+ * worker is enough.
+ */
+export const Verification = z.discriminatedUnion("mode", [
+  z.object({ mode: z.literal("none") }),
+  z.object({
+    mode: z.literal("quorum"),
+    replicas: z.number().int().min(1).max(5),
+    agree: z.number().int().min(1).max(5),
+    maxReplicas: z.number().int().min(1).max(9),
+    adaptive: z.boolean().default(true),
+  }).refine((v) => v.agree <= v.replicas && v.replicas <= v.maxReplicas, {
+    message: "needs agree ≤ replicas ≤ maxReplicas",
+    path: ["agree"],
+  }),
+]);
+export type Verification = z.infer<typeof Verification>;
+
+/** One replica's result, as a hash (the result itself is kept apart). */
+export const Vote = z.object({
+  leaseId: z.string(),
+  workerId: z.string(),
+  donorId: z.string().nullable(),
+  kind: z.enum(["deno", "browser", "other"]).optional(),
+  hash: z.string(),
+  at: z.number(),
+});
+export type Vote = z.infer<typeof Vote>;
 
 export const AttemptOutcome = z.enum(["completed", "failed", "expired", "cancelled", "released"]);
 export const Attempt = z.object({
@@ -106,6 +140,14 @@ export const Task = z.object({
   result: z.unknown(),
   error: TaskError.nullable(),
   history: z.array(Attempt),
+  verification: Verification,
+  /** Results wanted before a decision (grows on disagreement). */
+  replicas: z.number().int(),
+  /** Replica leases live now (quorum tasks). */
+  live: z.number().int(),
+  votes: z.array(Vote),
+  /** How many workers agreed on the accepted result, of how many that answered. */
+  agreement: z.object({ agreed: z.number().int(), of: z.number().int() }).nullable(),
 });
 export type Task = z.infer<typeof Task>;
 
@@ -126,6 +168,8 @@ export const SubmitTask = z.object({
   delayMs: z.number().int().min(0).max(365 * 24 * 3600_000).optional(),
   /** The same key always returns the same task, never a duplicate. */
   idempotencyKey: z.string().min(1).max(200).optional(),
+  /** Overrides the task type's default result verification. */
+  verification: Verification.optional(),
 });
 export type SubmitTask = z.input<typeof SubmitTask>;
 export type SubmitTaskParsed = z.infer<typeof SubmitTask>;
@@ -262,6 +306,12 @@ export const WorkerInfo = z.object({
   completed: z.number(),
   failed: z.number(),
   meanRunMs: z.number().nullable(),
+  /** Agreements and disagreements with accepted results (replicated tasks, spot checks). */
+  reputation: z.object({
+    agree: z.number(),
+    disagree: z.number(),
+    trust: z.enum(["banned", "trusted", "established", "new"]),
+  }).optional(),
 });
 export type WorkerInfo = z.infer<typeof WorkerInfo>;
 
@@ -290,6 +340,7 @@ export type Stats = z.infer<typeof Stats>;
 // Replies to heartbeat/complete/fail/release carry the client's `ref`.
 
 export const WorkerKind = z.enum(["deno", "browser", "other"]);
+export type WorkerKind = z.infer<typeof WorkerKind>;
 
 export const HelloMessage = z.object({
   type: z.literal("hello"),

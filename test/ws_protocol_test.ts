@@ -59,7 +59,7 @@ const echo = (n: number, extra: Record<string, unknown> = {}) => ({
 });
 
 Deno.test("the socket pushes no more leases than the slots announced, and more as slots free", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   await c.call("POST", "/tasks", echo(5));
   const s = await connect(c.url);
   s.send({ type: "hello", workerId: "sock-1", kind: "deno", slots: 2 });
@@ -93,7 +93,7 @@ Deno.test("the socket pushes no more leases than the slots announced, and more a
 });
 
 Deno.test("an idle socket gets new work pushed at once, without polling", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   const s = await connect(c.url);
   s.send({ type: "hello", workerId: "idle", kind: "browser", slots: 1 });
   await s.next((m) => m.type === "welcome");
@@ -107,7 +107,7 @@ Deno.test("an idle socket gets new work pushed at once, without polling", async 
 });
 
 Deno.test("closing a socket hands its leases back at once", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   await c.call("POST", "/tasks", echo(3, { leaseMs: 60_000 }));
   const s = await connect(c.url);
   s.send({ type: "hello", workerId: "leaver", kind: "browser", slots: 3 });
@@ -120,7 +120,7 @@ Deno.test("closing a socket hands its leases back at once", async () => {
 });
 
 Deno.test("a credit of 0 pauses delivery; stale and foreign leases are refused", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   const s = await connect(c.url);
   s.send({ type: "hello", workerId: "pauser", kind: "browser", slots: 1 });
   await s.next((m) => m.type === "welcome");
@@ -164,7 +164,7 @@ Deno.test("a credit of 0 pauses delivery; stale and foreign leases are refused",
 });
 
 Deno.test("cancelling a task pushes cancel to the socket holding it", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   const t = (await c.call("POST", "/tasks", { type: "demo.echo", params: {} })).body;
   const s = await connect(c.url);
   s.send({ type: "hello", workerId: "holder", kind: "deno", slots: 1 });
@@ -176,7 +176,7 @@ Deno.test("cancelling a task pushes cancel to the socket holding it", async () =
 });
 
 Deno.test("bad socket messages get an error naming the field; no hello closes with 4000", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   const s = await connect(c.url);
   s.send("not json");
   assert.equal((await s.next((m) => m.type === "error")).code, "invalid_json");
@@ -191,7 +191,7 @@ Deno.test("bad socket messages get an error naming the field; no hello closes wi
 });
 
 Deno.test("donor totals are kept for browser volunteers", async () => {
-  await using c = await testCoordinator();
+  await using c = await testCoordinator({ spotChecks: "off" });
   await c.call("POST", "/tasks", echo(2));
   const s = await connect(c.url);
   s.send({ type: "hello", workerId: "tab-1", kind: "browser", slots: 2, donorId: "donor-abc" });

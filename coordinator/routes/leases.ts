@@ -41,6 +41,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
         waitMs: b.waitMs,
         types: b.types,
         queues: b.queues,
+        kind: b.kind,
         signal: c.req.raw.signal,
       });
       return c.json({ leases }, 200);

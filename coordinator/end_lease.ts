@@ -1,0 +1,64 @@
+/**
+ * Ends any lease: an ordinary task's attempt (`end_attempt`), a replica of a quorum task
+ * (`quorum`), or a spot check (`spot_checks`). Callers commit the intent and then call
+ * `announce` so waiting clients, sockets and claims hear of it.
+ *
+ * @module
+ */
+import type { Task } from "../shared/protocol.ts";
+import type { Intent } from "./committer.ts";
+import type { Ctx } from "./context.ts";
+import { endAttempt, type Outcome } from "./end_attempt.ts";
+import { endReplica } from "./quorum.ts";
+import { endSpot } from "./spot_checks.ts";
+import type { LeaseRecord } from "./task_view.ts";
+
+export interface EndedLease {
+  intent: Intent;
+  next: Task;
+  final: boolean;
+  /** Every lease this ends: the reported one, and other replicas a decision made stale. */
+  leaseIds: string[];
+  /** Voters whose reputation the decision changed. */
+  voters: Array<{ workerId: string; donorId: string | null }>;
+}
+
+export const isReplicated = (t: Task): boolean => t.verification.mode === "quorum";
+
+export async function endLease(
+  ctx: Ctx,
+  task: { key: Deno.KvKey; value: Task; versionstamp: string | null },
+  lease: { value: LeaseRecord; versionstamp: string },
+  outcome: Outcome,
+  now: number,
+): Promise<EndedLease> {
+  const l = lease.value;
+  if (l.spot) {
+    const e = await endSpot(ctx, task.value, lease, outcome, now);
+    return {
+      ...e,
+      leaseIds: [l.leaseId],
+      voters: [{ workerId: l.workerId, donorId: l.donorId ?? null }],
+    };
+  }
+  if (isReplicated(task.value) && task.versionstamp !== null) {
+    const e = await endReplica(ctx, task as Deno.KvEntry<Task>, lease, outcome, now);
+    return { ...e, leaseIds: [l.leaseId, ...e.endedLeases] };
+  }
+  const e = endAttempt(task.value, l, lease.versionstamp, outcome, now);
+  return { ...e, leaseIds: [l.leaseId], voters: [] };
+}
+
+/** After a successful commit: tell sockets, waiting clients and idle claims. */
+export function announce(ctx: Ctx, ended: EndedLease): void {
+  for (const id of ended.leaseIds) {
+    ctx.leasedTasks.take(id);
+    ctx.signals.leaseEnded(id, ended.next);
+  }
+  for (const v of ended.voters) {
+    ctx.reputation.invalidate("w", v.workerId);
+    if (v.donorId) ctx.reputation.invalidate("d", v.donorId);
+  }
+  if (ended.final) ctx.signals.taskEnded(ended.next);
+  if (!ended.final && ended.next.runAt <= ctx.now()) ctx.signals.readyArrived([ended.next]);
+}

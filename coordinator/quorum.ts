@@ -1,0 +1,260 @@
+/**
+ * end_replica: how an attempt of a replicated (quorum) task ends. Unlike an ordinary task, a
+ * replicated task's record changes while other replicas are leased, so every transition here
+ * checks the task's versionstamp as well as the lease's.
+ *
+ * A result is a vote (its canonical hash; the result itself is kept under `["replica", …]`). A
+ * group of identical results wins when it has `agree` votes and at least one voter with a record
+ * (established or trusted), or, with adaptive verification, one trusted voter. Banned voters do
+ * not count. When every replica has answered without a winner, one more replica is added, up to
+ * `maxReplicas`; after that the task fails with a `verification` error. On a decision every voter
+ * gains an agreement or a disagreement.
+ *
+ * @module
+ */
+import { canonicalHash } from "../shared/canonical_hash.ts";
+import type { Attempt, Task, TaskError, Vote } from "../shared/protocol.ts";
+import type { Intent } from "./committer.ts";
+import type { Ctx } from "./context.ts";
+import { backoffDelay, type EndedAttempt, type Outcome } from "./end_attempt.ts";
+import { queueEntry } from "./enqueue.ts";
+import {
+  countKey,
+  failedKey,
+  leaseExpiryKey,
+  leaseKey,
+  leasesOfTask,
+  rateKey,
+  readySignalKey,
+  readySlotsPrefix,
+  replicaKey,
+  taskKey,
+  workerStatKey,
+} from "./keys.ts";
+import { repSums, type Trust } from "./reputation.ts";
+import type { LeaseRecord } from "./task_view.ts";
+
+export interface EndedReplica extends EndedAttempt {
+  /** Other leases this decision ended (their holders must stop). */
+  endedLeases: string[];
+  /** Voters whose reputation changed. */
+  voters: Array<{ workerId: string; donorId: string | null }>;
+}
+
+export async function endReplica(
+  ctx: Ctx,
+  task: Deno.KvEntry<Task>,
+  lease: { value: LeaseRecord; versionstamp: string },
+  outcome: Outcome,
+  now: number,
+): Promise<EndedReplica> {
+  const t = task.value;
+  const l = lease.value;
+  const v = t.verification.mode === "quorum" ? t.verification : null;
+  const others = (await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) })))
+    .filter((e) => e.value.leaseId !== l.leaseId);
+  const mutations: Deno.KvMutation[] = [
+    { type: "delete", key: leaseKey(t.id, l.leaseId) },
+    { type: "delete", key: leaseExpiryKey(l.expiresAt, t.id, l.leaseId) },
+  ];
+  const sums: Array<[Deno.KvKey, bigint]> = [];
+  const error = (e: TaskError | null): TaskError | null => e;
+  let next: Task;
+  let final = false;
+  let endedLeases: string[] = [];
+  let voters: EndedReplica["voters"] = [];
+  const attempt = (outcomeName: Attempt["outcome"], err: TaskError | null): Attempt => ({
+    attempt: l.attempt,
+    leaseId: l.leaseId,
+    workerId: l.workerId,
+    startedAt: l.startedAt,
+    endedAt: now,
+    outcome: outcomeName,
+    error: err && { ...err, message: err.message.slice(0, 300) },
+  });
+  const second = Math.floor(now / 1000);
+
+  /** Ends the other replicas and removes every queued slot: the task is decided. */
+  const closeTask = async () => {
+    for (const o of others) {
+      mutations.push(
+        { type: "delete", key: leaseKey(t.id, o.value.leaseId) },
+        { type: "delete", key: leaseExpiryKey(o.value.expiresAt, t.id, o.value.leaseId) },
+      );
+    }
+    endedLeases = others.map((o) => o.value.leaseId);
+    for await (
+      const e of ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) })
+    ) {
+      mutations.push({ type: "delete", key: e.key });
+    }
+    final = true;
+  };
+  const live = others.length;
+  const openStatus = live > 0 ? "processing" as const : "pending" as const;
+
+  if (outcome.kind === "completed") {
+    const hash = await canonicalHash(outcome.result);
+    const vote: Vote = {
+      leaseId: l.leaseId,
+      workerId: l.workerId,
+      donorId: l.donorId ?? null,
+      kind: l.kind ?? "other",
+      hash,
+      at: now,
+    };
+    const votes = [...t.votes, vote];
+    mutations.push({
+      type: "set",
+      key: replicaKey(t.id, l.leaseId),
+      value: outcome.result ?? null,
+    });
+    const trusts = await Promise.all(
+      votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.kind ?? "other")),
+    );
+    const counted = votes.map((x, i) => ({ vote: x, trust: trusts[i]! })).filter((x) =>
+      x.trust !== "banned"
+    );
+    // Without spot checks nobody can earn a record, so only the count can decide.
+    const needRecord = ctx.config.spotChecks !== "off";
+    const winner = decide(counted, v?.agree ?? 1, v?.adaptive ?? false, hash, needRecord);
+    const history = [...t.history, attempt("completed", null)].slice(-20);
+    if (winner !== null) {
+      await closeTask();
+      let result = outcome.result;
+      if (winner !== hash) {
+        const from = votes.find((x) => x.hash === winner)!;
+        result = (await ctx.kv.get(replicaKey(t.id, from.leaseId))).value;
+      }
+      const agreed = counted.filter((x) => x.vote.hash === winner).length;
+      next = {
+        ...t,
+        status: "completed",
+        votes,
+        history,
+        live: 0,
+        result,
+        error: null,
+        completedAt: now,
+        workerId: l.workerId,
+        leaseId: l.leaseId,
+        agreement: { agreed, of: votes.length },
+      };
+      for (const x of counted) {
+        sums.push(...repSums(x.vote.workerId, x.vote.donorId, x.vote.hash === winner));
+      }
+      voters = counted.map((x) => ({ workerId: x.vote.workerId, donorId: x.vote.donorId }));
+      sums.push([rateKey("completed", second), 1n]);
+    } else if (counted.length >= t.replicas || votes.length >= t.replicas) {
+      if (v && t.replicas < v.maxReplicas) {
+        // No agreement yet: ask one more worker.
+        next = { ...t, status: openStatus, votes, history, live, replicas: t.replicas + 1 };
+        mutations.push(queueEntry(next, now, t.replicas));
+        sums.push([readySignalKey(), 1n]);
+        if (next.status === "pending") next = { ...next, status: "pending" };
+      } else {
+        await closeTask();
+        const distinct = new Set(votes.map((x) => x.hash)).size;
+        next = {
+          ...t,
+          status: "failed",
+          votes,
+          history,
+          live: 0,
+          completedAt: now,
+          error: error({
+            code: "verification",
+            message:
+              `replicas did not agree: ${distinct} distinct results from ${votes.length} workers`,
+            retryable: false,
+          }),
+          agreement: { agreed: 0, of: votes.length },
+        };
+        sums.push([rateKey("failed", second), 1n]);
+      }
+    } else {
+      next = { ...t, status: openStatus, votes, history, live };
+    }
+    sums.push([workerStatKey(l.workerId, "completed"), 1n]);
+    sums.push([workerStatKey(l.workerId, "runMs"), BigInt(Math.max(0, now - l.startedAt))]);
+  } else {
+    const err: TaskError | null = outcome.kind === "failed"
+      ? outcome.error
+      : outcome.kind === "expired"
+      ? {
+        code: "expired",
+        message: `lease expired: no heartbeat from ${l.workerId}`,
+        retryable: true,
+      }
+      : null;
+    const history = [...t.history, attempt(outcome.kind, err)].slice(-20);
+    const failures = history.filter((h) =>
+      h.outcome === "failed" || h.outcome === "expired"
+    ).length;
+    if (outcome.kind === "cancelled") {
+      await closeTask();
+      next = { ...t, status: "cancelled", history, live: 0, completedAt: now };
+    } else if (err && (!err.retryable || failures >= t.maxAttempts)) {
+      await closeTask();
+      next = { ...t, status: "failed", history, live: 0, error: err, completedAt: now };
+      sums.push([rateKey("failed", second), 1n]);
+    } else {
+      // The slot goes back: at once when released, after a backoff when it failed.
+      const runAt = err ? now + backoffDelay(t.backoffMs, failures) : now;
+      next = {
+        ...t,
+        status: openStatus,
+        history,
+        live,
+        error: err ?? t.error,
+        attempts: outcome.kind === "released" ? t.attempts - 1 : t.attempts,
+        runAt,
+      };
+      mutations.push(queueEntry(next, now, l.slot ?? 0));
+      if (runAt <= now) sums.push([readySignalKey(), 1n]);
+    }
+    if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
+  }
+
+  mutations.push({ type: "set", key: taskKey(t.id), value: next });
+  if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
+  if (next.status !== t.status) {
+    sums.push([countKey(t.type, t.queue, t.status), -1n], [
+      countKey(t.type, t.queue, next.status),
+      1n,
+    ]);
+  }
+  const intent: Intent = {
+    checks: [
+      { key: leaseKey(t.id, l.leaseId), versionstamp: lease.versionstamp },
+      { key: task.key, versionstamp: task.versionstamp },
+    ],
+    mutations,
+    sums,
+    bytes: JSON.stringify(next).length + 2000,
+  };
+  return { intent, next, final, endedLeases, voters };
+}
+
+/** The winning hash, if any: see the module comment for the rule. */
+function decide(
+  counted: Array<{ vote: Vote; trust: Trust }>,
+  agree: number,
+  adaptive: boolean,
+  prefer: string,
+  needRecord: boolean,
+): string | null {
+  const groups = new Map<string, Trust[]>();
+  for (const { vote, trust } of counted) {
+    groups.set(vote.hash, [...(groups.get(vote.hash) ?? []), trust]);
+  }
+  const hashes = [prefer, ...[...groups.keys()].filter((h) => h !== prefer)];
+  for (const h of hashes) {
+    const trusts = groups.get(h);
+    if (!trusts) continue;
+    if (adaptive && trusts.includes("trusted")) return h;
+    const hasRecord = !needRecord || trusts.some((x) => x === "trusted" || x === "established");
+    if (trusts.length >= agree && hasRecord) return h;
+  }
+  return null;
+}

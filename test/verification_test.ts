@@ -1,0 +1,209 @@
+// deno-lint-ignore-file no-explicit-any -- JSON messages in tests
+import assert from "node:assert/strict";
+import { loadHandler } from "../handlers/mod.ts";
+import { eventually, testCoordinator } from "./_helpers.ts";
+
+/** A browser-kind volunteer on a raw socket; a liar returns a consistent wrong answer. */
+function volunteer(url: string, id: string, liar: boolean, stats: { leases: number }) {
+  const ws = new WebSocket(url.replace(/^http/, "ws") + "/api/ws");
+  let ref = 0;
+  ws.onopen = () =>
+    ws.send(
+      JSON.stringify({
+        type: "hello",
+        workerId: id,
+        kind: "browser",
+        slots: 2,
+        donorId: `donor-${id}`,
+      }),
+    );
+  ws.onmessage = async (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type !== "lease") return;
+    stats.leases++;
+    const { task } = m.lease;
+    const handler = await loadHandler(task.type);
+    let result: any = await handler.run(handler.params.parse(task.params), {
+      signal: new AbortController().signal,
+      progress: () => {},
+      log: console,
+      taskId: task.id,
+      attempt: 1,
+    });
+    // Colluding liars: all of them give the same wrong answer, the hardest case for a quorum.
+    if (liar) {
+      result = task.type === "primes.count"
+        ? { ...result, count: result.count + 1 }
+        : { ...result, lie: 1 };
+    }
+    ws.send(
+      JSON.stringify({
+        type: "complete",
+        ref: ++ref,
+        taskId: m.lease.taskId,
+        leaseId: m.lease.leaseId,
+        result,
+      }),
+    );
+  };
+  return ws;
+}
+
+/** pi(n) by trial division: the test's own, independent answer. */
+function countPrimes(from: number, to: number): number {
+  let n = 0;
+  for (let x = Math.max(2, from); x < to; x++) {
+    let prime = true;
+    for (let d = 2; d * d <= x; d++) if (x % d === 0) prime = false;
+    if (prime) n++;
+  }
+  return n;
+}
+
+Deno.test("with 20% lying volunteers and quorum on, no wrong result is accepted and liars lose their work", async () => {
+  await using c = await testCoordinator();
+  const ranges = Array.from({ length: 120 }, (_, i) => ({ from: i * 1000, to: i * 1000 + 1000 }));
+  const submitted = (await c.call("POST", "/tasks", {
+    tasks: ranges.map((params) => ({ type: "primes.count", params })),
+  })).body.tasks;
+  assert.equal(
+    submitted[0].verification.mode,
+    "quorum",
+    "deterministic handlers verify by default",
+  );
+
+  const stats = new Map<string, { leases: number }>();
+  const sockets = Array.from({ length: 10 }, (_, i) => {
+    const id = `vol-${i}`;
+    stats.set(id, { leases: 0 });
+    return volunteer(c.url, id, i < 2, stats.get(id)!);
+  });
+  try {
+    const ids = submitted.map((t: any) => t.id);
+    const final = await eventually(
+      async () => {
+        const tasks = await Promise.all(
+          ids.map(async (id: string) => (await c.call("GET", `/tasks/${id}`)).body),
+        );
+        return tasks.every((t) => ["completed", "failed"].includes(t.status)) ? tasks : null;
+      },
+      60_000,
+      200,
+    );
+    let wrong = 0, completed = 0;
+    for (const t of final!) {
+      if (t.status !== "completed") continue;
+      completed++;
+      if (t.result.count !== countPrimes(t.params.from, t.params.to)) wrong++;
+      assert.ok(t.agreement.agreed >= 1 && t.agreement.of >= t.agreement.agreed);
+    }
+    assert.equal(wrong, 0, "no wrong result accepted");
+    assert.ok(completed >= 110, `most tasks complete (${completed} of 120)`);
+
+    // The liars are banned: their records show it, and they get no more work.
+    for (const liar of ["vol-0", "vol-1"]) {
+      const info = (await c.call("GET", `/workers/${liar}/stats`)).body;
+      assert.equal(info.reputation.trust, "banned", `${liar}: ${JSON.stringify(info.reputation)}`);
+    }
+    const honest = (await c.call("GET", "/workers/vol-5/stats")).body;
+    assert.ok(honest.reputation.agree > 0 && honest.reputation.disagree === 0);
+    const before = stats.get("vol-0")!.leases + stats.get("vol-1")!.leases;
+    await c.call("POST", "/tasks", {
+      tasks: Array.from(
+        { length: 40 },
+        (_, i) => ({
+          type: "primes.count",
+          params: { from: 500_000 + i * 100, to: 500_100 + i * 100 },
+        }),
+      ),
+    });
+    await eventually(
+      async () => (await c.call("GET", "/stats")).body.status.pending === 0,
+      30_000,
+      100,
+    );
+    assert.equal(
+      stats.get("vol-0")!.leases + stats.get("vol-1")!.leases,
+      before,
+      "banned liars get no work",
+    );
+  } finally {
+    for (const s of sockets) s.close();
+  }
+});
+
+Deno.test("a quorum task completes with the agreed result, records the disagreeing one, and never gives one worker two replicas", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 3, adaptive: false },
+  })).body;
+  assert.deepEqual(t.verification, {
+    mode: "quorum",
+    replicas: 2,
+    agree: 2,
+    maxReplicas: 3,
+    adaptive: false,
+  });
+  const claim = async (w: string) =>
+    (await c.call("POST", "/leases", { workerId: w, kind: "browser", max: 5 })).body.leases;
+  const [a] = await claim("A");
+  assert.equal((await claim("A")).length, 0, "A may not take the second replica");
+  const [b] = await claim("B");
+  assert.equal(b.taskId, t.id);
+  assert.deepEqual(b.task.votes, [], "workers do not see other replicas' votes");
+  await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: a.leaseId, result: { x: 1 } });
+  const split = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: b.leaseId,
+    result: { x: 2 },
+  });
+  assert.equal(split.body.status, "pending", "no agreement yet: one more replica");
+  assert.equal(split.body.replicas, 3);
+  const [cLease] = await claim("C");
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: cLease.leaseId,
+    result: { x: 1 },
+  });
+  assert.equal(done.body.status, "completed");
+  assert.deepEqual(done.body.result, { x: 1 });
+  assert.deepEqual(done.body.agreement, { agreed: 2, of: 3 });
+  assert.equal(done.body.votes.length, 3);
+  assert.equal((await c.call("GET", "/workers/B/stats")).body.reputation.disagree, 1);
+  assert.equal((await c.call("GET", "/workers/A/stats")).body.reputation.agree, 1);
+});
+
+Deno.test("replicas that never agree fail the task with a verification error", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: {},
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2 },
+  })).body;
+  for (const [w, v] of [["A", 1], ["B", 2]] as const) {
+    const [l] = (await c.call("POST", "/leases", { workerId: w, kind: "browser" })).body.leases;
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { v } });
+  }
+  const failed = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.error.code, "verification");
+});
+
+Deno.test("a trusted (operator) worker's single result is accepted under adaptive quorum", async () => {
+  await using c = await testCoordinator();
+  const t =
+    (await c.call("POST", "/tasks", { type: "primes.count", params: { from: 0, to: 100 } })).body;
+  const [l] = (await c.call("POST", "/leases", { workerId: "server-1", kind: "deno" })).body.leases;
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l.leaseId,
+    result: { from: 0, to: 100, count: 25 },
+  });
+  assert.equal(done.body.status, "completed");
+  assert.deepEqual(done.body.agreement, { agreed: 1, of: 1 });
+  const stats = (await c.call("GET", "/stats")).body;
+  assert.equal(
+    stats.status.pending + stats.status.processing,
+    0,
+    "the unused replica slot is gone",
+  );
+});
