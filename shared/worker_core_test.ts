@@ -321,3 +321,31 @@ Deno.test("createHttpTransport() retries a report until the coordinator is back"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("createHttpTransport() sends reports that finish close together in one request", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit(Array.from({ length: 5 }, (_, i) => ({
+      type: "demo.echo",
+      params: { i },
+    })));
+    const t = transportFor(c);
+    const leases = await t.claim({ max: 5, waitMs: 0 });
+    strictEqual(leases.length, 5);
+    const realFetch = globalThis.fetch;
+    const paths: string[] = [];
+    globalThis.fetch = (input, init) => {
+      paths.push(new URL(String(input)).pathname);
+      return realFetch(input, init);
+    };
+    try {
+      const outcomes = await Promise.all(
+        leases.map((l) => t.complete(l.taskId, l.leaseId, l.task.params)),
+      );
+      ok(outcomes.every((o) => o.ok));
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    deepStrictEqual(paths, ["/api/leases/report"]);
+    for (const task of await c.settle(ids)) strictEqual(task.status, "completed");
+  });
+});
