@@ -9,7 +9,7 @@
  * reads each thread's measured CPU time from `/proc` (Linux; the fields are NaN elsewhere) and
  * reports where the cores went: handler threads, the workers' main threads, the coordinator.
  *
- * Standalone: `deno run -A bench/worker_efficiency.ts`.
+ * Standalone: `deno run -A bench/worker_efficiency.ts [taskMs]`.
  *
  * @module
  */
@@ -18,8 +18,6 @@ import { startCoordinator } from "../coordinator/server.ts";
 import type { Task } from "../shared/protocol.ts";
 
 const REPO_ROOT = new URL("..", import.meta.url).pathname;
-const TASK_MS = 5;
-const TARGET_SECONDS = 10;
 const WORKERS = 2;
 const CONCURRENCY = 2;
 
@@ -75,10 +73,20 @@ async function json(url: string, init?: RequestInit) {
   return body;
 }
 
+export interface WorkerEfficiencyOptions {
+  /** CPU time of one task, in ms. @default 5 */
+  taskMs?: number;
+  /** Roughly how long the tasks take on all cores. @default 10 */
+  seconds?: number;
+}
+
 /** Runs the benchmark; prints and returns its figures. */
-export async function benchWorkerEfficiency(): Promise<Record<string, number>> {
+export async function benchWorkerEfficiency(
+  options: WorkerEfficiencyOptions = {},
+): Promise<Record<string, number>> {
+  const taskMs = options.taskMs ?? 5;
   const cores = navigator.hardwareConcurrency;
-  const total = Math.round((cores * TARGET_SECONDS * 1000) / TASK_MS);
+  const total = Math.round((cores * (options.seconds ?? 10) * 1000) / taskMs);
   const dir = await Deno.makeTempDir({ prefix: "tessera-bench-worker-" });
   const coordinator = await startCoordinator({
     ...COORDINATOR_DEFAULTS,
@@ -135,7 +143,7 @@ export async function benchWorkerEfficiency(): Promise<Record<string, number>> {
         body: JSON.stringify({
           tasks: Array.from({ length: n }, () => ({
             type: "demo.sleep",
-            params: { ms: TASK_MS, cpu: true },
+            params: { ms: taskMs, cpu: true },
           })),
         }),
       });
@@ -192,7 +200,7 @@ export async function benchWorkerEfficiency(): Promise<Record<string, number>> {
       tasks: total,
       wallMs,
       tasksPerS: (total / wallMs) * 1000,
-      efficiency: (total * TASK_MS) / capacityMs,
+      efficiency: (total * taskMs) / capacityMs,
       measuredHandlerCpuShare: measured ? handlerCpuMs / capacityMs : NaN,
       measuredWorkerOverheadShare: measured ? workerOtherCpuMs / capacityMs : NaN,
       measuredCoordinatorShare: measured ? coordinatorCpuMs / capacityMs : NaN,
@@ -200,14 +208,18 @@ export async function benchWorkerEfficiency(): Promise<Record<string, number>> {
       otherProgramsShare: measured ? Math.max(0, othersShare) : NaN,
     };
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-    console.log("# Worker efficiency (2 worker.ts × --concurrency 2, 5 ms CPU tasks)");
+    console.log(
+      `# Worker efficiency (${WORKERS} worker.ts × --concurrency ${CONCURRENCY}, ${taskMs} ms CPU tasks)`,
+    );
     console.log(
       `${total} tasks in ${(wallMs / 1000).toFixed(2)} s: ${
         results.tasksPerS!.toFixed(0)
       } tasks/s on ${cores} cores`,
     );
     console.log(
-      `core efficiency (5 ms × tasks / cores × wall): ${pct(results.efficiency!)} (aim ≥ 90%)`,
+      `core efficiency (${taskMs} ms × tasks / cores × wall): ${
+        pct(results.efficiency!)
+      } (aim ≥ 90%)`,
     );
     if (measured) {
       console.log(
@@ -237,4 +249,7 @@ export async function benchWorkerEfficiency(): Promise<Record<string, number>> {
   }
 }
 
-if (import.meta.main) await benchWorkerEfficiency();
+if (import.meta.main) {
+  const taskMs = Deno.args[0] ? Number(Deno.args[0]) : undefined;
+  await benchWorkerEfficiency(taskMs ? { taskMs } : {});
+}
