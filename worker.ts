@@ -74,6 +74,7 @@ const executor = createDenoExecutor({
   size: options.concurrency,
   logFormat: options.logFormat,
   logLevel: options.debug ? "debug" : "info",
+  niceness: options.nice,
   log,
 });
 const core = startWorkerCore({

@@ -36,6 +36,8 @@ export interface WorkerOptions {
   graceMs: number;
   /** 0: never stop on errors. */
   maxConsecutiveErrors: number;
+  /** Nice value of the task threads (0 to 19): the owner's programs, and heartbeats, go first. */
+  nice: number;
 }
 
 export type ParsedWorkerOptions =
@@ -57,7 +59,8 @@ type Flag =
   | "debug"
   | "config"
   | "grace-ms"
-  | "max-consecutive-errors";
+  | "max-consecutive-errors"
+  | "nice";
 
 interface OptionSpec {
   field: keyof WorkerOptions;
@@ -167,6 +170,13 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "exit after this many failures in a row (0: never)",
     default: "10",
   },
+  "nice": {
+    field: "nice",
+    env: "TESSERA_NICE",
+    value: "N",
+    help: "CPU priority of task threads, 0 (normal) to 19 (lowest)",
+    default: "10",
+  },
 };
 
 const FLAGS = Object.keys(OPTIONS) as Flag[];
@@ -177,6 +187,7 @@ const INTS = new Set<Flag>([
   "poll-interval",
   "grace-ms",
   "max-consecutive-errors",
+  "nice",
 ]);
 
 const count = (min: number) =>
@@ -204,6 +215,7 @@ const Schema = z.object({
   config: z.string().min(1).nullable(),
   graceMs: count(0),
   maxConsecutiveErrors: count(0),
+  nice: count(0).max(19, "must be at most 19"),
 });
 
 function defaults(): Record<Flag, unknown> {
@@ -224,6 +236,7 @@ function defaults(): Record<Flag, unknown> {
     "config": null,
     "grace-ms": 30_000,
     "max-consecutive-errors": 10,
+    "nice": 10,
   };
 }
 

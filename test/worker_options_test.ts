@@ -46,6 +46,7 @@ Deno.test("parseWorkerOptions() defaults: all types, hardware concurrency, 30 s 
   strictEqual(o.debug, false);
   strictEqual(o.workerId, null);
   strictEqual(o.token, null);
+  strictEqual(o.nice, 10);
   ok(Object.isFrozen(o));
 });
 
@@ -149,6 +150,7 @@ Deno.test("parseWorkerOptions() --help lists every option with its env var and d
       ["--config", "TESSERA_CONFIG"],
       ["--grace-ms", "TESSERA_GRACE_MS"],
       ["--max-consecutive-errors", "TESSERA_MAX_CONSECUTIVE_ERRORS"],
+      ["--nice", "TESSERA_NICE"],
     ]
   ) {
     const line = text.split("\n").find((l) => l.trimStart().startsWith(flag + " "));
