@@ -94,13 +94,18 @@ log.info("worker started", {
   types: options.types.join(","),
 });
 
-let last = { at: performance.now(), done: 0 };
+let last = { at: performance.now(), done: 0, idle: false };
 const progress = setInterval(() => {
   const s = core.stats();
   const now = performance.now();
   const done = s.completed + s.failed;
+  // An idle worker says so once, not every few seconds.
+  if (done === last.done && s.running === 0 && last.idle) {
+    last.at = now;
+    return;
+  }
   const rate = (done - last.done) / ((now - last.at) / 1000);
-  last = { at: now, done };
+  last = { at: now, done, idle: done === last.done && s.running === 0 };
   log.info("progress", {
     completed: s.completed,
     failed: s.failed,
