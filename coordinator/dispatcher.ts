@@ -299,6 +299,7 @@ export class Dispatcher {
           status: "processing",
           live: task.live + 1,
           attempts: task.attempts + 1,
+          claimedAt: task.claimedAt ?? now,
         };
         intent.checks.push({ key: entry.key, versionstamp: entry.versionstamp! });
         for (const h of holders) {
@@ -312,7 +313,7 @@ export class Dispatcher {
             [countKey(task.type, task.queue, "processing"), 1n],
           );
         }
-        if (!await ctx.committer.commit(intent)) return null;
+        if (!await ctx.committer.commit(intent)) return this.#lost(e);
         return {
           leaseId: lease.leaseId,
           taskId: task.id,
@@ -325,7 +326,7 @@ export class Dispatcher {
         [countKey(task.type, task.queue, "pending"), -1n],
         [countKey(task.type, task.queue, "processing"), 1n],
       );
-      if (!await ctx.committer.commit(intent)) return null;
+      if (!await ctx.committer.commit(intent)) return this.#lost(e);
       ctx.leasedTasks.set(lease.leaseId, task);
       return {
         leaseId: lease.leaseId,
@@ -337,6 +338,17 @@ export class Dispatcher {
     }));
 
     return out.filter((l): l is Lease => l !== null);
+  }
+
+  /**
+   * A claim lost its race for `e` (another claim or process changed the task or took the
+   * entry). The entry may still be claimable, so the buffer must be read again: an exhausted
+   * buffer is otherwise never refetched, and the entry would wait for unrelated new work.
+   */
+  #lost(e: Entry): null {
+    const b = this.#buffers.get(`${String(e.key[1])}\u0001${String(e.key[2])}`);
+    if (b) b.stale = true;
+    return null;
   }
 
   /** Returns an entry this worker may not take to its buffer, for other workers. */

@@ -136,6 +136,7 @@ export async function endReplica(
         result,
         error: null,
         completedAt: now,
+        claimedAt: t.claimedAt ?? l.startedAt,
         workerId: l.workerId,
         leaseId: l.leaseId,
         agreement: { agreed, of: votes.length },

@@ -95,6 +95,7 @@ Deno.test("with 20% lying volunteers and quorum on, no wrong result is accepted 
       if (t.status !== "completed") continue;
       completed++;
       if (t.result.count !== countPrimes(t.params.from, t.params.to)) wrong++;
+      assert.ok(t.claimedAt !== null && t.claimedAt <= t.completedAt);
       assert.ok(t.agreement.agreed >= 1 && t.agreement.of >= t.agreement.agreed);
     }
     assert.equal(wrong, 0, "no wrong result accepted");
@@ -117,11 +118,15 @@ Deno.test("with 20% lying volunteers and quorum on, no wrong result is accepted 
         }),
       ),
     });
-    await eventually(
-      async () => (await c.call("GET", "/stats")).body.status.pending === 0,
+    const settled = await eventually(
+      async () => {
+        const st = (await c.call("GET", "/stats")).body.status;
+        return st.pending === 0 && st.processing === 0 ? st : null;
+      },
       30_000,
       100,
     );
+    for (const n of Object.values(settled) as number[]) assert.ok(n >= 0, "no counter below zero");
     assert.equal(
       stats.get("vol-0")!.leases + stats.get("vol-1")!.leases,
       before,
