@@ -12,6 +12,7 @@
 import { createDenoExecutor } from "./shared/deno_executor.ts";
 import { createHttpTransport } from "./shared/http_transport.ts";
 import { createLogger } from "./shared/logger.ts";
+import { createWsTransport } from "./shared/ws_transport.ts";
 import { startWorkerCore, type WorkerStats } from "./shared/worker_core.ts";
 import { findConfigPath, parseWorkerOptions } from "./shared/worker_options.ts";
 
@@ -44,7 +45,8 @@ const options = parsed.options;
 const workerId = options.workerId ??
   `${Deno.hostname()}-${crypto.randomUUID().slice(0, 6)}`;
 const log = createLogger({ format: options.logFormat, level: options.debug ? "debug" : "info" });
-const transport = createHttpTransport({
+// Health and token are checked over HTTP before anything can be leased to us.
+const http = createHttpTransport({
   url: options.coordinator,
   workerId,
   token: options.token ?? undefined,
@@ -53,15 +55,16 @@ const transport = createHttpTransport({
   kind: "deno",
   concurrency: options.concurrency,
 });
+let core: ReturnType<typeof startWorkerCore> | null = null;
 
 let coordinatorTypes: string[];
 try {
-  coordinatorTypes = (await transport.health()).types;
+  coordinatorTypes = (await http.health()).types;
 } catch (e) {
   die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
 }
 try {
-  if (!await transport.checkToken()) {
+  if (!await http.checkToken()) {
     die(1, `the coordinator at ${options.coordinator} refused the worker token`);
   }
 } catch (e) {
@@ -70,6 +73,51 @@ try {
 const unknown = options.types.filter((t) => !coordinatorTypes.includes(t));
 if (unknown.length > 0) log.warn("the coordinator does not know some types", { types: unknown });
 
+/**
+ * A repeat within this time is the same signal twice (a terminal's Ctrl-C reaches `deno task`
+ * and this process, and `deno task` forwards it again), not a user insisting.
+ */
+const SAME_SIGNAL_MS = 250;
+let firstSignal: number | null = null;
+const onSignal = (name: Deno.Signal) => () => {
+  if (firstSignal !== null) {
+    if (performance.now() - firstSignal < SAME_SIGNAL_MS) return;
+    console.error(`tessera-worker: second ${name}, exiting now`);
+    Deno.exit(130);
+  }
+  firstSignal = performance.now();
+  // Listening from the start: a signal before the core runs still ends the worker cleanly.
+  if (!core) {
+    log.info(`${name}: stopping before work began`);
+    socket?.close();
+    Deno.exit(0);
+  }
+  log.info(`${name}: finishing in-flight tasks`, {
+    running: core.stats().running,
+    graceMs: options.graceMs,
+  });
+  void core.stop({ graceMs: options.graceMs });
+};
+Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+
+// The socket is the default: leases are pushed the moment work exists. HTTP long-poll is the
+// fallback for networks that do not pass WebSockets.
+const socket = options.transport === "ws"
+  ? createWsTransport({
+    url: options.coordinator,
+    workerId,
+    token: options.token ?? undefined,
+    types: options.types,
+    queues: options.queues,
+    kind: "deno",
+    capacity: options.concurrency,
+    onStatus: (status) => log.debug("socket", { status }),
+    onCancel: (_taskId, leaseId) => core?.cancel(leaseId),
+  })
+  : null;
+const transport = socket ?? http;
+
 const executor = createDenoExecutor({
   size: options.concurrency,
   logFormat: options.logFormat,
@@ -77,7 +125,7 @@ const executor = createDenoExecutor({
   niceness: options.nice,
   log,
 });
-const core = startWorkerCore({
+core = startWorkerCore({
   transport,
   executor,
   concurrency: options.concurrency,
@@ -115,30 +163,9 @@ const progress = setInterval(() => {
   });
 }, PROGRESS_EVERY_MS);
 
-/**
- * A repeat within this time is the same signal twice (a terminal's Ctrl-C reaches `deno task`
- * and this process, and `deno task` forwards it again), not a user insisting.
- */
-const SAME_SIGNAL_MS = 250;
-let firstSignal: number | null = null;
-const onSignal = (name: Deno.Signal) => () => {
-  if (firstSignal !== null) {
-    if (performance.now() - firstSignal < SAME_SIGNAL_MS) return;
-    console.error(`tessera-worker: second ${name}, exiting now`);
-    Deno.exit(130);
-  }
-  firstSignal = performance.now();
-  log.info(`${name}: finishing in-flight tasks`, {
-    running: core.stats().running,
-    graceMs: options.graceMs,
-  });
-  void core.stop({ graceMs: options.graceMs });
-};
-Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
-if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
-
 const result = await core.done;
 clearInterval(progress);
+socket?.close();
 await executor.close();
 log.info("stopped", { reason: result.reason, ...finalStats(result.stats) });
 if (result.reason === "unauthorized") die(1, result.message);

@@ -102,6 +102,12 @@ export interface WorkerCore {
    */
   stop(options?: { graceMs?: number }): Promise<WorkerResult>;
   stats(): WorkerStats;
+  /**
+   * Stops one attempt at once, without reporting it: the coordinator said the task was
+   * cancelled (or the lease is no longer ours), pushed over a socket instead of learned at the
+   * next heartbeat.
+   */
+  cancel(leaseId: string, reason?: "cancelled" | "stale"): void;
 }
 
 interface Running {
@@ -504,6 +510,12 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       return done;
     },
     stats,
+    cancel(leaseId, reason = "cancelled") {
+      const r = running.get(leaseId);
+      if (!r || r.finished) return;
+      log?.info(`task ${reason}: stopping it`, { taskId: r.lease.taskId, type: r.lease.task.type });
+      r.controller.abort(reason satisfies AbortReason);
+    },
   };
 }
 

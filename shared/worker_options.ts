@@ -38,6 +38,8 @@ export interface WorkerOptions {
   maxConsecutiveErrors: number;
   /** Nice value of the task threads (0 to 19): the owner's programs, and heartbeats, go first. */
   nice: number;
+  /** `ws`: leases pushed over a WebSocket; `http`: long-poll claims. */
+  transport: "ws" | "http";
 }
 
 export type ParsedWorkerOptions =
@@ -60,7 +62,8 @@ type Flag =
   | "config"
   | "grace-ms"
   | "max-consecutive-errors"
-  | "nice";
+  | "nice"
+  | "transport";
 
 interface OptionSpec {
   field: keyof WorkerOptions;
@@ -177,6 +180,13 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "CPU priority of task threads, 0 (normal) to 19 (lowest)",
     default: "10",
   },
+  "transport": {
+    field: "transport",
+    env: "TESSERA_TRANSPORT",
+    value: "ws|http",
+    help: "ws: leases pushed over a WebSocket; http: long-poll claims",
+    default: "ws",
+  },
 };
 
 const FLAGS = Object.keys(OPTIONS) as Flag[];
@@ -216,6 +226,7 @@ const Schema = z.object({
   graceMs: count(0),
   maxConsecutiveErrors: count(0),
   nice: count(0).max(19, "must be at most 19"),
+  transport: z.enum(["ws", "http"], { error: 'must be "ws" or "http"' }),
 });
 
 function defaults(): Record<Flag, unknown> {
@@ -237,6 +248,7 @@ function defaults(): Record<Flag, unknown> {
     "grace-ms": 30_000,
     "max-consecutive-errors": 10,
     "nice": 10,
+    "transport": "ws",
   };
 }
 

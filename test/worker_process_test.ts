@@ -112,12 +112,12 @@ Deno.test("worker.ts completes 500 mixed tasks correctly, and the coordinator li
   });
 });
 
-Deno.test("worker.ts killed with SIGKILL mid-task: the task completes on another worker after its lease expires", async () => {
+Deno.test("worker.ts --transport http killed with SIGKILL mid-task: the task completes on another worker after its lease expires", async () => {
   await withCoordinator(async (c) => {
     const [id] = await c.submit([
       { type: "demo.sleep", params: { ms: 800 }, leaseMs: 1_000, backoffMs: 50 },
     ]);
-    await withWorker(c, ["--worker-id", "doomed"], async (a) => {
+    await withWorker(c, ["--worker-id", "doomed", "--transport", "http"], async (a) => {
       await c.until(id!, (t) => t.status === "processing" && t.workerId === "doomed");
       a.kill("SIGKILL");
       strictEqual((await a.status).signal, "SIGKILL");
@@ -130,6 +130,27 @@ Deno.test("worker.ts killed with SIGKILL mid-task: the task completes on another
         ["doomed", "expired"],
         ["rescuer", "completed"],
       ]);
+    });
+  });
+});
+
+Deno.test("worker.ts on a socket killed with SIGKILL: its lease is handed back at once, long before expiry", async () => {
+  await withCoordinator(async (c) => {
+    const [id] = await c.submit([
+      { type: "demo.sleep", params: { ms: 500 }, leaseMs: 60_000, backoffMs: 50 },
+    ]);
+    await withWorker(c, ["--worker-id", "doomed-ws"], async (a) => {
+      await c.until(id!, (t) => t.status === "processing" && t.workerId === "doomed-ws");
+      a.kill("SIGKILL");
+      strictEqual((await a.status).signal, "SIGKILL");
+    });
+    const back = await c.until(id!, (t) => t.status === "pending", 5_000);
+    strictEqual(back.history.at(-1)?.outcome, "released");
+    strictEqual(back.attempts, 0, "a vanished socket's attempt is not counted against the task");
+    await withWorker(c, ["--worker-id", "rescuer-ws"], async () => {
+      const [t] = await c.settle([id!], 15_000);
+      strictEqual(t!.status, "completed");
+      strictEqual(t!.workerId, "rescuer-ws");
     });
   });
 });
