@@ -111,7 +111,9 @@ const socket = options.transport === "ws"
     types: options.types,
     queues: options.queues,
     kind: "deno",
-    capacity: options.concurrency,
+    // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
+    // without a round trip to the coordinator.
+    capacity: options.concurrency + Math.ceil(options.concurrency / 2),
     onStatus: (status) => log.debug("socket", { status }),
     onCancel: (_taskId, leaseId) => core?.cancel(leaseId),
   })

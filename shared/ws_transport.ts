@@ -116,6 +116,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           return;
         case "lease":
           buffered.push(msg.lease);
+          keepAlive(msg.lease);
           return wakeClaims();
         case "ack": {
           const p = pending.get(msg.ref);
@@ -137,6 +138,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       open = false;
       // The coordinator released every lease this socket held, buffered ones included.
       buffered.length = 0;
+      stopKeepAlives();
       for (const p of pending.values()) {
         p.reject(new TransportError("network", "socket closed before the reply"));
       }
@@ -214,6 +216,28 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     }
   }
 
+  /**
+   * A prefetched lease waits here until the core has a free slot; heartbeat it meanwhile so a
+   * long-running neighbour cannot make it expire before it starts.
+   */
+  function keepAlive(lease: Lease): void {
+    const every = Math.max(250, lease.task.leaseMs / 3);
+    const timer = setInterval(() => {
+      if (!buffered.includes(lease)) {
+        clearInterval(timer);
+        keepAlives.delete(timer);
+        return;
+      }
+      request({ type: "heartbeat", taskId: lease.taskId, leaseId: lease.leaseId }).catch(() => {});
+    }, every);
+    keepAlives.add(timer);
+  }
+  const keepAlives = new Set<ReturnType<typeof setInterval>>();
+  const stopKeepAlives = () => {
+    for (const t of keepAlives) clearInterval(t);
+    keepAlives.clear();
+  };
+
   connect();
 
   return {
@@ -278,6 +302,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
 
     close() {
       closedForGood = true;
+      stopKeepAlives();
       wakeClaims();
       socket?.close(1000, "worker stopping");
     },
