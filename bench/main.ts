@@ -1,17 +1,23 @@
 /**
- * `deno task bench`: prints figures and ratios. Not part of `deno task test`.
+ * `deno task bench [section…]`: prints figures and ratios. Not part of `deno task test`.
+ * Sections: core, fleet, sockets, worker, browser (all by default). `--json` adds one JSON line.
  *
  * @module
  */
 import { fmt } from "./_util.ts";
+import { benchFleets } from "./fleet.ts";
 import { benchKvCeiling } from "./kv_ceiling.ts";
+import { benchSockets } from "./sockets.ts";
 import { benchThroughput } from "./throughput.ts";
+import { benchWorkerEfficiency } from "./worker_efficiency.ts";
 
-const only = Deno.args[0];
+const sections = Deno.args.filter((a) => !a.startsWith("--"));
+const want = (s: string) => sections.length === 0 || sections.includes(s);
 const results: Record<string, Record<string, number>> = {};
+const pct = (x: number) => `${fmt(x * 100, 1)}%`;
 
-if (!only || only === "core") {
-  console.log("# Coordinator core (HTTP API, disk KV)");
+if (want("core")) {
+  console.log("\n# Coordinator core (HTTP API, disk KV)");
   const ceiling = await benchKvCeiling();
   console.log(`raw KV, claim-shaped single commits: ${fmt(ceiling.singleCommitsPerS)} commits/s`);
   console.log(
@@ -21,7 +27,7 @@ if (!only || only === "core") {
   );
   const t = await benchThroughput();
   console.log(`submitted: ${fmt(t.submittedPerS)} tasks/s`);
-  console.log(`completed: ${fmt(t.completedPerS)} tasks/s (claim + complete over HTTP, 8 loops)`);
+  console.log(`completed: ${fmt(t.completedPerS)} tasks/s (claim + report over HTTP, 8 loops)`);
   console.log(
     `claim latency, 1,000 queued:   p50 ${fmt(t.claimP50At1k, 2)} ms  p99 ${
       fmt(t.claimP99At1k, 2)
@@ -40,14 +46,56 @@ if (!only || only === "core") {
   console.log(
     `completed/s vs one-commit-per-transition ceiling (${fmt(oneCommitCeiling)}/s): ${
       fmt(t.completedPerS / oneCommitCeiling, 2)
-    }×`,
-  );
-  console.log(
-    `completed/s vs raw batched claim rate: ${
-      fmt(t.completedPerS / ceiling.batchedClaimsPerS, 2)
-    }×`,
+    }×  (aim: 10,000 tasks/s)`,
   );
   results.core = { ...ceiling, ...t };
+}
+
+if (want("fleet")) {
+  console.log("\n# Deno worker fleets (2 worker.ts processes × 8, no-op tasks)");
+  const f = await benchFleets();
+  console.log(`HTTP long-poll: ${fmt(f.httpTasksPerS)} tasks/s`);
+  console.log(`WebSocket:      ${fmt(f.wsTasksPerS)} tasks/s`);
+  console.log(`ratio WebSocket / HTTP: ${fmt(f.wsTasksPerS / f.httpTasksPerS, 2)}× (aim ≥ 2)`);
+  console.log(`quorum 2-of-2 over WebSocket: ${fmt(f.quorumTasksPerS)} tasks/s`);
+  console.log(`ratio quorum / none: ${pct(f.quorumTasksPerS / f.wsTasksPerS)} (aim ≥ 45%)`);
+  results.fleet = f;
+}
+
+if (want("sockets")) {
+  console.log("\n# 1,000 simulated socket workers on one coordinator");
+  const s = await benchSockets();
+  console.log(
+    `coordinator memory: idle ${fmt(s.rssIdleMiB, 1)} MiB, 1,000 sockets ${
+      fmt(s.rssConnectedMiB, 1)
+    } MiB (${fmt(s.kibPerSocket, 1)} KiB per socket), busy ${fmt(s.rssBusyMiB, 1)} MiB`,
+  );
+  console.log(
+    `lease push latency: p50 ${fmt(s.leaseLatencyP50Ms, 2)} ms, p99 ${
+      fmt(s.leaseLatencyP99Ms, 2)
+    } ms`,
+  );
+  console.log(`burst over 1,000 sockets: ${fmt(s.burstTasksPerS)} tasks/s`);
+  results.sockets = s;
+}
+
+if (want("worker")) {
+  console.log("\n# Worker core efficiency (2 worker.ts × 2, 5 ms CPU tasks)");
+  const w = await benchWorkerEfficiency();
+  console.log(`core efficiency: ${pct(w.efficiency ?? NaN)} (aim ≥ 90%)`);
+  results.worker = w;
+}
+
+if (want("browser")) {
+  console.log("\n# Browser efficiency (donate page, 2 Web Workers, 50 ms tasks)");
+  try {
+    const { benchBrowserEfficiency } = await import("./browser_efficiency.ts");
+    const b = await benchBrowserEfficiency();
+    console.log(`browser efficiency: ${pct(b.efficiency ?? NaN)} (aim ≥ 95%)`);
+    results.browser = b;
+  } catch (e) {
+    console.log(`skipped: ${(e as Error).message}`);
+  }
 }
 
 if (Deno.args.includes("--json")) console.log(JSON.stringify(results));

@@ -1,0 +1,99 @@
+/**
+ * Deno worker fleets end to end: a coordinator process, `worker.ts` processes, no-op tasks. Used
+ * to compare the WebSocket path with the HTTP path, and quorum 2-of-2 verification with none,
+ * in the same run.
+ *
+ * @module
+ */
+import { fmt, post, progress, REPO_ROOT, spawnCoordinator } from "./_util.ts";
+
+export interface FleetOptions {
+  transport: "ws" | "http";
+  workers: number;
+  concurrency: number;
+  tasks: number;
+  verification?: unknown;
+}
+
+/** Completed tasks per second for one fleet configuration. */
+export async function runFleet(o: FleetOptions): Promise<number> {
+  const c = await spawnCoordinator();
+  const procs = Array.from({ length: o.workers }, (_, i) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "worker.ts",
+        "--coordinator",
+        c.url,
+        "--transport",
+        o.transport,
+        "--concurrency",
+        String(o.concurrency),
+        "--worker-id",
+        `fleet-${o.transport}-${i}`,
+        "--types",
+        "demo.echo",
+        "--nice",
+        "0",
+      ],
+      cwd: REPO_ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn());
+  try {
+    // Wait until every worker has been seen.
+    const deadline = Date.now() + 30_000;
+    while ((await (await fetch(`${c.api}/stats`)).json()).workersOnline < o.workers) {
+      if (Date.now() > deadline) throw new Error("workers did not connect");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const t0 = performance.now();
+    for (let b = 0; b < o.tasks; b += 1000) {
+      await post(c.api, "/tasks", {
+        tasks: Array.from({ length: Math.min(1000, o.tasks - b) }, (_, i) => ({
+          type: "demo.echo",
+          params: { i: b + i },
+          ...(o.verification ? { verification: o.verification } : {}),
+        })),
+      });
+    }
+    while (true) {
+      const s = await (await fetch(`${c.api}/stats`)).json();
+      if (s.status.completed + s.status.failed >= o.tasks) break;
+      if (performance.now() - t0 > 120_000) throw new Error(`stuck at ${s.status.completed}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const perS = o.tasks / ((performance.now() - t0) / 1000);
+    progress(
+      `${o.transport}, ${o.workers}×${o.concurrency}${o.verification ? ", quorum 2-of-2" : ""}: ${
+        fmt(perS)
+      } tasks/s`,
+    );
+    return perS;
+  } finally {
+    for (const p of procs) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+      await p.status;
+    }
+    await c.stop();
+  }
+}
+
+const QUORUM = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false };
+
+/** WebSocket vs HTTP, and quorum vs none, with two Deno worker processes. */
+export async function benchFleets(): Promise<Record<string, number>> {
+  const base = { workers: 2, concurrency: 8, tasks: 10_000 };
+  const http = await runFleet({ ...base, transport: "http" });
+  const ws = await runFleet({ ...base, transport: "ws" });
+  const quorum = await runFleet({ ...base, transport: "ws", verification: QUORUM });
+  return { httpTasksPerS: http, wsTasksPerS: ws, quorumTasksPerS: quorum };
+}
+
+if (import.meta.main) {
+  for (const [k, v] of Object.entries(await benchFleets())) console.log(`${k}: ${fmt(v)}`);
+}
