@@ -62,6 +62,19 @@ export class Dispatcher {
   #ctx: Ctx;
   #buffers = new Map<string, Buffer>();
   #inflight = new Set<string>();
+  /**
+   * Tasks with a slot being claimed right now. Claiming a replica writes its task, so two
+   * slots of one task claimed at once would always conflict: the second waits a commit.
+   */
+  #inflightTasks = new Set<string>();
+  /**
+   * Replicated tasks each worker has taken a replica of, remembered here so picks pass over
+   * their sibling slots instead of reading the holder markers only to put them back. The
+   * markers stay the rule (they also cover other processes); this only saves wasted rounds.
+   */
+  #replicasOf = new Map<string, Set<string>>();
+  /** (queue, type) pairs where a pick passed over an entry because its task was in flight. */
+  #deferred = new Set<string>();
   /** Workers with a spot check out now: one at a time each. */
   #spotting = new Set<string>();
 
@@ -194,7 +207,19 @@ export class Dispatcher {
       try {
         leases.push(...await this.#lease(options, picked));
       } finally {
-        for (const e of picked) this.#inflight.delete(e.ks);
+        for (const e of picked) {
+          this.#inflight.delete(e.ks);
+          this.#inflightTasks.delete(e.id);
+        }
+        // Claims that passed over a sibling slot of these tasks may now take it.
+        if (this.#deferred.size > 0) {
+          const pairs = [...this.#deferred].map((k) => {
+            const [queue, type] = k.split("\u0001") as [string, string];
+            return { queue, type };
+          });
+          this.#deferred.clear();
+          this.#ctx.signals.wake(pairs);
+        }
       }
     }
     return leases;
@@ -215,7 +240,13 @@ export class Dispatcher {
       for (let i = 0; i < buffers.length; i++) {
         const b = buffers[i]![2];
         while (b.entries.length > 0 && this.#inflight.has(b.entries[0]!.ks)) b.entries.shift();
-        const head = b.entries.find((e) => !skip.has(e.id) && !this.#inflight.has(e.ks));
+        const mine = this.#replicasOf.get(options.workerId);
+        const head = b.entries.find((e) => {
+          if (skip.has(e.id) || this.#inflight.has(e.ks) || mine?.has(e.id)) return false;
+          if (!this.#inflightTasks.has(e.id)) return true;
+          this.#deferred.add(`${String(e.key[1])}\u0001${String(e.key[2])}`);
+          return false;
+        });
         if (!head) continue;
         if (
           !bestEntry || head.prio < bestEntry.prio ||
@@ -237,6 +268,7 @@ export class Dispatcher {
       const e = bestEntry!;
       best.entries.splice(best.entries.indexOf(e), 1);
       this.#inflight.add(e.ks);
+      this.#inflightTasks.add(e.id);
       skip.add(e.id);
       picked.push(e);
     }
@@ -291,6 +323,7 @@ export class Dispatcher {
         if (donorId) holders.push(holderKey(task.id, `d:${donorId}`));
         const held = await ctx.kv.getMany(holders);
         if (held.some((h) => h.value !== null)) {
+          this.#rememberReplica(workerId, task.id);
           this.#putBack(e);
           return null;
         }
@@ -314,6 +347,7 @@ export class Dispatcher {
           );
         }
         if (!await ctx.committer.commit(intent)) return this.#lost(e);
+        this.#rememberReplica(workerId, task.id);
         return {
           leaseId: lease.leaseId,
           taskId: task.id,
@@ -349,6 +383,16 @@ export class Dispatcher {
     const b = this.#buffers.get(`${String(e.key[1])}\u0001${String(e.key[2])}`);
     if (b) b.stale = true;
     return null;
+  }
+
+  #rememberReplica(workerId: string, taskId: string): void {
+    let set = this.#replicasOf.get(workerId);
+    if (!set) this.#replicasOf.set(workerId, set = new Set());
+    set.add(taskId);
+    if (set.size > 10_000) set.delete(set.values().next().value!);
+    if (this.#replicasOf.size > 10_000) {
+      this.#replicasOf.delete(this.#replicasOf.keys().next().value!);
+    }
   }
 
   /** Returns an entry this worker may not take to its buffer, for other workers. */

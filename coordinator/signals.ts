@@ -44,6 +44,11 @@ export class Signals {
    */
   readyArrived(items?: ReadonlyArray<{ queue: string; type: string }>): void {
     for (const l of this.#readyListeners) l(items);
+    this.wake(items);
+  }
+
+  /** Wakes waiting claims for work that is already known (no listener is told of new work). */
+  wake(items?: ReadonlyArray<{ queue: string; type: string }>): void {
     if (!items) {
       const all = [...this.#readyWaiters];
       this.#readyWaiters.clear();
