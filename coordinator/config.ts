@@ -21,6 +21,17 @@ export const CoordinatorConfig = z.object({
   workerOfflineMs: z.coerce.number().int().min(1000),
   /** When set, worker calls (claim, heartbeat, complete, fail, release) need this bearer token. */
   workerToken: z.string().optional(),
+  /**
+   * When API keys are required: `on`, `off`, or `auto` = as soon as one key was ever created
+   * (`deno task keys create`). See auth.ts.
+   */
+  auth: z.enum(["auto", "on", "off"]),
+  /** Anonymous sockets one address may hold open (0 = no limit). */
+  maxSocketsPerAddress: z.coerce.number().int().min(0),
+  /** Messages per second one anonymous socket may send (0 = no limit); an address gets 4×. */
+  socketMessageRate: z.coerce.number().min(0),
+  /** HTTP requests per second per API key, or per address without one (0 = no limit). */
+  rateLimit: z.coerce.number().min(0),
   /** Which workers get known-answer spot checks. */
   spotChecks: z.enum(["browser", "all", "off"]),
 });
@@ -37,6 +48,10 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   workerOfflineMs: 30_000,
   workerToken: undefined,
   spotChecks: "browser",
+  auth: "auto",
+  maxSocketsPerAddress: 16,
+  socketMessageRate: 200,
+  rateLimit: 0,
 };
 
 /** flag name → [config field, environment variable, help]. */
@@ -53,17 +68,30 @@ const OPTIONS = {
     "TESSERA_WORKER_OFFLINE_MS",
     "worker shown offline after",
   ],
+  "worker-token": ["workerToken", "TESSERA_WORKER_TOKEN", "bearer token worker calls need"],
+  auth: ["auth", "TESSERA_AUTH", "auto | on | off: when API keys are required"],
+  "max-sockets-per-address": [
+    "maxSocketsPerAddress",
+    "TESSERA_MAX_SOCKETS_PER_ADDRESS",
+    "anonymous sockets per address (0 = no limit)",
+  ],
+  "socket-message-rate": [
+    "socketMessageRate",
+    "TESSERA_SOCKET_MESSAGE_RATE",
+    "messages/s per anonymous socket (0 = no limit)",
+  ],
+  "rate-limit": ["rateLimit", "TESSERA_RATE_LIMIT", "requests/s per key or address (0 = off)"],
 } as const satisfies Record<string, readonly [keyof CoordinatorConfig, string, string]>;
 
 export function coordinatorHelp(): string {
   const rows = Object.entries(OPTIONS).map(([flag, [field, env, help]]) =>
-    `  --${flag.padEnd(18)} ${env.padEnd(26)} ${help} (default: ${
+    `  --${flag.padEnd(24)} ${env.padEnd(32)} ${help} (default: ${
       COORDINATOR_DEFAULTS[field] ?? "none"
     })`
   );
-  return `Usage: deno task start [options]\n\n  flag                 environment variable\n${
+  return `Usage: deno task start [options]\n\n  ${"flag".padEnd(26)} environment variable\n${
     rows.join("\n")
-  }\n  --help               this text\n`;
+  }\n  --help                     this text\n`;
 }
 
 /** Reads the configuration: CLI flags over environment variables over defaults. */
@@ -83,7 +111,8 @@ export function loadCoordinatorConfig(
   const raw: Record<string, unknown> = { ...COORDINATOR_DEFAULTS };
   for (const [flag, [field, envName]] of Object.entries(OPTIONS)) {
     const v = (values as Record<string, unknown>)[flag] ?? env[envName];
-    if (v !== undefined) raw[field] = v;
+    // An empty value (TESSERA_WORKER_TOKEN= in a .env file) means "not set".
+    if (v !== undefined && v !== "") raw[field] = v;
   }
   const parsed = CoordinatorConfig.safeParse(raw);
   if (!parsed.success) {

@@ -1,7 +1,8 @@
 /**
  * enqueue: one or many new tasks, each written with its ready (or delayed) entry in the same
  * atomic operation. A batch is one intent, so one commit, while it fits the KV limits; larger
- * batches are split into a few intents. An idempotency key returns the existing task.
+ * batches are split into a few intents. An idempotency key returns the existing task; keys are
+ * scoped per owner (the submitting API key), so clients cannot reach each other's tasks.
  *
  * @module
  */
@@ -27,8 +28,13 @@ const ulid = monotonicFactory();
 const CHUNK_TASKS = 300;
 const CHUNK_BYTES = 600 * 1024;
 
-/** Builds the stored task for a validated submission. */
-export function newTask(ctx: Ctx, input: SubmitTaskParsed, now: number): Task {
+/** Builds the stored task for a validated submission; `owner` is the submitting key's id. */
+export function newTask(
+  ctx: Ctx,
+  input: SubmitTaskParsed,
+  now: number,
+  owner: string | null = null,
+): Task {
   const handler = ctx.handlers.get(input.type);
   if (!handler) {
     throw new ApiFailure("unknown_type", `unknown task type "${input.type}"`, "type");
@@ -65,6 +71,7 @@ export function newTask(ctx: Ctx, input: SubmitTaskParsed, now: number): Task {
     live: 0,
     votes: [],
     agreement: null,
+    owner,
   };
 }
 
@@ -82,7 +89,19 @@ function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null)
   if (!handler) {
     throw new ApiFailure("unknown_type", `unknown task type "${input.type}"`, `${prefix}type`);
   }
-  const parsed = handler.params.safeParse(input.params);
+  let parsed;
+  try {
+    parsed = handler.params.safeParse(input.params);
+  } catch (e) {
+    // A schema's refinement may read fields before the type check has failed (zod runs
+    // refinements on `null` too): any throw means the params were not what the type takes.
+    throw new ApiFailure(
+      "validation",
+      `${prefix}params: not valid ${input.type} params`,
+      `${prefix}params`,
+      { cause: e },
+    );
+  }
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = [`${prefix}params`, ...issue.path.map(String)].join(".");
@@ -101,8 +120,9 @@ function intentFor(tasks: Task[], now: number): Intent {
     for (let slot = 0; slot < t.replicas; slot++) mutations.push(queueEntry(t, now, slot));
     if (t.runAt <= now) ready = true;
     if (t.idempotencyKey !== null) {
-      checks.push({ key: idempotencyKey(t.idempotencyKey), versionstamp: null });
-      mutations.push({ type: "set", key: idempotencyKey(t.idempotencyKey), value: t.id });
+      const key = idempotencyKey(t.idempotencyKey, t.owner ?? null);
+      checks.push({ key, versionstamp: null });
+      mutations.push({ type: "set", key, value: t.id });
     }
     sums.push([countKey(t.type, t.queue, "pending"), 1n]);
     bytes += approxBytes(t) + 64;
@@ -136,8 +156,8 @@ function chunks(tasks: Task[]): Task[][] {
   return out;
 }
 
-async function existingFor(ctx: Ctx, key: string): Promise<Task | null> {
-  const ref = await ctx.kv.get<string>(idempotencyKey(key));
+async function existingFor(ctx: Ctx, key: string, owner: string | null): Promise<Task | null> {
+  const ref = await ctx.kv.get<string>(idempotencyKey(key, owner));
   if (ref.value === null) return null;
   const t = await ctx.kv.get<Task>(taskKey(ref.value));
   return t.value;
@@ -154,14 +174,15 @@ async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
 
 /**
  * Enqueues validated submissions. Returns the tasks in input order; a submission whose
- * idempotency key is already known returns the task that key made.
+ * idempotency key is already known (to the same owner) returns the task that key made.
  */
 export async function enqueue(
   ctx: Ctx,
   inputs: SubmitTaskParsed[],
-  options: { batch: boolean },
+  options: { batch: boolean; owner?: string | null },
 ): Promise<{ tasks: Task[]; created: boolean[] }> {
   const now = ctx.now();
+  const owner = options.owner ?? null;
   inputs.forEach((input, i) => validateParams(ctx, input, options.batch ? i : null));
 
   // The same idempotency key twice in one request means the same task.
@@ -181,7 +202,7 @@ export async function enqueue(
 
   // Known keys answer without a write.
   const keyed = unique.map((u, i) => [u.idempotencyKey, i] as const).filter(([k]) => k);
-  const known = await getMany<string>(ctx.kv, keyed.map(([k]) => idempotencyKey(k!)));
+  const known = await getMany<string>(ctx.kv, keyed.map(([k]) => idempotencyKey(k!, owner)));
   const results: (Task | null)[] = unique.map(() => null);
   const created: boolean[] = unique.map(() => false);
   const knownIds = known.map((e, j) => [e.value, keyed[j]![1]] as const).filter(([v]) => v);
@@ -192,7 +213,7 @@ export async function enqueue(
   const freshIndex: number[] = [];
   unique.forEach((u, i) => {
     if (results[i] !== null) return;
-    fresh.push(newTask(ctx, u, now));
+    fresh.push(newTask(ctx, u, now, owner));
     freshIndex.push(i);
   });
   await registerQueues(ctx, fresh);
@@ -214,7 +235,7 @@ export async function enqueue(
           created[i] = true;
           return;
         }
-        results[i] = await existingFor(ctx, t.idempotencyKey!);
+        results[i] = await existingFor(ctx, t.idempotencyKey!, owner);
       }));
     }),
   );

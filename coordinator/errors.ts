@@ -18,6 +18,7 @@ export type ApiErrorCode =
   | "payload_too_large"
   | "unauthorized"
   | "forbidden"
+  | "rate_limited"
   | "unavailable";
 
 const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
@@ -32,6 +33,7 @@ const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
   payload_too_large: 413,
   unauthorized: 401,
   forbidden: 403,
+  rate_limited: 429,
   unavailable: 503,
 };
 
@@ -40,10 +42,18 @@ export class ApiFailure extends Error {
   override name = "ApiFailure";
   readonly code: ApiErrorCode;
   readonly field: string | undefined;
-  constructor(code: ApiErrorCode, message: string, field?: string) {
-    super(message);
+  /** Response headers that go with the refusal (`Retry-After` on a 429). */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    field?: string,
+    options: { headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.code = code;
     this.field = field;
+    this.headers = options.headers ?? {};
   }
   get status(): ContentfulStatusCode {
     return STATUS[this.code];

@@ -9,7 +9,8 @@
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
  * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
  * | ["failed", id]                             | 1                | fail for good              |
- * | ["idem", idempotencyKey]                   | task id          | enqueue                    |
+ * | ["idem", idempotencyKey]                   | task id          | enqueue (no owner)         |
+ * | ["idem_owner", ownerKeyId, idempotencyKey] | task id          | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
  * | ["count", type, queue, status]             | KvU64 (wrapping) | every transition (sum)     |
  * | ["rate", kind, epochSecond]                | KvU64            | submit, complete, fail     |
@@ -21,6 +22,8 @@
  * | ["replica", taskId, leaseId]               | result           | replica completion         |
  * | ["rep", "w" | "d", id, "agree"|"disagree"] | KvU64            | quorum decision, spot check|
  * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
+ * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
+ * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -32,6 +35,12 @@
  * - Every change to a pending task also touches its ready (or delayed) entry, and every change
  *   to a leased task also touches its lease, so checking that one key's versionstamp is enough.
  * - Counters are `sum` mutations: they commute, so they never conflict and are packed freely.
+ * - Idempotency keys are scoped per owner (the API key that submitted), so two clients never
+ *   see each other's tasks through a shared key. Tasks without an owner (open mode) keep the
+ *   original `["idem", key]` layout.
+ * - API keys are stored hashed: the raw key is shown once and never written. The hash index
+ *   answers "which key is this?" in one read; revoking deletes it in the same operation that
+ *   marks the record revoked, so a revoked key stops working at once, in every process.
  *
  * @module
  */
@@ -80,7 +89,9 @@ export const leaseExpiryPrefix = (): Deno.KvKey => ["lease_exp"];
 export const failedKey = (id: string): Deno.KvKey => ["failed", id];
 export const failedPrefix = (): Deno.KvKey => ["failed"];
 
-export const idempotencyKey = (key: string): Deno.KvKey => ["idem", key];
+/** Where an idempotency key points at its task; scoped by owner when there is one. */
+export const idempotencyKey = (key: string, owner: string | null = null): Deno.KvKey =>
+  owner === null ? ["idem", key] : ["idem_owner", owner, key];
 
 export const queueKey = (name: string): Deno.KvKey => ["queue", name];
 export const queuePrefix = (): Deno.KvKey => ["queue"];
@@ -125,6 +136,10 @@ export const repKey = (kind: RepKind, id: string, stat: RepStat): Deno.KvKey => 
 ];
 export const repPrefix = (): Deno.KvKey => ["rep"];
 export const spotKey = (taskId: string): Deno.KvKey => ["spot", taskId];
+
+export const apiKeyKey = (id: string): Deno.KvKey => ["apikey", id];
+export const apiKeyPrefix = (): Deno.KvKey => ["apikey"];
+export const apiKeyHashKey = (sha256Hex: string): Deno.KvKey => ["apikey_hash", sha256Hex];
 
 export const readySignalKey = (): Deno.KvKey => ["signal", "ready"];
 

@@ -1,7 +1,9 @@
 /**
  * Lists tasks, newest id last, with filters and a cursor. `processing` reads the lease records
  * and `failed` its own index, so both stay cheap however many tasks exist; other filters walk
- * the tasks by id and stop after a bounded number of records, handing back a cursor.
+ * the tasks by id and stop after a bounded number of records, handing back a cursor. A client's
+ * list (`owner`) is the same walk with one more filter, so a page may come back short or empty
+ * with a cursor when other clients' tasks sit in between.
  *
  * @module
  */
@@ -16,6 +18,8 @@ export interface ListFilter {
   queue?: string | undefined;
   limit: number;
   cursor?: string | undefined;
+  /** Only this API key's tasks (a client's list); undefined lists every task. */
+  owner?: string | undefined;
 }
 
 /** The most task records one list request reads before it answers with a cursor. */
@@ -25,9 +29,10 @@ export async function listTasks(
   ctx: Ctx,
   f: ListFilter,
 ): Promise<{ tasks: Task[]; cursor: string | null }> {
+  const owned = (t: Task) => f.owner === undefined || t.owner === f.owner;
   const matches = (t: Task) =>
     (!f.type || t.type === f.type) && (!f.queue || t.queue === f.queue) &&
-    (!f.status || t.status === f.status);
+    (!f.status || t.status === f.status) && owned(t);
   const after = (prefix: Deno.KvKey) =>
     f.cursor ? { start: [...prefix, f.cursor, ""], end: [...prefix, "\uffff"] } : { prefix };
 
@@ -59,7 +64,7 @@ export async function listTasks(
     scanned++;
     last = e.value.id;
     const t = e.value;
-    if ((f.type && t.type !== f.type) || (f.queue && t.queue !== f.queue)) continue;
+    if ((f.type && t.type !== f.type) || (f.queue && t.queue !== f.queue) || !owned(t)) continue;
     if (f.status && t.status !== f.status) continue;
     tasks.push(t);
     if (tasks.length >= f.limit) break;

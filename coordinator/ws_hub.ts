@@ -6,6 +6,12 @@
  * socket under the same lease rules as HTTP. When a socket closes, its leases go back to pending
  * at once.
  *
+ * Limits for anonymous sockets (no worker token or admin key): at most `maxSocketsPerAddress`
+ * open per address (close 4002), and a token bucket per socket (`socketMessageRate`/s) and per
+ * address (4× that): a sender over either gets an error message and close 4003. A socket whose
+ * hello is accepted as a non-browser worker (workers are open) is no longer anonymous. Frames
+ * larger than any valid message are refused like invalid ones.
+ *
  * @module
  */
 import {
@@ -21,7 +27,18 @@ import { ApiFailure, fieldName } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { donorStatKey } from "./keys.ts";
+import { burstFor, RateLimiter, TokenBucket } from "./rate_limit.ts";
 import type { WorkerRegistry } from "./workers.ts";
+
+/** Who a socket is, decided at upgrade from its token (routes/ws.ts). */
+export interface SocketAuth {
+  /** The peer's address, for the per-address limits. */
+  address: string;
+  /** May say hello as a non-browser worker (the worker token, an admin key, or open workers). */
+  worker: boolean;
+  /** Presented the worker token or an admin key: not held to the anonymous limits. */
+  trusted: boolean;
+}
 
 /** The part of a WebSocket the hub uses (the Deno socket, or a test double). */
 export interface SocketLike {
@@ -42,13 +59,33 @@ interface Conn {
   claim: AbortController | null;
   invalid: number;
   closed: boolean;
-  token: string | undefined;
+  /** We asked the socket to close: later messages are ignored. */
+  shut: boolean;
+  shutTimer: ReturnType<typeof setTimeout> | null;
+  address: string;
+  mayWork: boolean;
+  /** Counted against its address and rate-limited (anonymous). */
+  limited: boolean;
+  bucket: TokenBucket | null;
   helloTimer: ReturnType<typeof setTimeout> | null;
 }
 
 const CLAIM_WAIT_MS = 25_000;
 const HELLO_TIMEOUT_MS = 10_000;
 const MAX_INVALID = 20;
+/** Larger than any valid message (a result is at most 32 KiB of JSON). */
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+/** An address's anonymous sockets share this many times one socket's message rate. */
+const ADDRESS_RATE_FACTOR = 4;
+const SHUT_DELAY_MS = 100;
+
+function frameSize(data: unknown): number {
+  if (typeof data === "string") return data.length;
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  if (data instanceof Blob) return data.size;
+  return 0;
+}
 
 export class WsHub {
   #ctx: Ctx;
@@ -59,11 +96,16 @@ export class WsHub {
   #byLease = new Map<string, Conn>();
   /** Running delivery loops and close handlers, awaited on shutdown. */
   #running = new Set<Promise<void>>();
+  /** address → anonymous sockets open from it. */
+  #anonymous = new Map<string, number>();
+  #addressRate: RateLimiter | null;
 
   constructor(ctx: Ctx, dispatcher: Dispatcher, workers: WorkerRegistry) {
     this.#ctx = ctx;
     this.#dispatcher = dispatcher;
     this.#workers = workers;
+    const rate = ctx.config.socketMessageRate * ADDRESS_RATE_FACTOR;
+    this.#addressRate = rate > 0 ? new RateLimiter(rate, burstFor(rate), ctx.now) : null;
     ctx.signals.onLeaseEnded((leaseId, task) => this.#leaseEnded(leaseId, task));
   }
 
@@ -71,11 +113,27 @@ export class WsHub {
     return this.#conns.size;
   }
 
-  /** Registers a new socket; returns the callbacks to wire to its events. */
+  /** Anonymous sockets open from one address. */
+  anonymousFrom(address: string): number {
+    return this.#anonymous.get(address) ?? 0;
+  }
+
+  /**
+   * Registers a new socket; returns the callbacks to wire to its events. An anonymous socket
+   * over its address's limit is closed at once (4002).
+   */
   open(
     socket: SocketLike,
-    auth: { token?: string | undefined } = {},
+    auth: SocketAuth,
   ): { message(data: unknown): void; close(): void } {
+    const { maxSocketsPerAddress: max, socketMessageRate: rate } = this.#ctx.config;
+    if (!auth.trusted && max > 0 && this.anonymousFrom(auth.address) >= max) {
+      socket.close(
+        CLOSE.tooManySockets,
+        `too many sockets: at most ${max} without a token per address`,
+      );
+      return { message() {}, close() {} };
+    }
     const conn: Conn = {
       socket,
       workerId: null,
@@ -88,9 +146,17 @@ export class WsHub {
       claim: null,
       invalid: 0,
       closed: false,
-      token: auth.token,
+      shut: false,
+      shutTimer: null,
+      address: auth.address,
+      mayWork: auth.worker,
+      limited: !auth.trusted,
+      bucket: !auth.trusted && rate > 0
+        ? new TokenBucket(rate, burstFor(rate), this.#ctx.now())
+        : null,
       helloTimer: null,
     };
+    if (conn.limited) this.#count(conn.address, 1);
     conn.helloTimer = setTimeout(() => {
       if (!conn.workerId) socket.close(CLOSE.badHello, "no hello within 10 s");
     }, HELLO_TIMEOUT_MS);
@@ -127,15 +193,67 @@ export class WsHub {
     }
   }
 
+  #count(address: string, delta: 1 | -1): void {
+    const n = (this.#anonymous.get(address) ?? 0) + delta;
+    if (n > 0) this.#anonymous.set(address, n);
+    else this.#anonymous.delete(address);
+  }
+
+  /** Stops counting a socket as anonymous (its hello was accepted as a worker). */
+  #unlimit(conn: Conn): void {
+    if (!conn.limited) return;
+    conn.limited = false;
+    conn.bucket = null;
+    this.#count(conn.address, -1);
+  }
+
+  /**
+   * Closes a socket we refuse. Messages it already sent are dropped; the close waits a moment so
+   * that the frames still in flight are read first: closing with unread input resets the
+   * connection, and the peer would never see the close code and reason.
+   */
+  #shut(conn: Conn, code: number, reason: string): void {
+    if (conn.shut) return;
+    conn.shut = true;
+    conn.shutTimer = setTimeout(() => {
+      try {
+        conn.socket.close(code, reason);
+      } catch { /* already gone */ }
+    }, SHUT_DELAY_MS);
+  }
+
   #refuse(conn: Conn, code: string, message: string, field?: string): void {
     this.#send(conn, { type: "error", code, message, ...(field ? { field } : {}) });
-    if (++conn.invalid > MAX_INVALID) {
-      conn.socket.close(CLOSE.protocol, "too many invalid messages");
-    }
+    if (++conn.invalid > MAX_INVALID) this.#shut(conn, CLOSE.protocol, "too many invalid messages");
+  }
+
+  /** Whether an anonymous socket (and its address) may send one more message now. */
+  #withinRate(conn: Conn): boolean {
+    if (!conn.limited || !conn.bucket) return true;
+    if (conn.bucket.take(this.#ctx.now()) > 0) return false;
+    return (this.#addressRate?.take(conn.address) ?? 0) === 0;
   }
 
   async #onMessage(conn: Conn, data: unknown): Promise<void> {
-    if (conn.closed) return;
+    if (conn.closed || conn.shut) return;
+    if (!this.#withinRate(conn)) {
+      const rate = this.#ctx.config.socketMessageRate;
+      this.#send(conn, {
+        type: "error",
+        code: "rate_limited",
+        message: `more than ${rate} messages per second (${
+          rate * ADDRESS_RATE_FACTOR
+        } per address) without a token`,
+      });
+      return this.#shut(conn, CLOSE.rateLimited, "too many messages");
+    }
+    if (frameSize(data) > MAX_MESSAGE_BYTES) {
+      return this.#refuse(
+        conn,
+        "payload_too_large",
+        `a message must be at most ${MAX_MESSAGE_BYTES} bytes`,
+      );
+    }
     let raw: unknown;
     try {
       raw = JSON.parse(
@@ -153,11 +271,14 @@ export class WsHub {
     if (msg.type === "hello") {
       if (conn.workerId) return this.#refuse(conn, "validation", "hello was already said", "type");
       // Only anonymous volunteers may connect without the worker token, as kind browser.
-      const token = this.#ctx.config.workerToken;
-      if (token !== undefined && msg.kind !== "browser" && conn.token !== token) {
-        conn.socket.close(CLOSE.unauthorized, "a worker token is required for kind " + msg.kind);
-        return;
+      if (msg.kind !== "browser" && !conn.mayWork) {
+        return this.#shut(
+          conn,
+          CLOSE.unauthorized,
+          "a worker token is required for kind " + msg.kind,
+        );
       }
+      if (msg.kind !== "browser") this.#unlimit(conn);
       clearTimeout(conn.helloTimer!);
       conn.workerId = msg.workerId;
       conn.kind = msg.kind;
@@ -174,8 +295,7 @@ export class WsHub {
       return this.#track(this.#pump(conn));
     }
     if (!conn.workerId) {
-      conn.socket.close(CLOSE.badHello, "the first message must be a hello");
-      return;
+      return this.#shut(conn, CLOSE.badHello, "the first message must be a hello");
     }
     this.#workers.seen(conn.workerId);
     switch (msg.type) {
@@ -310,7 +430,9 @@ export class WsHub {
   async #onClose(conn: Conn): Promise<void> {
     if (conn.closed) return;
     conn.closed = true;
+    if (conn.limited) this.#count(conn.address, -1);
     clearTimeout(conn.helloTimer!);
+    clearTimeout(conn.shutTimer!);
     conn.claim?.abort();
     this.#conns.delete(conn);
     const held = [...conn.held].map(([leaseId, taskId]) => ({ leaseId, taskId }));

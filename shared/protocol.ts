@@ -22,6 +22,8 @@ export const LIMITS = Object.freeze({
   /** Longest long-poll. */
   waitMs: 30_000,
   maxAttempts: 100,
+  /** Nesting depth of params and results (deeper JSON overflows recursive serializers). */
+  jsonDepth: 64,
   errorMessageChars: 2000,
 });
 
@@ -64,11 +66,46 @@ const name = z.string().min(1).max(100).regex(
 export const TaskType = name.regex(/\./, "must be namespaced, like primes.count");
 export const QueueName = name;
 export const WorkerId = z.string().min(1).max(200);
+/**
+ * A task id, lease id, type or cursor in a request: bounded, since each becomes part of a KV key
+ * (ULIDs and UUIDs are 26 and 36 characters).
+ */
+const Ref = z.string().min(1).max(100);
 
 const jsonSize = (v: unknown) => new TextEncoder().encode(JSON.stringify(v) ?? "").length;
+
+/** Nesting depth of a JSON value, counted without recursion; stops counting past `max`. */
+function jsonDepth(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    const d = depth + 1;
+    if (d > deepest) deepest = d;
+    if (deepest > max) return deepest;
+    for (const child of Object.values(v)) {
+      if (child !== null && typeof child === "object") stack.push([child, d]);
+    }
+  }
+  return deepest;
+}
+
+/** Any JSON value no deeper than `LIMITS.jsonDepth` and no larger than `max` bytes. */
 const sizedJson = (max: number, what: string) =>
-  z.unknown().refine((v) => v === undefined || jsonSize(v) <= max, {
-    message: `${what} must serialize to at most ${max} bytes of JSON`,
+  z.unknown().superRefine((v, ctx) => {
+    if (v === undefined) return;
+    if (jsonDepth(v, LIMITS.jsonDepth) > LIMITS.jsonDepth) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${what} must nest at most ${LIMITS.jsonDepth} levels deep`,
+      });
+    } else if (jsonSize(v) > max) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${what} must serialize to at most ${max} bytes of JSON`,
+      });
+    }
   });
 
 /**
@@ -148,6 +185,11 @@ export const Task = z.object({
   votes: z.array(Vote),
   /** How many workers agreed on the accepted result, of how many that answered. */
   agreement: z.object({ agreed: z.number().int(), of: z.number().int() }).nullable(),
+  /**
+   * The id of the API key that submitted the task; null without one (open mode). Clients see
+   * only their own tasks. Absent on tasks stored before keys existed.
+   */
+  owner: z.string().nullable().optional(),
 });
 export type Task = z.infer<typeof Task>;
 
@@ -181,7 +223,7 @@ export const SubmitBatch = z.object({
 /** Native claim: up to `max` leases for one worker, long-polling up to `waitMs`. */
 export const ClaimRequest = z.object({
   workerId: WorkerId,
-  types: z.array(z.string()).max(100).optional(),
+  types: z.array(Ref).max(100).optional(),
   queues: z.array(QueueName).max(100).optional(),
   max: z.number().int().min(1).max(LIMITS.claimMax).default(1),
   waitMs: z.number().int().min(0).max(LIMITS.waitMs).default(0),
@@ -194,8 +236,8 @@ export type ClaimRequest = z.input<typeof ClaimRequest>;
 export const SeedClaimRequest = z.object({
   worker_id: WorkerId.optional(),
   workerId: WorkerId.optional(),
-  task_types: z.array(z.string()).max(100).optional(),
-  types: z.array(z.string()).max(100).optional(),
+  task_types: z.array(Ref).max(100).optional(),
+  types: z.array(Ref).max(100).optional(),
   queues: z.array(QueueName).max(100).optional(),
   waitMs: z.number().int().min(0).max(LIMITS.waitMs).optional(),
 }).refine((b) => b.worker_id ?? b.workerId, {
@@ -215,7 +257,7 @@ export type Lease = z.infer<typeof Lease>;
 export const ClaimResponse = z.object({ leases: z.array(Lease) });
 
 export const HeartbeatRequest = z.object({
-  leaseId: z.string().min(1),
+  leaseId: Ref,
   /** Progress in [0, 1], shown on the dashboard. */
   progress: z.number().min(0).max(1).optional(),
 });
@@ -225,17 +267,17 @@ export const HeartbeatResponse = z.object({
 
 /** Complete: `leaseId` is optional so a seed-protocol worker (no leases) works unchanged. */
 export const CompleteRequest = z.object({
-  leaseId: z.string().min(1).optional(),
-  lease_id: z.string().min(1).optional(),
-  worker_id: z.string().optional(),
+  leaseId: Ref.optional(),
+  lease_id: Ref.optional(),
+  worker_id: WorkerId.optional(),
   result: sizedJson(LIMITS.resultBytes, "result"),
 });
 
 /** Fail: the seed protocol sends a plain message; native workers send a typed error. */
 export const FailRequest = z.object({
-  leaseId: z.string().min(1).optional(),
-  lease_id: z.string().min(1).optional(),
-  worker_id: z.string().optional(),
+  leaseId: Ref.optional(),
+  lease_id: Ref.optional(),
+  worker_id: WorkerId.optional(),
   error: z.union([
     z.string().max(LIMITS.errorMessageChars),
     z.object({
@@ -246,18 +288,18 @@ export const FailRequest = z.object({
   ]),
 });
 
-export const ReleaseRequest = z.object({ leaseId: z.string().min(1) });
+export const ReleaseRequest = z.object({ leaseId: Ref });
 
 /** One outcome in a batch report: completion when `result` is present, failure when `error` is. */
 export const ReportItem = z.union([
   z.object({
-    taskId: z.string().min(1),
-    leaseId: z.string().min(1),
+    taskId: Ref,
+    leaseId: Ref,
     result: sizedJson(LIMITS.resultBytes, "result"),
   }),
   z.object({
-    taskId: z.string().min(1),
-    leaseId: z.string().min(1),
+    taskId: Ref,
+    leaseId: Ref,
     error: TaskError,
   }),
 ]);
@@ -273,17 +315,30 @@ export const ReportOutcome = z.object({
 });
 
 export const AwaitRequest = z.object({
-  ids: z.array(z.string().min(1)).min(1).max(LIMITS.batchTasks),
+  ids: z.array(Ref).min(1).max(LIMITS.batchTasks),
   waitMs: z.number().int().min(0).max(LIMITS.waitMs).default(LIMITS.waitMs),
 });
 
 export const ListQuery = z.object({
   status: TaskStatus.optional(),
-  type: z.string().optional(),
-  queue: z.string().optional(),
+  type: z.string().max(100).optional(),
+  queue: z.string().max(100).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().optional(),
+  cursor: z.string().max(100).optional(),
 });
+
+/** `GET /whoami`: the caller's role, as the coordinator sees its token. */
+export const WhoAmI = z.object({
+  role: z.enum(["admin", "client", "worker", "anonymous"]),
+  /** The API key's id and name (client and admin). */
+  keyId: z.string().optional(),
+  name: z.string().optional(),
+  /** Whether API keys are required now (`--auth on`, or `auto` once a key exists). */
+  enforced: z.boolean(),
+  /** Anonymous from this machine while enforced: the dashboard may be read, nothing else. */
+  localReadOnly: z.boolean().optional(),
+});
+export type WhoAmI = z.infer<typeof WhoAmI>;
 
 /** The one error shape of the API. */
 export const ApiError = z.object({
@@ -346,7 +401,7 @@ export const HelloMessage = z.object({
   type: z.literal("hello"),
   workerId: WorkerId,
   kind: WorkerKind,
-  types: z.array(z.string()).max(100).optional(),
+  types: z.array(Ref).max(100).optional(),
   queues: z.array(QueueName).max(100).optional(),
   /** Free slots: how many leases the worker can take now. */
   slots: z.number().int().min(0).max(256),
@@ -364,19 +419,17 @@ export const CreditMessage = z.object({
 export const SocketHeartbeat = z.object({
   type: z.literal("heartbeat"),
   ref: z.number().int(),
-  taskId: z.string().min(1),
-  leaseId: z.string().min(1),
+  taskId: Ref,
+  leaseId: Ref,
   progress: z.number().min(0).max(1).optional(),
 });
 
 export const SocketComplete = z.object({
   type: z.literal("complete"),
   ref: z.number().int(),
-  taskId: z.string().min(1),
-  leaseId: z.string().min(1),
-  result: z.unknown().refine((v) => jsonSize(v) <= LIMITS.resultBytes, {
-    message: `result must serialize to at most ${LIMITS.resultBytes} bytes of JSON`,
-  }),
+  taskId: Ref,
+  leaseId: Ref,
+  result: sizedJson(LIMITS.resultBytes, "result"),
   /** Handler run time, for the worker's stats. */
   runMs: z.number().min(0).optional(),
 });
@@ -384,16 +437,16 @@ export const SocketComplete = z.object({
 export const SocketFail = z.object({
   type: z.literal("fail"),
   ref: z.number().int(),
-  taskId: z.string().min(1),
-  leaseId: z.string().min(1),
+  taskId: Ref,
+  leaseId: Ref,
   error: TaskError,
 });
 
 export const SocketRelease = z.object({
   type: z.literal("release"),
   ref: z.number().int(),
-  taskId: z.string().min(1),
-  leaseId: z.string().min(1),
+  taskId: Ref,
+  leaseId: Ref,
 });
 
 /** Everything a worker may send. */

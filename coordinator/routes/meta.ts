@@ -1,10 +1,10 @@
 /**
- * Health, stats and workers.
+ * Health, whoami, stats and workers.
  *
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, Stats, WorkerInfo } from "../../shared/protocol.ts";
+import { ApiError, Stats, WhoAmI, WorkerInfo } from "../../shared/protocol.ts";
 import { ApiFailure } from "../errors.ts";
 import { readStats } from "../stats.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
@@ -27,6 +27,7 @@ export function metaRoutes({ ctx, workers }: Deps) {
       method: "get",
       path: "/health",
       summary: "Liveness, and the task types this coordinator accepts",
+      security: [],
       responses: { 200: jsonResponse(Health, "healthy") },
     }),
     (c) =>
@@ -36,6 +37,34 @@ export function metaRoutes({ ctx, workers }: Deps) {
         uptimeMs: ctx.now() - started,
         types: [...ctx.handlers.keys()],
       }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/whoami",
+      summary: "The role the request's token grants, and whether API keys are required",
+      security: [],
+      responses: {
+        200: jsonResponse(WhoAmI, "the caller"),
+        401: jsonResponse(ApiError, "the token was refused"),
+      },
+    }),
+    (c) => {
+      const auth = c.get("auth");
+      // Without enforcement an unknown token is simply anonymous, unless it was meant to be the
+      // worker token: a worker checks its token here before it starts.
+      if (auth.refused && (auth.enforced || ctx.config.workerToken !== undefined)) {
+        throw new ApiFailure("unauthorized", "the token was refused", "authorization");
+      }
+      return c.json({
+        role: auth.role,
+        ...(auth.keyId !== null ? { keyId: auth.keyId } : {}),
+        ...(auth.keyName !== null ? { name: auth.keyName } : {}),
+        enforced: auth.enforced,
+        ...(auth.enforced && auth.role === "anonymous" ? { localReadOnly: auth.local } : {}),
+      }, 200);
+    },
   );
 
   app.openapi(

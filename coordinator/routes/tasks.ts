@@ -19,22 +19,35 @@ import {
   SubmitTask,
   Task,
 } from "../../shared/protocol.ts";
-import { awaitTasks } from "../await_tasks.ts";
+import { awaitTasks, isFinal } from "../await_tasks.ts";
+import { canSee, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
+import type { Ctx } from "../context.ts";
 import { cancelTask } from "../cancel.ts";
 import { enqueue } from "../enqueue.ts";
 import { ApiFailure } from "../errors.ts";
 import { finishAttempt } from "../finish_attempt.ts";
 import { heartbeat } from "../heartbeat.ts";
 import { listTasks } from "../list_tasks.ts";
+import { readTask } from "../read_task.ts";
 import { retryTask } from "../retry.ts";
 import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
 
 const IdParam = z.object({ id: z.string().min(1).max(100) });
 const errors = {
   400: jsonResponse(ApiError, "invalid input; `field` names it"),
-  404: jsonResponse(ApiError, "no such task"),
+  401: jsonResponse(ApiError, "no token, or the token was refused"),
+  403: jsonResponse(ApiError, "the token's role may not use this route"),
+  404: jsonResponse(ApiError, "no such task (or another client's)"),
   409: jsonResponse(ApiError, "the lease is stale, or the task is in the wrong state"),
+  429: jsonResponse(ApiError, "over the request rate limit; see Retry-After"),
 };
+
+/** A task the caller may see; another client's task is answered exactly like a missing one. */
+async function visibleTask(ctx: Ctx, auth: RequestAuth, id: string): Promise<Task> {
+  const task = await readTask(ctx, id);
+  if (!task || !canSee(auth, task)) throw new ApiFailure("not_found", `no task ${id}`);
+  return task;
+}
 
 export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
   const app = router();
@@ -56,11 +69,12 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
     }),
     async (c) => {
       const body = c.req.valid("json");
+      const owner = ownerOf(c.get("auth"));
       if ("tasks" in body) {
-        const { tasks, created } = await enqueue(ctx, body.tasks, { batch: true });
+        const { tasks, created } = await enqueue(ctx, body.tasks, { batch: true, owner });
         return c.json({ tasks }, created.some(Boolean) ? 201 : 200);
       }
-      const { tasks, created } = await enqueue(ctx, [body], { batch: false });
+      const { tasks, created } = await enqueue(ctx, [body], { batch: false, owner });
       return c.json(tasks[0]!, created[0] ? 201 : 200);
     },
   );
@@ -79,7 +93,11 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
         ...errors,
       },
     }),
-    async (c) => c.json(await listTasks(ctx, c.req.valid("query")), 200),
+    async (c) =>
+      c.json(
+        await listTasks(ctx, { ...c.req.valid("query"), owner: taskScope(c.get("auth")) }),
+        200,
+      ),
   );
 
   app.openapi(
@@ -98,6 +116,16 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
     }),
     async (c) => {
       const { ids, waitMs } = c.req.valid("json");
+      const auth = c.get("auth");
+      if (taskScope(auth) !== undefined) {
+        // A client: others' tasks are unknown ids (null), which answer at once, as for any
+        // unknown id, so waiting reveals nothing about them.
+        const seen = (await Promise.all(ids.map((id) => readTask(ctx, id))))
+          .map((t) => t && canSee(auth, t) ? t : null);
+        if (waitMs === 0 || seen.some((t) => t === null || isFinal(t))) {
+          return c.json({ tasks: seen }, 200);
+        }
+      }
       return c.json({ tasks: await awaitTasks(ctx, ids, waitMs, c.req.raw.signal, 50) }, 200);
     },
   );
@@ -146,9 +174,11 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const [task] = await awaitTasks(ctx, [id], c.req.valid("query").wait ?? 0, c.req.raw.signal);
-      if (!task) throw new ApiFailure("not_found", `no task ${id}`);
-      return c.json(task, 200);
+      const wait = c.req.valid("query").wait ?? 0;
+      const task = await visibleTask(ctx, c.get("auth"), id);
+      if (wait === 0 || isFinal(task)) return c.json(task, 200);
+      const [ended] = await awaitTasks(ctx, [id], wait, c.req.raw.signal);
+      return c.json(ended ?? task, 200);
     },
   );
 
@@ -160,7 +190,11 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       request: { params: IdParam },
       responses: { 200: jsonResponse(Task, "cancelled"), ...errors },
     }),
-    async (c) => c.json(await cancelTask(ctx, c.req.valid("param").id), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await visibleTask(ctx, c.get("auth"), id);
+      return c.json(await cancelTask(ctx, id), 200);
+    },
   );
 
   app.openapi(
@@ -171,7 +205,11 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       request: { params: IdParam },
       responses: { 200: jsonResponse(Task, "pending again"), ...errors },
     }),
-    async (c) => c.json(await retryTask(ctx, c.req.valid("param").id), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await visibleTask(ctx, c.get("auth"), id);
+      return c.json(await retryTask(ctx, id), 200);
+    },
   );
 
   app.openapi(

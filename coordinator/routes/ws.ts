@@ -2,10 +2,15 @@
  * `GET /api/ws`: the WebSocket lease endpoint (protocol in shared/protocol.ts), and the donors'
  * totals kept from socket completions.
  *
+ * The token (worker token or admin key) comes as `?token=` or a bearer header; without one a
+ * socket may only say hello as `kind: "browser"` (an anonymous volunteer) unless workers are
+ * open (no worker token and no enforced keys). A refused token closes the socket with 4001.
+ *
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { upgradeWebSocket } from "hono/deno";
+import { CLOSE } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
 import { donorPrefix } from "../keys.ts";
 import type { WsHub } from "../ws_hub.ts";
@@ -18,14 +23,20 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
 
   app.get(
     "/ws",
-    upgradeWebSocket(() => {
+    upgradeWebSocket((c) => {
+      const auth = c.get("auth");
+      const workerTokenSet = ctx.config.workerToken !== undefined;
+      const refused = auth.refused && (auth.enforced || workerTokenSet);
+      const trusted = auth.role === "worker" || auth.role === "admin";
+      const open = !auth.enforced && !workerTokenSet && auth.role === "anonymous";
       let conn: ReturnType<WsHub["open"]> | null = null;
       return {
         onOpen: (_evt, ws) => {
+          if (refused) return ws.close(CLOSE.unauthorized, "the token was refused");
           conn = hub.open({
             send: (d) => ws.send(d),
             close: (code, reason) => ws.close(code, reason),
-          });
+          }, { address: auth.address, worker: trusted || open, trusted });
         },
         onMessage: (evt) => conn?.message(evt.data),
         onClose: () => conn?.close(),
@@ -39,6 +50,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
       method: "get",
       path: "/donors",
       summary: "Browser volunteers' totals: tasks completed and compute time donated",
+      security: [],
       responses: {
         200: jsonResponse(z.object({ donors: z.array(Donor) }), "donors, most tasks first"),
       },

@@ -1,0 +1,146 @@
+/**
+ * `deno task keys`: make, list and revoke API keys in the coordinator's KV (the same `--db` or
+ * `TESSERA_DB` as the coordinator; it may be running). A new key is printed once.
+ *
+ * ```sh
+ * deno task keys create --name alice [--role client|admin] [--db FILE] [--json]
+ * deno task keys list [--db FILE] [--json]
+ * deno task keys revoke ID [--db FILE]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type ApiKeyRecord,
+  createApiKey,
+  KeyName,
+  KeyRole,
+  listApiKeys,
+  revokeApiKey,
+} from "./api_keys.ts";
+import { COORDINATOR_DEFAULTS } from "./config.ts";
+
+const HELP = `Usage: deno task keys <command> [options]
+
+  create --name NAME [--role client|admin]   make a key (printed once; default role: client)
+  list                                       every key: id, name, role, prefix, created, status
+  revoke ID                                  the key stops working at once
+
+  --db FILE     the coordinator's KV file (env TESSERA_DB; default ${COORDINATOR_DEFAULTS.db})
+  --json        machine-readable output
+  --help        this text
+
+Once a key exists, a coordinator with --auth auto (the default) requires keys on every API call.
+`;
+
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Runs the CLI; resolves with the exit code. Output goes through `out` and `err`. */
+export async function keysCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: (line: string) => void = console.log,
+  err: (line: string) => void = console.error,
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        name: { type: "string" },
+        role: { type: "string" },
+        db: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    err(`tessera keys: ${(e as Error).message}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    (values.help ? out : err)(HELP);
+    return values.help ? 0 : 2;
+  }
+  const db = values.db || env.TESSERA_DB || COORDINATOR_DEFAULTS.db;
+  try {
+    if (!["create", "list", "revoke"].includes(command)) {
+      throw new UsageError(`unknown command "${command}" (create, list, revoke)`);
+    }
+    if (command === "revoke" ? rest.length !== 1 : rest.length !== 0) {
+      throw new UsageError(`unexpected arguments: ${rest.join(" ") || "(none)"}`);
+    }
+    if (db !== ":memory:") {
+      const dir = db.replace(/[^/]*$/, "");
+      if (dir) await Deno.mkdir(dir, { recursive: true });
+    }
+    using kv = await Deno.openKv(db);
+    if (command === "create") {
+      const name = KeyName.safeParse(values.name ?? "");
+      if (!name.success) throw new UsageError("--name is required (1 to 100 characters)");
+      const role = KeyRole.safeParse(values.role ?? "client");
+      if (!role.success) throw new UsageError("--role must be client or admin");
+      const { key, record } = await createApiKey(kv, { name: name.data, role: role.data });
+      if (values.json) {
+        out(JSON.stringify({ key, ...display(record) }));
+      } else {
+        out(`created ${record.role} key ${record.id} (${record.name})`);
+        out("");
+        out(`  ${key}`);
+        out("");
+        out("Store it now: it is shown only once (the coordinator keeps its SHA-256 only).");
+        out(`Use it as:  Authorization: Bearer ${record.prefix}…`);
+      }
+    } else if (command === "list") {
+      const keys = await listApiKeys(kv);
+      if (values.json) out(JSON.stringify(keys.map(display)));
+      else out(table(keys));
+    } else {
+      const id = rest[0]!;
+      const record = await revokeApiKey(kv, id);
+      if (!record) {
+        err(`tessera keys: no key ${id}`);
+        return 1;
+      }
+      out(`revoked ${record.id} (${record.name}) at ${new Date(record.revokedAt!).toISOString()}`);
+    }
+    return 0;
+  } catch (e) {
+    err(`tessera keys: ${(e as Error).message}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+/** A record without its hash. */
+function display({ hash: _hash, ...rest }: ApiKeyRecord) {
+  return rest;
+}
+
+function table(keys: ApiKeyRecord[]): string {
+  if (keys.length === 0) return "no keys (auth auto stays open until one is created)";
+  const rows = [
+    ["id", "name", "role", "prefix", "created", "status"],
+    ...keys.map((k) => [
+      k.id,
+      k.name,
+      k.role,
+      `${k.prefix}…`,
+      new Date(k.createdAt).toISOString().slice(0, 19).replace("T", " "),
+      k.revokedAt === null ? "active" : `revoked ${new Date(k.revokedAt).toISOString()}`,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
+    .join("\n");
+}
+
+if (import.meta.main) {
+  Deno.exit(await keysCli(Deno.args, Deno.env.toObject()));
+}
