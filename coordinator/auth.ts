@@ -1,17 +1,18 @@
 /**
  * Who is calling, and what they may do.
  *
- * Credentials travel as `Authorization: Bearer <token>` (and, for `GET /api/ws` only, as
- * `?token=`, since browsers cannot set headers on a WebSocket). A token is the worker token
+ * Credentials travel as `Authorization: Bearer <token>` (and, for `GET /api/ws` and
+ * `GET /api/live` only, as `?token=`: browsers cannot set headers on a WebSocket or an
+ * EventSource). A token is the worker token
  * (`--worker-token`), or an API key from the store (`deno task keys create`, role `client` or
  * `admin`). No token is `anonymous`.
  *
  * | route class | routes                                                         | who            |
  * | ----------- | -------------------------------------------------------------- | -------------- |
- * | public      | GET health, donors, whoami, openapi.json, ws                   | everyone       |
+ * | public      | GET health, donors, whoami, openapi.json, ws; /dashboard files | everyone       |
  * | client      | submit, list, read, await, cancel, retry                       | client, admin  |
  * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…  | worker, admin  |
- * | dashboard   | GET stats, workers, workers/{id}/stats, live, /dashboard       | admin          |
+ * | dashboard   | GET stats, workers, workers/{id}/stats, live                   | admin          |
  * | admin       | any other /api path (default deny)                             | admin          |
  *
  * Enforcement (`--auth`): `on`; `off`; or `auto` (the default), which enforces as soon as one API
@@ -23,6 +24,10 @@
  * - a client sees only its own tasks: another client's task is a 404, never a 403.
  * - from this machine (127.0.0.1 or ::1, with no proxy header), a request without a token may
  *   read the dashboard: GET on the dashboard routes and the task lookup. Nothing else.
+ *
+ * The dashboard's own files (`/dashboard/…`, a static bundle with no data in it) are public: a
+ * browser cannot send a bearer token with a page or a script it loads, and protecting them would
+ * hide nothing. Everything the page shows comes from the dashboard routes above.
  *
  * @module
  */
@@ -71,7 +76,7 @@ const CLASSES: Array<[method: "GET" | "POST", pattern: RegExp, cls: RouteClass]>
   ["POST", new RegExp(`^/api/tasks/${ID}/(heartbeat|complete|fail|release)$`), "worker"],
   ["POST", /^\/api\/leases(\/report)?$/, "worker"],
   ["GET", new RegExp(`^/api/(stats|live|workers|workers/${ID}/stats)$`), "dashboard"],
-  ["GET", /^\/dashboard(\/.*)?$/, "dashboard"],
+  ["GET", /^\/dashboard(\/.*)?$/, "public"],
 ];
 const TASK_LOOKUP = new RegExp(`^/api/tasks/${ID}$`);
 
@@ -249,7 +254,7 @@ export function createAuthenticator(
 function bearerOf(c: Context): string | null {
   const header = c.req.header("authorization");
   if (header !== undefined) return /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1] ?? "";
-  if (c.req.path === "/api/ws") {
+  if (c.req.path === "/api/ws" || c.req.path === "/api/live") {
     const query = c.req.query("token");
     if (query !== undefined) return query;
   }

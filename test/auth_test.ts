@@ -368,6 +368,18 @@ Deno.test("from localhost the dashboard reads without a key; a POST, a list or a
   assert.equal(live.status, 200);
   assert.match(live.headers.get("content-type") ?? "", /event-stream/);
   await live.body?.cancel();
+  // Remote, an admin key reads it all; the live feed takes the key as ?token= (EventSource).
+  const adminKey = await key("root", "admin");
+  const remoteHeaders = { ...REMOTE, ...bearer(adminKey) };
+  assert.equal((await c.call("GET", "/stats", undefined, remoteHeaders)).status, 200);
+  const remoteLive = await fetch(`${c.api}/live?token=${adminKey}`, { headers: REMOTE });
+  assert.equal(remoteLive.status, 200);
+  await remoteLive.body?.cancel();
+  assertRefusal(
+    await c.call("GET", "/stats?token=" + adminKey, undefined, REMOTE),
+    401,
+    "unauthorized",
+  );
   // Read-only: no writes, no listing, nothing else.
   assertRefusal(await c.call("POST", "/tasks", echo()), 401, "unauthorized");
   assertRefusal(await c.call("POST", `/tasks/${task.id}/cancel`), 401, "unauthorized");
@@ -376,9 +388,10 @@ Deno.test("from localhost the dashboard reads without a key; a POST, a list or a
   assert.equal((await c.call("GET", `/tasks/${task.id}`)).body.status, "pending");
 });
 
-Deno.test("route classes: the dashboard pages, HEAD as GET, unknown API paths denied by default", () => {
-  assert.equal(routeClass("GET", "/dashboard"), "dashboard");
-  assert.equal(routeClass("GET", "/dashboard/assets/app.js"), "dashboard");
+Deno.test("route classes: the dashboard's files are public, its data is not; HEAD as GET; unknown API paths denied", () => {
+  assert.equal(routeClass("GET", "/dashboard"), "public");
+  assert.equal(routeClass("GET", "/dashboard/assets/app.js"), "public");
+  assert.equal(routeClass("GET", "/api/live"), "dashboard");
   assert.equal(routeClass("POST", "/dashboard"), "admin");
   assert.equal(routeClass("HEAD", "/api/tasks"), "client");
   assert.equal(routeClass("GET", "/api/tasks/claim"), "client");
