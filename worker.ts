@@ -114,6 +114,7 @@ const socket = options.transport === "ws"
     // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
     // without a round trip to the coordinator.
     capacity: options.concurrency + Math.ceil(options.concurrency / 2),
+    concurrency: options.concurrency,
     onStatus: (status) => log.debug("socket", { status }),
     onCancel: (_taskId, leaseId) => core?.cancel(leaseId),
   })

@@ -11,7 +11,13 @@ const TASKS = 3000;
 const LATENCY_TASKS = 1000;
 
 export async function benchSockets(): Promise<Record<string, number>> {
-  const c = await spawnCoordinator();
+  // 1,000 sockets from one address: lift the per-address limit meant for the open internet.
+  const c = await spawnCoordinator([
+    "--max-sockets-per-address",
+    "0",
+    "--socket-message-rate",
+    "0",
+  ]);
   try {
     const rssIdle = c.rssMiB();
     const wsUrl = c.url.replace(/^http/, "ws") + "/api/ws";

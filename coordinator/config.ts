@@ -81,6 +81,7 @@ const OPTIONS = {
     "messages/s per anonymous socket (0 = no limit)",
   ],
   "rate-limit": ["rateLimit", "TESSERA_RATE_LIMIT", "requests/s per key or address (0 = off)"],
+  "spot-checks": ["spotChecks", "TESSERA_SPOT_CHECKS", "browser | all | off: known-answer checks"],
 } as const satisfies Record<string, readonly [keyof CoordinatorConfig, string, string]>;
 
 export function coordinatorHelp(): string {

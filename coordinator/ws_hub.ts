@@ -328,6 +328,11 @@ export class WsHub {
           : msg.type === "fail"
           ? { kind: "failed" as const, error: msg.error }
           : { kind: "released" as const };
+        // The worker's slot is free now, whatever becomes of the report: claim for it at once,
+        // so the next lease shares a commit with this report instead of waiting for it.
+        conn.held.delete(msg.leaseId);
+        this.#byLease.delete(msg.leaseId);
+        this.#track(this.#pump(conn));
         const [done] = await finishMany(this.#ctx, [{
           taskId: msg.taskId,
           leaseId: msg.leaseId,
@@ -336,7 +341,7 @@ export class WsHub {
         if (!done!.ok) return this.#ackRefused(conn, msg.ref, done!.error);
         if (msg.type === "complete" && conn.donorId) this.#creditDonor(conn.donorId, msg.runMs);
         this.#send(conn, { type: "ack", ref: msg.ref, ok: true });
-        return this.#track(this.#pump(conn));
+        return;
       }
     }
   }

@@ -26,6 +26,8 @@ export interface WsTransportOptions {
   kind: "deno" | "browser" | "other";
   /** Leases this worker can hold at once: the credit announced to the coordinator. */
   capacity: number;
+  /** Tasks it runs at once, shown on the dashboard. @default capacity */
+  concurrency?: number;
   token?: string | undefined;
   types?: readonly string[] | undefined;
   queues?: readonly string[] | undefined;
@@ -94,7 +96,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         workerId: options.workerId,
         kind: options.kind,
         slots: capacity,
-        concurrency: options.capacity,
+        concurrency: options.concurrency ?? options.capacity,
         ...(options.types?.length ? { types: [...options.types] } : {}),
         ...(options.queues?.length ? { queues: [...options.queues] } : {}),
         ...(options.donorId ? { donorId: options.donorId } : {}),
