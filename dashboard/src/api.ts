@@ -5,6 +5,7 @@
  * @module
  */
 import type { Task } from "../../shared/protocol.ts";
+import { authHeaders } from "./admin_key.ts";
 import type { WorkerKind } from "../../coordinator/live.ts";
 
 export const API = "/api";
@@ -19,7 +20,7 @@ export class ApiCallError extends Error {
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(`${API}${path}`, {
     ...init,
-    headers: init?.body ? { "content-type": "application/json" } : {},
+    headers: { ...authHeaders(), ...(init?.body ? { "content-type": "application/json" } : {}) },
   });
   const text = await res.text();
   // deno-lint-ignore no-explicit-any -- error bodies are read defensively

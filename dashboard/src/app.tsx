@@ -13,6 +13,7 @@ import { Workers } from "./components/workers.tsx";
 import { clock, duration } from "./format.ts";
 import { type Connection, LiveClient, useLive } from "./live_client.ts";
 import { type ThemeChoice, useTheme } from "./theme.ts";
+import { adminKey, askForKey } from "./admin_key.ts";
 
 const CONNECTION_LABEL: Record<Connection, string> = {
   connecting: "connecting…",
@@ -75,6 +76,15 @@ export function App() {
             <span class="dot" aria-hidden="true" />
             {CONNECTION_LABEL[connection]}
           </span>
+          <button
+            type="button"
+            class="button ghost"
+            data-testid="admin-key"
+            title={adminKey ? "An admin key is set (click to change)" : "Enter an admin API key"}
+            onClick={askForKey}
+          >
+            <span aria-hidden="true">⚿</span> {adminKey ? "key set" : "key"}
+          </button>
           <ThemeToggle choice={choice} choose={choose} />
         </div>
       </header>

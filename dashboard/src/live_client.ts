@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { adminKey } from "./admin_key.ts";
 import { useEffect, useState } from "preact/hooks";
 import type { LiveSnapshot, LiveTaskEvent } from "../../coordinator/live.ts";
 import { API } from "./api.ts";
@@ -28,7 +29,11 @@ export class LiveClient {
   #opened = new Set<() => void>();
 
   constructor(types?: string[]) {
-    this.#url = types?.length ? `${API}/live?types=${types.join(",")}` : `${API}/live`;
+    // EventSource cannot send headers: the admin key travels as ?token=.
+    const q = new URLSearchParams();
+    if (types?.length) q.set("types", types.join(","));
+    if (adminKey) q.set("token", adminKey);
+    this.#url = q.size ? `${API}/live?${q}` : `${API}/live`;
   }
 
   start(): void {

@@ -1,0 +1,34 @@
+/**
+ * The admin key the dashboard sends when the coordinator enforces API keys. It comes from
+ * `?key=` once (then kept in localStorage and removed from the address bar, so it is not
+ * shared by copying the URL) or from the key button in the header.
+ *
+ * @module
+ */
+
+const STORAGE = "tessera.dashboard.key";
+
+function fromUrl(): string | null {
+  const url = new URL(location.href);
+  const key = url.searchParams.get("key");
+  if (!key) return null;
+  url.searchParams.delete("key");
+  history.replaceState(null, "", url);
+  localStorage.setItem(STORAGE, key);
+  return key;
+}
+
+export const adminKey: string | null = fromUrl() ?? localStorage.getItem(STORAGE);
+
+/** Asks for a key (empty forgets it) and reloads so every call and the live feed use it. */
+export function askForKey(): void {
+  const key = prompt("Admin API key (empty to forget):", adminKey ?? "");
+  if (key === null) return;
+  if (key.trim()) localStorage.setItem(STORAGE, key.trim());
+  else localStorage.removeItem(STORAGE);
+  location.reload();
+}
+
+/** Headers for API calls. */
+export const authHeaders = (): Record<string, string> =>
+  adminKey ? { authorization: `Bearer ${adminKey}` } : {};
