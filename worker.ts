@@ -45,16 +45,17 @@ const options = parsed.options;
 const workerId = options.workerId ??
   `${Deno.hostname()}-${crypto.randomUUID().slice(0, 6)}`;
 const log = createLogger({ format: options.logFormat, level: options.debug ? "debug" : "info" });
-// Health and token are checked over HTTP before anything can be leased to us.
-const http = createHttpTransport({
+const common = {
   url: options.coordinator,
   workerId,
   token: options.token ?? undefined,
   types: options.types,
   queues: options.queues,
-  kind: "deno",
+  kind: "deno" as const,
   concurrency: options.concurrency,
-});
+};
+// Health and token are checked over HTTP before anything can be leased to us.
+const http = createHttpTransport(common);
 let core: ReturnType<typeof startWorkerCore> | null = null;
 
 let coordinatorTypes: string[];
@@ -105,16 +106,10 @@ if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIG
 // fallback for networks that do not pass WebSockets.
 const socket = options.transport === "ws"
   ? createWsTransport({
-    url: options.coordinator,
-    workerId,
-    token: options.token ?? undefined,
-    types: options.types,
-    queues: options.queues,
-    kind: "deno",
+    ...common,
     // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
     // without a round trip to the coordinator.
     capacity: options.concurrency + Math.ceil(options.concurrency / 2),
-    concurrency: options.concurrency,
     onStatus: (status) => log.debug("socket", { status }),
     onCancel: (_taskId, leaseId) => core?.cancel(leaseId),
   })

@@ -77,3 +77,57 @@ export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, every =
     await sleep(every);
   }
 }
+
+/**
+ * A worker inside the test process, over the HTTP lease API, running the real handlers: claims
+ * until `signal` aborts. Handler errors are reported as non-retryable failures.
+ */
+export function runInTestWorker(
+  api: string,
+  signal: AbortSignal,
+  options: { workerId?: string; kind?: "deno" | "browser" | "other"; max?: number } = {},
+): Promise<void> {
+  const { workerId = "test-worker", kind = "other", max = 8 } = options;
+  return (async () => {
+    const { loadHandler } = await import("../handlers/mod.ts");
+    while (!signal.aborted) {
+      const res = await callJson(api, "POST", "/leases", { workerId, kind, max, waitMs: 100 });
+      await Promise.all(
+        res.body.leases.map(
+          async (
+            l: {
+              taskId: string;
+              leaseId: string;
+              attempt: number;
+              task: { type: string; params: unknown };
+            },
+          ) => {
+            const handler = await loadHandler(l.task.type);
+            try {
+              const result = await handler.run(handler.params.parse(l.task.params), {
+                signal,
+                progress: () => {},
+                log: console,
+                taskId: l.taskId,
+                attempt: l.attempt,
+              });
+              await callJson(api, "POST", `/tasks/${l.taskId}/complete`, {
+                leaseId: l.leaseId,
+                result,
+              });
+            } catch (e) {
+              await callJson(api, "POST", `/tasks/${l.taskId}/fail`, {
+                leaseId: l.leaseId,
+                error: {
+                  code: "handler",
+                  message: String((e as Error).message ?? e),
+                  retryable: false,
+                },
+              });
+            }
+          },
+        ),
+      );
+    }
+  })();
+}

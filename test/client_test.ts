@@ -1,42 +1,11 @@
 // deno-lint-ignore-file no-explicit-any -- JSON bodies in tests
 import assert from "node:assert/strict";
-import { loadHandler } from "../handlers/mod.ts";
 import { createClient, TaskFailedError } from "../shared/client.ts";
-import { callJson, testCoordinator } from "./_helpers.ts";
+import { runInTestWorker, testCoordinator } from "./_helpers.ts";
 
 /** A minimal in-test worker over the lease API that runs the real handlers. */
-function runWorker(api: string, signal: AbortSignal) {
-  return (async () => {
-    while (!signal.aborted) {
-      const res = await callJson(api, "POST", "/leases", {
-        workerId: "sdk-test",
-        max: 20,
-        waitMs: 100,
-      });
-      await Promise.all(res.body.leases.map(async (l: any) => {
-        const handler = await loadHandler(l.task.type);
-        try {
-          const result = await handler.run(handler.params.parse(l.task.params), {
-            signal,
-            progress: () => {},
-            log: console,
-            taskId: l.taskId,
-            attempt: l.attempt,
-          });
-          await callJson(api, "POST", `/tasks/${l.taskId}/complete`, {
-            leaseId: l.leaseId,
-            result,
-          });
-        } catch (e) {
-          await callJson(api, "POST", `/tasks/${l.taskId}/fail`, {
-            leaseId: l.leaseId,
-            error: { code: "handler", message: String(e), retryable: false },
-          });
-        }
-      }));
-    }
-  })();
-}
+const runWorker = (api: string, signal: AbortSignal) =>
+  runInTestWorker(api, signal, { workerId: "sdk-test", max: 20 });
 
 Deno.test("client.submit and client.wait resolve with the result", async () => {
   await using c = await testCoordinator();

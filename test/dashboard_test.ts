@@ -7,41 +7,14 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { loadHandler } from "../handlers/mod.ts";
 import { hasChromium, withBrowser } from "./_browser.ts";
-import { callJson, REPO_ROOT, sleep, testCoordinator } from "./_helpers.ts";
+import { callJson, REPO_ROOT, runInTestWorker, sleep, testCoordinator } from "./_helpers.ts";
 
 const ARTIFACTS = `${REPO_ROOT}test/artifacts`;
 
 /** A worker over the lease API that runs the real handlers, as `kind`. */
-function runWorker(api: string, workerId: string, kind: "deno" | "browser", signal: AbortSignal) {
-  return (async () => {
-    while (!signal.aborted) {
-      const res = await callJson(api, "POST", "/leases", { workerId, kind, max: 8, waitMs: 100 });
-      await Promise.all(res.body.leases.map(async (l: any) => {
-        const handler = await loadHandler(l.task.type);
-        try {
-          const result = await handler.run(handler.params.parse(l.task.params), {
-            signal,
-            progress: () => {},
-            log: console,
-            taskId: l.taskId,
-            attempt: l.attempt,
-          });
-          await callJson(api, "POST", `/tasks/${l.taskId}/complete`, {
-            leaseId: l.leaseId,
-            result,
-          });
-        } catch (e) {
-          await callJson(api, "POST", `/tasks/${l.taskId}/fail`, {
-            leaseId: l.leaseId,
-            error: { code: "handler", message: (e as Error).message, retryable: false },
-          });
-        }
-      }));
-    }
-  })();
-}
+const runWorker = (api: string, workerId: string, kind: "deno" | "browser", signal: AbortSignal) =>
+  runInTestWorker(api, signal, { workerId, kind });
 
 /** Keeps a trickle of work coming so the throughput never drops to zero during the test. */
 function runSubmitter(api: string, signal: AbortSignal) {
