@@ -12,6 +12,9 @@ import { approxBytes, type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
 import {
+  batchKey,
+  batchPartKey,
+  batchPrefix,
   countKey,
   delayedKey,
   idempotencyKey,
@@ -132,6 +135,100 @@ function intentFor(tasks: Task[], now: number): Intent {
   return { checks, mutations, sums, bytes };
 }
 
+/** The records half of a task's submission: the task and its idempotency key. */
+function recordsIntent(tasks: Task[], journal: Deno.KvKey): Intent {
+  const full = intentFor(tasks, 0);
+  const keep = (m: Deno.KvMutation) =>
+    m.key[0] === "task" || m.key[0] === "idem" ||
+    m.key[0] === "idem_owner";
+  return {
+    checks: full.checks,
+    mutations: [
+      ...full.mutations.filter(keep),
+      { type: "set", key: journal, value: tasks.map((t) => t.id) },
+    ],
+    bytes: full.bytes,
+  };
+}
+
+/** The queue half: ready (or delayed) entries and counters, and the journal entry is done. */
+function queueIntent(tasks: Task[], now: number, journal: Deno.KvKey): Intent {
+  const full = intentFor(tasks, now);
+  return {
+    checks: [],
+    mutations: [
+      ...full.mutations.filter((m) => m.key[0] === "ready" || m.key[0] === "delayed"),
+      { type: "delete", key: journal },
+    ],
+    sums: full.sums,
+    bytes: tasks.length * 100,
+  };
+}
+
+/**
+ * A batch larger than one atomic operation (the KV takes 1,000 mutations per commit; a task
+ * needs two) is written in two phases under a journal, so it is all or nothing even if the
+ * process dies midway: first the task records (unclaimable without a ready entry), then, once
+ * every record is in, the ready entries and counters. `recoverBatches` rolls a batch that died
+ * in phase 1 back and one that died in phase 2 forward.
+ */
+async function enqueueJournaled(
+  ctx: Ctx,
+  parts: Task[][],
+  now: number,
+  owner: string | null,
+): Promise<Task[]> {
+  const batchId = crypto.randomUUID();
+  const head = batchKey(batchId);
+  await ctx.kv.set(head, { phase: 1, at: now, owner });
+  const written: Array<{ tasks: Task[]; journal: Deno.KvKey }> = [];
+  await Promise.all(parts.map(async (chunk, n) => {
+    const journal = batchPartKey(batchId, String(n));
+    if (await ctx.committer.commit(recordsIntent(chunk, journal))) {
+      written.push({ tasks: chunk, journal });
+      return;
+    }
+    // An idempotency key was taken meanwhile: one by one, to find which.
+    await Promise.all(chunk.map(async (t, k) => {
+      const single = batchPartKey(batchId, `${n}.${k}`);
+      if (await ctx.committer.commit(recordsIntent([t], single))) {
+        written.push({ tasks: [t], journal: single });
+      }
+    }));
+  }));
+  await ctx.kv.set(head, { phase: 2, at: now, owner });
+  await Promise.all(written.map((w) => ctx.committer.commit(queueIntent(w.tasks, now, w.journal))));
+  await ctx.kv.delete(head);
+  return written.flatMap((w) => w.tasks);
+}
+
+/** Finishes or undoes batches a dead process left half written (run before serving). */
+export async function recoverBatches(ctx: Ctx): Promise<number> {
+  let n = 0;
+  for await (const h of ctx.kv.list<{ phase: 1 | 2 }>({ prefix: batchPrefix() })) {
+    if (h.key.length !== 2) continue;
+    const batchId = h.key[1] as string;
+    for await (const part of ctx.kv.list<string[]>({ prefix: batchKey(batchId) })) {
+      const tasks = (await getMany<Task>(ctx.kv, part.value.map(taskKey)))
+        .flatMap((e) => (e.value ? [e.value] : []));
+      if (h.value.phase === 2) {
+        await ctx.committer.commit(queueIntent(tasks, ctx.now(), part.key));
+        continue;
+      }
+      // Phase 1: the records were never visible; remove them and their idempotency keys.
+      const undo = recordsIntent(tasks, part.key);
+      await ctx.committer.commit({
+        checks: [],
+        mutations: undo.mutations.map((m) => ({ type: "delete" as const, key: m.key })),
+      });
+    }
+    await ctx.kv.delete(h.key);
+    n++;
+  }
+  if (n > 0) ctx.log.warn("recovered half-written batches", { batches: n });
+  return n;
+}
+
 /** Splits tasks into intents that each fit one atomic operation. */
 function chunks(tasks: Task[]): Task[][] {
   const out: Task[][] = [];
@@ -219,26 +316,29 @@ export async function enqueue(
   await registerQueues(ctx, fresh);
 
   const indexOf = new Map(fresh.map((t, j) => [t.id, freshIndex[j]!]));
-  await Promise.all(
-    chunks(fresh).map(async (chunk) => {
-      if (await ctx.committer.commit(intentFor(chunk, now))) {
-        for (const t of chunk) {
-          (results[indexOf.get(t.id)!] = t, created[indexOf.get(t.id)!] = true);
-        }
-        return;
+  const accept = (t: Task) => {
+    results[indexOf.get(t.id)!] = t;
+    created[indexOf.get(t.id)!] = true;
+  };
+  const parts = chunks(fresh);
+  if (parts.length > 1) {
+    // Too large for one atomic operation: all or nothing through the batch journal.
+    for (const t of await enqueueJournaled(ctx, parts, now, owner)) accept(t);
+    for (const [i, u] of unique.entries()) {
+      if (results[i] === null && u.idempotencyKey !== undefined) {
+        results[i] = await existingFor(ctx, u.idempotencyKey, owner);
       }
+    }
+  } else {
+    await Promise.all(parts.map(async (chunk) => {
+      if (await ctx.committer.commit(intentFor(chunk, now))) return chunk.forEach(accept);
       // An idempotency key was taken meanwhile: commit one by one to find which.
       await Promise.all(chunk.map(async (t) => {
-        const i = indexOf.get(t.id)!;
-        if (await ctx.committer.commit(intentFor([t], now))) {
-          results[i] = t;
-          created[i] = true;
-          return;
-        }
-        results[i] = await existingFor(ctx, t.idempotencyKey!, owner);
+        if (await ctx.committer.commit(intentFor([t], now))) return accept(t);
+        results[indexOf.get(t.id)!] = await existingFor(ctx, t.idempotencyKey!, owner);
       }));
-    }),
-  );
+    }));
+  }
   const ready = fresh.filter((t) => t.runAt <= now);
   if (ready.length > 0) ctx.signals.readyArrived(ready);
 

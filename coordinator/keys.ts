@@ -17,6 +17,7 @@
  * | ["worker", id]                             | WorkerRecord     | claim (at most every few s)|
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
  * | ["signal", "ready"]                        | KvU64            | anything that adds ready   |
+ * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
  * | ["replica", taskId, leaseId]               | result           | replica completion         |
@@ -140,6 +141,15 @@ export const spotKey = (taskId: string): Deno.KvKey => ["spot", taskId];
 export const apiKeyKey = (id: string): Deno.KvKey => ["apikey", id];
 export const apiKeyPrefix = (): Deno.KvKey => ["apikey"];
 export const apiKeyHashKey = (sha256Hex: string): Deno.KvKey => ["apikey_hash", sha256Hex];
+
+/** Journal of a batch too large for one commit: the head, and one entry per part (task ids). */
+export const batchKey = (batchId: string): Deno.KvKey => ["batch", batchId];
+export const batchPartKey = (batchId: string, part: string): Deno.KvKey => [
+  "batch",
+  batchId,
+  part,
+];
+export const batchPrefix = (): Deno.KvKey => ["batch"];
 
 export const readySignalKey = (): Deno.KvKey => ["signal", "ready"];
 

@@ -12,6 +12,7 @@ import { Committer } from "./committer.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
+import { recoverBatches } from "./enqueue.ts";
 import { expireLeases } from "./expire_leases.ts";
 import { queuePrefix, readySignalKey } from "./keys.ts";
 import { promoteDelayed } from "./promote_delayed.ts";
@@ -57,6 +58,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     now: Date.now,
   };
   ctx.reputation = new ReputationCache(ctx);
+  // A batch a dead process left half written is finished or undone before anyone sees it.
+  await recoverBatches(ctx);
   const dispatcher = new Dispatcher(ctx);
   const workers = new WorkerRegistry(ctx);
 
