@@ -1,8 +1,8 @@
 /**
- * The dashboard's files: built by Vite from `dashboard/` into `dist/dashboard/` when the build is
- * missing or older than its sources (checked once per process, on the first request for
- * `/dashboard`), then served under `/dashboard/`. Nobody needs to run a build command first;
- * `deno task build` forces one.
+ * The browser apps' files: each is a Vite project (the dashboard in `dashboard/`, the donate page
+ * in `web-worker/`) built into `dist/<name>/` when the build is missing or older than its sources
+ * (checked once per process, on the first request for it), then served by the coordinator.
+ * Nobody needs to run a build command first; `deno task build` forces one.
  *
  * Freshness is a fingerprint of every source file's path, size and modification time (and of
  * `deno.lock`, which pins Vite and the libraries), written next to the build. A build goes to a
@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../shared/logger.ts";
 
@@ -34,23 +34,114 @@ const CONTENT_TYPES: Record<string, string> = {
   webmanifest: "application/manifest+json",
 };
 
-/** A fingerprint of the dashboard's sources: changes when any file is added, removed or edited. */
-export async function dashboardFingerprint(): Promise<string> {
-  const parts: string[] = [];
-  const walk = async (dir: string, rel: string) => {
-    const entries = [];
-    for await (const e of Deno.readDir(dir)) entries.push(e);
-    entries.sort((a, b) => a.name < b.name ? -1 : 1);
-    for (const e of entries) {
-      if (e.name.startsWith(".") || e.name === "node_modules") continue;
-      if (e.isDirectory) await walk(`${dir}${e.name}/`, `${rel}${e.name}/`);
-      else if (e.isFile) parts.push(await describe(`${dir}${e.name}`, `${rel}${e.name}`));
+export interface ViteAppOptions {
+  /** Names the build in log lines, errors and temporary folders: `dashboard`. */
+  name: string;
+  /** The Vite project folder (with `index.html` and `vite.config.ts`), ending in `/`. */
+  source: string;
+  /** Other folders bundled into the app (shared code), watched for changes too. @default [] */
+  alsoWatch?: string[];
+  /** Where the build goes, ending in `/`. */
+  dist: string;
+}
+
+export interface BuildViteAppOptions {
+  /** Build even when the last build is fresh. @default {false} */
+  force?: boolean;
+  /** Told (one line) when a build starts. */
+  log?: Logger;
+}
+
+/** One browser app: its fingerprint, build and files. */
+export interface ViteApp {
+  readonly name: string;
+  readonly dist: string;
+  /** Changes when any source file is added, removed or edited. */
+  fingerprint(): Promise<string>;
+  /** Whether `dist` holds a build of the current sources. */
+  isFresh(fingerprint?: string): Promise<boolean>;
+  /** Builds with Vite's JS API when missing or stale; resolves with whether it built. */
+  build(options?: BuildViteAppOptions): Promise<boolean>;
+  /** Builds once per process when needed; a failed build is tried again on the next call. */
+  ensure(log?: Logger): Promise<unknown>;
+}
+
+/**
+ * Describes a Vite app built on demand.
+ *
+ * @example
+ * ```ts
+ * const donate = viteApp({ name: "donate", source: "/repo/web-worker/", dist: "/repo/dist/donate/" });
+ * await donate.build({ log }); // false when dist/donate/ is up to date
+ * ```
+ */
+export function viteApp(options: ViteAppOptions): ViteApp {
+  const { name, source, dist } = options;
+  const watched = [source, ...(options.alsoWatch ?? [])];
+
+  async function fingerprint(): Promise<string> {
+    const parts: string[] = [];
+    const walk = async (dir: string, rel: string) => {
+      const entries = [];
+      for await (const e of Deno.readDir(dir)) entries.push(e);
+      entries.sort((a, b) => a.name < b.name ? -1 : 1);
+      for (const e of entries) {
+        if (e.name.startsWith(".") || e.name === "node_modules") continue;
+        if (e.isDirectory) await walk(`${dir}${e.name}/`, `${rel}${e.name}/`);
+        else if (e.isFile) parts.push(await describe(`${dir}${e.name}`, `${rel}${e.name}`));
+      }
+    };
+    for (const [i, dir] of watched.entries()) await walk(dir, i === 0 ? "" : `+${i}/`);
+    parts.push(await describe(LOCK_FILE, "deno.lock").catch(() => "deno.lock:none"));
+    const bytes = new TextEncoder().encode(parts.join("\n"));
+    const digest = await crypto.subtle.digest("SHA-256", bytes);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function isFresh(fp?: string): Promise<boolean> {
+    const stamp = await Deno.readTextFile(`${dist}${STAMP}`).catch(() => null);
+    return stamp !== null && stamp.trim() === (fp ?? await fingerprint());
+  }
+
+  async function build(buildOptions: BuildViteAppOptions = {}): Promise<boolean> {
+    const fp = await fingerprint();
+    if (!buildOptions.force && await isFresh(fp)) return false;
+    const out = dist.replace(/\/+$/, "");
+    const parent = out.replace(/[^/]*$/, "");
+    const base = out.slice(parent.length);
+    buildOptions.log?.info(`building the ${name} with Vite into ${out}/`);
+    const { build } = await import("vite");
+    await Deno.mkdir(parent, { recursive: true });
+    const id = crypto.randomUUID().slice(0, 8);
+    const temp = `${parent}.${base}-${id}`;
+    const old = `${parent}.${base}-old-${id}`;
+    try {
+      await build({
+        root: source,
+        configFile: `${source}vite.config.ts`,
+        logLevel: "warn",
+        build: { outDir: temp, emptyOutDir: true },
+      });
+      await Deno.writeTextFile(`${temp}/${STAMP}`, fp);
+      const hadOld = await Deno.rename(out, old).then(() => true, () => false);
+      await Deno.rename(temp, out);
+      if (hadOld) await Deno.remove(old, { recursive: true });
+    } finally {
+      await Deno.remove(temp, { recursive: true }).catch(() => {});
     }
-  };
-  await walk(DASHBOARD_SOURCE, "");
-  parts.push(await describe(LOCK_FILE, "deno.lock").catch(() => "deno.lock:none"));
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.join("\n")));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return true;
+  }
+
+  let ready: Promise<unknown> | null = null;
+  function ensure(log?: Logger): Promise<unknown> {
+    ready ??= build(log ? { log } : {}).catch((e) => {
+      ready = null;
+      throw e;
+    });
+    return ready;
+  }
+
+  return { name, dist, fingerprint, isFresh, build, ensure };
 }
 
 async function describe(path: string, name: string): Promise<string> {
@@ -58,18 +149,68 @@ async function describe(path: string, name: string): Promise<string> {
   return `${name}:${info.size}:${info.mtime?.getTime() ?? 0}`;
 }
 
-/** Whether `dist/dashboard/` holds a build of the current sources. */
-export async function dashboardIsFresh(fingerprint?: string): Promise<boolean> {
-  const stamp = await Deno.readTextFile(`${DASHBOARD_DIST}${STAMP}`).catch(() => null);
-  return stamp !== null && stamp.trim() === (fingerprint ?? await dashboardFingerprint());
+/**
+ * Answers with one built file of `app` (`rel` is relative to its `dist`; `""` or a path without
+ * an extension is the page), building it first when needed. Hashed assets are cached for good;
+ * the page itself is revalidated.
+ *
+ * @example
+ * ```ts
+ * routes.get("/", (c) => serveViteApp(c, donate, log, ""));
+ * ```
+ */
+export async function serveViteApp(
+  c: Context,
+  app: ViteApp,
+  log: Logger,
+  rel: string,
+): Promise<Response> {
+  try {
+    await app.ensure(log);
+  } catch (e) {
+    log.error(`${app.name} build failed`, { error: String(e) });
+    return c.text(`The ${app.name} could not be built: ${(e as Error).message}\n`, 503);
+  }
+  let path: string;
+  try {
+    path = decodeURIComponent(rel);
+  } catch {
+    return c.text("bad path\n", 400);
+  }
+  const segments = path.split("/");
+  if (segments.some((s) => s === ".." || s.startsWith("."))) return c.text("not found\n", 404);
+  const ext = path.match(/\.([a-z0-9]+)$/i)?.[1]?.toLowerCase();
+  const file = path === "" || !ext ? "index.html" : path;
+  const body = await Deno.readFile(`${app.dist}${file}`).catch(() => null);
+  if (!body) return c.text("not found\n", 404);
+  const type = CONTENT_TYPES[file.split(".").pop()!.toLowerCase()] ?? "application/octet-stream";
+  return c.body(body, 200, {
+    "content-type": type,
+    "cache-control": file.startsWith("assets/")
+      ? "public, max-age=31536000, immutable"
+      : "no-cache",
+    "x-content-type-options": "nosniff",
+  });
 }
 
-export interface BuildDashboardOptions {
-  /** Build even when the last build is fresh. @default {false} */
-  force?: boolean;
-  /** Told (one line) when a build starts. */
-  log?: Logger;
+/** The live dashboard. */
+export const dashboardApp: ViteApp = viteApp({
+  name: "dashboard",
+  source: DASHBOARD_SOURCE,
+  dist: DASHBOARD_DIST,
+});
+
+/** A fingerprint of the dashboard's sources: changes when any file is added, removed or edited. */
+export function dashboardFingerprint(): Promise<string> {
+  return dashboardApp.fingerprint();
 }
+
+/** Whether `dist/dashboard/` holds a build of the current sources. */
+export function dashboardIsFresh(fingerprint?: string): Promise<boolean> {
+  return dashboardApp.isFresh(fingerprint);
+}
+
+export type BuildDashboardOptions = BuildViteAppOptions;
 
 /**
  * Builds the dashboard with Vite's JS API when it is missing or stale. Resolves with whether it
@@ -80,47 +221,18 @@ export interface BuildDashboardOptions {
  * await buildDashboard({ log }); // false when dist/dashboard/ is up to date
  * ```
  */
-export async function buildDashboard(options: BuildDashboardOptions = {}): Promise<boolean> {
-  const fingerprint = await dashboardFingerprint();
-  if (!options.force && await dashboardIsFresh(fingerprint)) return false;
-  options.log?.info("building the dashboard with Vite (dashboard/ → dist/dashboard/)");
-  const { build } = await import("vite");
-  const parent = fileURLToPath(new URL("../dist/", import.meta.url));
-  await Deno.mkdir(parent, { recursive: true });
-  const id = crypto.randomUUID().slice(0, 8);
-  const temp = `${parent}.dashboard-${id}`;
-  const old = `${parent}.dashboard-old-${id}`;
-  try {
-    await build({
-      root: DASHBOARD_SOURCE,
-      configFile: `${DASHBOARD_SOURCE}vite.config.ts`,
-      logLevel: "warn",
-      build: { outDir: temp, emptyOutDir: true },
-    });
-    await Deno.writeTextFile(`${temp}/${STAMP}`, fingerprint);
-    const hadOld = await Deno.rename(DASHBOARD_DIST, old).then(() => true, () => false);
-    await Deno.rename(temp, DASHBOARD_DIST);
-    if (hadOld) await Deno.remove(old, { recursive: true });
-  } finally {
-    await Deno.remove(temp, { recursive: true }).catch(() => {});
-  }
-  return true;
+export function buildDashboard(options: BuildDashboardOptions = {}): Promise<boolean> {
+  return dashboardApp.build(options);
 }
-
-let ready: Promise<unknown> | null = null;
 
 /** Builds once per process when needed; a failed build is tried again on the next call. */
 export function ensureDashboard(log?: Logger): Promise<unknown> {
-  ready ??= buildDashboard(log ? { log } : {}).catch((e) => {
-    ready = null;
-    throw e;
-  });
-  return ready;
+  return dashboardApp.ensure(log);
 }
 
 /**
- * Serves the built dashboard; mount at `/dashboard`. Hashed assets are cached for good; the page
- * itself is revalidated. Unknown paths without an extension get the page (client-side routes).
+ * Serves the built dashboard; mount at `/dashboard`. Unknown paths without an extension get the
+ * page (client-side routes).
  *
  * @example
  * ```ts
@@ -129,34 +241,9 @@ export function ensureDashboard(log?: Logger): Promise<unknown> {
  */
 export function dashboardRoutes(log: Logger): Hono {
   const app = new Hono();
-  app.get("/*", async function dashboard(c) {
+  app.get("/*", function dashboard(c) {
     if (c.req.path === "/dashboard") return c.redirect("/dashboard/", 308);
-    try {
-      await ensureDashboard(log);
-    } catch (e) {
-      log.error("dashboard build failed", { error: String(e) });
-      return c.text(`The dashboard could not be built: ${(e as Error).message}\n`, 503);
-    }
-    let rel: string;
-    try {
-      rel = decodeURIComponent(c.req.path.slice("/dashboard/".length));
-    } catch {
-      return c.text("bad path\n", 400);
-    }
-    const segments = rel.split("/");
-    if (segments.some((s) => s === ".." || s.startsWith("."))) return c.text("not found\n", 404);
-    const ext = rel.match(/\.([a-z0-9]+)$/i)?.[1]?.toLowerCase();
-    const file = rel === "" || !ext ? "index.html" : rel;
-    const body = await Deno.readFile(`${DASHBOARD_DIST}${file}`).catch(() => null);
-    if (!body) return c.text("not found\n", 404);
-    const type = CONTENT_TYPES[file.split(".").pop()!.toLowerCase()] ?? "application/octet-stream";
-    return c.body(body, 200, {
-      "content-type": type,
-      "cache-control": file.startsWith("assets/")
-        ? "public, max-age=31536000, immutable"
-        : "no-cache",
-      "x-content-type-options": "nosniff",
-    });
+    return serveViteApp(c, dashboardApp, log, c.req.path.slice("/dashboard/".length));
   });
   return app;
 }

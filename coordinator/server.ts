@@ -24,6 +24,7 @@ import { WsHub } from "./ws_hub.ts";
 import { dashboardRoutes } from "./assets.ts";
 import { LiveFeed } from "./live.ts";
 import { liveRoutes } from "./routes/live.ts";
+import { donateRoutes } from "./donate_assets.ts";
 
 export interface Coordinator {
   url: string;
@@ -106,6 +107,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const live = new LiveFeed(ctx, workers);
   app.route("/api", liveRoutes(live));
   app.route("/dashboard", dashboardRoutes(log));
+  // The donate page at `/` (Vite-built from web-worker/ on first request), files under /assets/.
+  app.route("/", donateRoutes(log));
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,

@@ -1,0 +1,53 @@
+/**
+ * The donate page: the Vite app in `web-worker/` (with the shared worker core and the handlers it
+ * bundles), built on demand into `dist/donate/` like the dashboard and served at `/`, its files
+ * under `/assets/`. `deno run -A coordinator/donate_assets.ts --force` builds it by hand.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "../shared/logger.ts";
+import { serveViteApp, type ViteApp, viteApp } from "./assets.ts";
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/** The donate page, rebuilt when its sources, the shared code or the handlers change. */
+export const donateApp: ViteApp = viteApp({
+  name: "donate page",
+  source: here("../web-worker/"),
+  alsoWatch: [here("../shared/"), here("../handlers/")],
+  dist: here("../dist/donate/"),
+});
+
+/**
+ * Serves the donate page at `/` and its hashed files at `/assets/*`; mount at the root. Nothing
+ * else is claimed, so unknown paths keep the API's 404.
+ *
+ * @example
+ * ```ts
+ * app.route("/", donateRoutes(log));
+ * ```
+ */
+export function donateRoutes(log: Logger): Hono {
+  const app = new Hono();
+  app.get("/", function donatePage(c) {
+    return serveViteApp(c, donateApp, log, "");
+  });
+  app.get("/assets/*", function donateAsset(c) {
+    return serveViteApp(c, donateApp, log, c.req.path.slice(1));
+  });
+  return app;
+}
+
+if (import.meta.main) {
+  const { createLogger } = await import("../shared/logger.ts");
+  const started = performance.now();
+  const force = Deno.args.includes("--force");
+  const built = await donateApp.build({ force, log: createLogger() });
+  console.log(
+    built
+      ? `donate page built in ${Math.round(performance.now() - started)} ms: ${donateApp.dist}`
+      : `donate page is up to date: ${donateApp.dist} (--force rebuilds)`,
+  );
+}
