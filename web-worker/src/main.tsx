@@ -23,7 +23,7 @@ const volunteer = createVolunteer({
   workers: prefs.workers,
   duty: prefs.duty,
 });
-const watch = watchPage(volunteer, prefs, () => {});
+const watch = watchPage(volunteer, prefs);
 
 render(
   <App volunteer={volunteer} watch={watch} initialPrefs={prefs} />,

@@ -20,6 +20,7 @@ interface BatteryManager extends EventTarget {
 export interface PageWatch {
   /** Applies changed options to the holds. */
   refresh(prefs: Prefs): void;
+  /** What the Battery API says now (the page reads it on its tick). */
   power(): Power;
   stop(): void;
 }
@@ -29,11 +30,11 @@ export interface PageWatch {
  *
  * @example
  * ```ts
- * const watch = watchPage(volunteer, prefs, () => render());
+ * const watch = watchPage(volunteer, prefs);
  * watch.refresh({ ...prefs, pauseWhenHidden: false });
  * ```
  */
-export function watchPage(volunteer: Volunteer, initial: Prefs, onPower: () => void): PageWatch {
+export function watchPage(volunteer: Volunteer, initial: Prefs): PageWatch {
   let prefs = initial;
   let battery: BatteryManager | null = null;
   let power: Power = "unknown";
@@ -45,7 +46,6 @@ export function watchPage(volunteer: Volunteer, initial: Prefs, onPower: () => v
   const onBattery = () => {
     power = battery!.charging ? "charging" : "battery";
     apply();
-    onPower();
   };
   const onFreeze = () => volunteer.freeze();
   const onResume = () => volunteer.thaw();
@@ -67,7 +67,6 @@ export function watchPage(volunteer: Volunteer, initial: Prefs, onPower: () => v
       onBattery();
     }, () => {
       power = "unsupported";
-      onPower();
     });
   } else {
     power = "unsupported";
