@@ -66,6 +66,8 @@ export interface VolunteerOptions {
   workers: number;
   /** Percent, 1 … 100. */
   duty: number;
+  /** Task types this page accepts; all when absent. */
+  types?: readonly string[] | undefined;
 }
 
 export interface Volunteer {
@@ -185,6 +187,7 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
       url: options.url,
       workerId,
       kind: "browser",
+      types: options.types,
       capacity: Math.max(1, workers),
       // Shown on the dashboard: the workers, not the extra lease kept ready.
       concurrency: Math.max(1, workers),
