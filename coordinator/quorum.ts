@@ -15,7 +15,7 @@
 import { canonicalHash } from "../shared/canonical_hash.ts";
 import type { Attempt, Task, TaskError, Vote } from "../shared/protocol.ts";
 import type { Intent } from "./committer.ts";
-import type { Ctx } from "./context.ts";
+import { approxBytes, type Ctx } from "./context.ts";
 import { backoffDelay, type EndedAttempt, type Outcome } from "./end_attempt.ts";
 import { queueEntry } from "./enqueue.ts";
 import {
@@ -58,7 +58,6 @@ export async function endReplica(
     { type: "delete", key: leaseExpiryKey(l.expiresAt, t.id, l.leaseId) },
   ];
   const sums: Array<[Deno.KvKey, bigint]> = [];
-  const error = (e: TaskError | null): TaskError | null => e;
   let next: Task;
   let final = false;
   let endedLeases: string[] = [];
@@ -152,7 +151,6 @@ export async function endReplica(
         next = { ...t, status: openStatus, votes, history, live, replicas: t.replicas + 1 };
         mutations.push(queueEntry(next, now, t.replicas));
         sums.push([readySignalKey(), 1n]);
-        if (next.status === "pending") next = { ...next, status: "pending" };
       } else {
         await closeTask();
         const distinct = new Set(votes.map((x) => x.hash)).size;
@@ -163,12 +161,12 @@ export async function endReplica(
           history,
           live: 0,
           completedAt: now,
-          error: error({
+          error: {
             code: "verification",
             message:
               `replicas did not agree: ${distinct} distinct results from ${votes.length} workers`,
             retryable: false,
-          }),
+          },
           agreement: { agreed: 0, of: votes.length },
         };
         sums.push([rateKey("failed", second), 1n]);
@@ -232,7 +230,7 @@ export async function endReplica(
     ],
     mutations,
     sums,
-    bytes: JSON.stringify(next).length + 2000,
+    bytes: approxBytes(next) + 2000,
   };
   return { intent, next, final, endedLeases, voters };
 }

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { internalOutcome, runOnThread } from "./_run_on_thread.ts";
 import * as Comlink from "comlink";
 import type { Lease } from "./protocol.ts";
 import type { ProgressMessage, TaskThreadApi } from "./task_thread.ts";
@@ -273,43 +274,16 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
       return cancelled(`stopped before it started: ${String(stop.reason)}`);
     }
     changed();
-    const { taskId, attempt, task } = lease;
     thread.leaseId = lease.leaseId;
-    thread.taskType = task.type;
+    thread.taskType = lease.task.type;
     thread.onProgress = onProgress;
-    let killTimer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => {
-      const reason = String(stop.reason) as AbortReason;
-      thread.api.abort(taskId, reason).catch(() => {});
-      killTimer = setTimeout(() => {
-        thread.kill(
-          reason === "timeout"
-            ? { ok: false, error: { code: "timeout", message: stuck(reason), retryable: true } }
-            : cancelled(stuck(reason)),
-        );
-        replace();
-      }, stopWithinMs);
-    };
-    if (stop.aborted) onAbort();
-    else stop.addEventListener("abort", onAbort, { once: true });
     const started = performance.now();
     try {
-      return await Promise.race([
-        thread.api.run(taskId, task.type, task.params, attempt, task.timeoutMs).catch((e) =>
-          internal(`task thread: ${e instanceof Error ? e.message : String(e)}`)
-        ),
-        thread.died,
-      ]);
+      return await runOnThread(thread, lease, stop, stopWithinMs, () => replace());
     } finally {
-      clearTimeout(killTimer);
-      stop.removeEventListener("abort", onAbort);
       byLease.delete(lease.leaseId);
       release(thread, performance.now() - started);
     }
-  }
-
-  function stuck(reason: string): string {
-    return `did not stop within ${stopWithinMs} ms of ${reason}; its thread was terminated`;
   }
 
   fill();
@@ -346,9 +320,7 @@ function clampDuty(duty: number): number {
   return Number.isFinite(duty) ? Math.min(1, Math.max(0.01, duty)) : 1;
 }
 
-function internal(message: string): TaskOutcome {
-  return { ok: false, error: { code: "internal", message, retryable: true } };
-}
+const internal = internalOutcome;
 
 function cancelled(message: string): TaskOutcome {
   return { ok: false, error: { code: "cancelled", message, retryable: true } };

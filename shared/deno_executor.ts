@@ -10,8 +10,9 @@ import * as Comlink from "comlink";
 import type { LogFormat, Logger, LogLevel } from "./logger.ts";
 import type { Lease } from "./protocol.ts";
 import type { ProgressMessage, TaskThreadApi } from "./task_thread.ts";
-import type { AbortReason, Executor, RunOptions, TaskOutcome } from "./worker_core.ts";
+import type { Executor, RunOptions, TaskOutcome } from "./worker_core.ts";
 import { niceWorkerThreads } from "./_worker_nice.ts";
+import { internalOutcome, runOnThread } from "./_run_on_thread.ts";
 
 export interface DenoExecutorOptions {
   /** Threads in the pool: the most tasks run at once. */
@@ -122,39 +123,17 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
   async function run(lease: Lease, { signal, onProgress }: RunOptions): Promise<TaskOutcome> {
     if (closed) return internal("the executor is closed");
     const thread = idle.pop() ?? spawn();
-    const { taskId, attempt, task } = lease;
-    thread.taskId = taskId;
+    thread.taskId = lease.taskId;
     thread.onProgress = onProgress;
-    let killTimer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => {
-      const reason = String(signal.reason) as AbortReason;
-      thread.api.abort(taskId, reason).catch(() => {});
-      killTimer = setTimeout(() => {
-        options.log?.warn("task did not stop; terminating its thread", { taskId, reason });
-        thread.kill({
-          ok: false,
-          error: {
-            code: reason === "timeout" ? "timeout" : "cancelled",
-            message:
-              `did not stop within ${stopWithinMs} ms of ${reason}; its thread was terminated`,
-            retryable: true,
-          },
+    try {
+      return await runOnThread(thread, lease, signal, stopWithinMs, (reason) => {
+        options.log?.warn("task did not stop; terminating its thread", {
+          taskId: lease.taskId,
+          reason,
         });
         replace();
-      }, stopWithinMs);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      return await Promise.race([
-        thread.api.run(taskId, task.type, task.params, attempt, task.timeoutMs).catch((e) =>
-          internal(`task thread: ${e instanceof Error ? e.message : String(e)}`)
-        ),
-        thread.died,
-      ]);
+      });
     } finally {
-      clearTimeout(killTimer);
-      signal.removeEventListener("abort", onAbort);
       thread.taskId = null;
       thread.onProgress = null;
       if (thread.alive) idle.push(thread);
@@ -175,6 +154,4 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
   };
 }
 
-function internal(message: string): TaskOutcome {
-  return { ok: false, error: { code: "internal", message, retryable: true } };
-}
+const internal = internalOutcome;
