@@ -12,6 +12,7 @@ import { countKey, delayedKey, readyKey, readySlotsPrefix, taskKey } from "./key
 import { announce, isReplicated } from "./end_lease.ts";
 import { endReplica } from "./quorum.ts";
 import { readTaskState } from "./read_task.ts";
+import { busNotice } from "./bus.ts";
 
 export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
   for (let round = 0; round < 8; round++) {
@@ -33,6 +34,8 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         const ended = await endReplica(ctx, task as Deno.KvEntry<Task>, first, {
           kind: "cancelled",
         }, now);
+        const leaseIds = [first.value.leaseId, ...ended.endedLeases];
+        ended.intent.mutations.push(busNotice(ctx, { kind: "lease_ended", taskId: id, leaseIds }));
         if (!await ctx.committer.commit(ended.intent)) continue;
         announce(ctx, { ...ended, leaseIds: [first.value.leaseId, ...ended.endedLeases] });
         return ended.next;
@@ -66,6 +69,8 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         ended.intent.checks.push(...more.intent.checks);
         ended.intent.mutations.push(...more.intent.mutations.filter((m) => m.key[0] !== "task"));
       }
+      const leaseIds = leases.map((l) => l.value.leaseId);
+      ended.intent.mutations.push(busNotice(ctx, { kind: "lease_ended", taskId: id, leaseIds }));
       if (!await ctx.committer.commit(ended.intent)) continue;
       for (const l of leases) ctx.signals.leaseEnded(l.value.leaseId, ended.next);
       ctx.signals.taskEnded(ended.next);

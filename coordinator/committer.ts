@@ -57,6 +57,7 @@ export class Committer {
   #busy = new Set<string>();
   /** Committed totals of sums on tracked keys (to tell our own signal bumps from others'). */
   #tracked = new Map<string, bigint>();
+  #trackedPrefixes: string[] = [];
   readonly stats: CommitterStats = {
     commits: 0,
     intents: 0,
@@ -70,12 +71,12 @@ export class Committer {
     this.#kv = kv;
   }
 
-  /** Starts counting what this committer adds to `key` through sums. */
-  trackSum(key: Deno.KvKey): void {
-    this.#tracked.set(keyString(key), 0n);
+  /** Starts counting what this committer adds through sums to keys under `prefix`. */
+  trackSums(prefix: Deno.KvKey): void {
+    this.#trackedPrefixes.push(keyString(prefix) + "\u0001");
   }
 
-  /** What this committer has added to a tracked key so far. */
+  /** What this committer has added to a key under a tracked prefix so far. */
   sumCommitted(key: Deno.KvKey): bigint {
     return this.#tracked.get(keyString(key)) ?? 0n;
   }
@@ -180,10 +181,10 @@ export class Committer {
       this.stats.intents += batch.length;
       for (const p of batch) {
         this.stats.mutations += p.intent.mutations.length;
-        if (this.#tracked.size === 0) continue;
+        if (this.#trackedPrefixes.length === 0) continue;
         p.sumKeys.forEach((k, j) => {
-          const t = this.#tracked.get(k);
-          if (t !== undefined) this.#tracked.set(k, t + p.intent.sums![j]![1]);
+          if (!this.#trackedPrefixes.some((prefix) => k.startsWith(prefix))) return;
+          this.#tracked.set(k, (this.#tracked.get(k) ?? 0n) + p.intent.sums![j]![1]);
         });
       }
       for (const p of batch) p.resolve(true);

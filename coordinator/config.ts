@@ -16,6 +16,11 @@ export const CoordinatorConfig = z.object({
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   /** How often expired leases and due delayed tasks are looked for. */
   reapIntervalMs: z.coerce.number().int().min(10).max(60_000),
+  /**
+   * How often work made ready by other coordinators on the same store is looked for: the bound
+   * on their wake-up latency.
+   */
+  wakePollMs: z.coerce.number().int().min(5).max(10_000),
   maxBodyBytes: z.coerce.number().int().min(1024),
   /** A worker unseen for this long is shown offline. */
   workerOfflineMs: z.coerce.number().int().min(1000),
@@ -44,6 +49,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   logFormat: "text",
   logLevel: "info",
   reapIntervalMs: 200,
+  wakePollMs: 25,
   maxBodyBytes: 4 * 1024 * 1024,
   workerOfflineMs: 30_000,
   workerToken: undefined,
@@ -62,6 +68,11 @@ const OPTIONS = {
   "log-format": ["logFormat", "TESSERA_LOG_FORMAT", "text | json"],
   "log-level": ["logLevel", "TESSERA_LOG_LEVEL", "debug | info | warn | error"],
   "reap-interval-ms": ["reapIntervalMs", "TESSERA_REAP_INTERVAL_MS", "lease expiry scan period"],
+  "wake-poll-ms": [
+    "wakePollMs",
+    "TESSERA_WAKE_POLL_MS",
+    "how often other coordinators' new work is looked for",
+  ],
   "max-body-bytes": ["maxBodyBytes", "TESSERA_MAX_BODY_BYTES", "largest request body (413 above)"],
   "worker-offline-ms": [
     "workerOfflineMs",

@@ -27,6 +27,8 @@ export interface Ctx {
    */
   leasedTasks: LeasedTasks;
   reputation: ReputationCache;
+  /** This process's id among the coordinators that share the store. */
+  instanceId: string;
   now(): number;
 }
 

@@ -14,10 +14,12 @@ import { type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import {
   countKey,
+  decodeReadyKey,
   holderKey,
   keyString,
   leaseExpiryKey,
   leaseKey,
+  pairId,
   readyPrefix,
   taskKey,
 } from "./keys.ts";
@@ -33,11 +35,20 @@ interface Entry {
   slot: number;
 }
 
+/**
+ * The ready entries of one (queue, type) read so far: a prefix of the index in key order, read a
+ * page at a time. A claim that finds nothing it may take in the part read (its own replicas'
+ * sibling slots, say) reads the next page, so nothing beyond the first page is ever out of reach.
+ */
 interface Buffer {
+  queue: string;
+  type: string;
   entries: Entry[];
-  /** The last fetch returned everything there was. */
+  /** Where the next page starts: the list cursor after the last page read. */
+  cursor: string;
+  /** The pages read reached the end of the index. */
   exhausted: boolean;
-  /** Something may have been added since the last fetch. */
+  /** Work may have been added anywhere in the index since the first page was read. */
   stale: boolean;
   fetching: Promise<void> | null;
 }
@@ -74,12 +85,14 @@ export class Dispatcher {
    */
   #replicasOf = new Map<string, Set<string>>();
   /** (queue, type) pairs where a pick passed over an entry because its task was in flight. */
-  #deferred = new Set<string>();
+  #deferred = new Map<string, { queue: string; type: string }>();
   /** Workers with a spot check out now: one at a time each. */
   #spotting = new Set<string>();
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
+    // A task that ended here has no ready entries left: drop them so no claim trips on them.
+    ctx.signals.onTaskEnded((task) => this.#forget(task));
   }
 
   /** New ready work may exist (of these kinds, or of any): refetch before trusting a buffer. */
@@ -89,7 +102,7 @@ export class Dispatcher {
       return;
     }
     for (const it of items) {
-      const b = this.#buffers.get(`${it.queue}\u0001${it.type}`);
+      const b = this.#buffers.get(pairId(it.queue, it.type));
       if (b) b.stale = true;
     }
   }
@@ -161,47 +174,57 @@ export class Dispatcher {
   }
 
   #buffer(queue: string, type: string): Buffer {
-    const id = `${queue}\u0001${type}`;
+    const id = pairId(queue, type);
     let b = this.#buffers.get(id);
     if (!b) {
-      b = { entries: [], exhausted: false, stale: true, fetching: null };
+      b = { queue, type, entries: [], cursor: "", exhausted: false, stale: true, fetching: null };
       this.#buffers.set(id, b);
     }
     return b;
   }
 
-  #fill(queue: string, type: string, b: Buffer): Promise<void> {
+  /**
+   * Reads a page of the index into `b`: from the head when the buffer is stale (replacing what
+   * it held), else the page after the last one read. One read at a time per buffer.
+   */
+  #fill(b: Buffer): Promise<void> {
     if (b.fetching) return b.fetching;
+    const fromHead = b.stale;
+    if (!fromHead && b.exhausted) return Promise.resolve();
     b.stale = false;
     b.fetching = (async () => {
       const entries: Entry[] = [];
       let seen = 0;
-      for await (
-        const e of this.#ctx.kv.list({ prefix: readyPrefix(queue, type) }, { limit: FETCH })
-      ) {
+      const iter = this.#ctx.kv.list(
+        { prefix: readyPrefix(b.queue, b.type) },
+        { limit: FETCH, ...(fromHead || !b.cursor ? {} : { cursor: b.cursor }) },
+      );
+      for await (const e of iter) {
         seen++;
         const ks = keyString(e.key);
         if (this.#inflight.has(ks)) continue;
-        entries.push({
-          key: e.key,
-          ks,
-          versionstamp: e.versionstamp,
-          prio: e.key[3] as number,
-          id: e.key[4] as string,
-          slot: (e.key[5] as number | undefined) ?? 0,
-        });
+        const { prio, id, slot } = decodeReadyKey(e.key);
+        entries.push({ key: e.key, ks, versionstamp: e.versionstamp, prio, id, slot });
       }
-      b.entries = entries;
+      b.entries = fromHead ? entries : [...b.entries, ...entries];
+      if (seen > 0) b.cursor = iter.cursor;
       b.exhausted = seen < FETCH;
     })().finally(() => (b.fetching = null));
     return b.fetching;
+  }
+
+  /** Drops a finished task's entries (and this process's memory of its replicas). */
+  #forget(task: Task): void {
+    const b = this.#buffers.get(pairId(task.queue, task.type));
+    if (b) b.entries = b.entries.filter((e) => e.id !== task.id);
   }
 
   async #claimNow(options: ClaimOptions): Promise<Lease[]> {
     const leases: Lease[] = [];
     // Tasks this claim already has, or must not have (this worker holds a replica of it).
     const skip = new Set<string>();
-    for (let round = 0; round < 4 && leases.length < options.max; round++) {
+    // Rounds go on while picks come back (a lost race or a stale entry costs one round).
+    for (let round = 0; round < 16 && leases.length < options.max; round++) {
       const picked = await this.#pick(options, options.max - leases.length, skip);
       if (picked.length === 0) break;
       try {
@@ -213,10 +236,7 @@ export class Dispatcher {
         }
         // Claims that passed over a sibling slot of these tasks may now take it.
         if (this.#deferred.size > 0) {
-          const pairs = [...this.#deferred].map((k) => {
-            const [queue, type] = k.split("\u0001") as [string, string];
-            return { queue, type };
-          });
+          const pairs = [...this.#deferred.values()];
           this.#deferred.clear();
           this.#ctx.signals.wake(pairs);
         }
@@ -227,27 +247,28 @@ export class Dispatcher {
 
   /** Takes the best `n` entries across the matching buffers: priority first, then FIFO. */
   async #pick(options: ClaimOptions, n: number, skip: Set<string>): Promise<Entry[]> {
-    const buffers = this.#pairs(options).map(([q, t]) => [q, t, this.#buffer(q, t)] as const);
-    const needsFill = (b: Buffer) => b.stale || (b.entries.length === 0 && !b.exhausted);
-    await Promise.all(
-      buffers.filter(([, , b]) => needsFill(b)).map(([q, t, b]) => this.#fill(q, t, b)),
-    );
+    const buffers = this.#pairs(options).map(([q, t]) => this.#buffer(q, t));
+    await Promise.all(buffers.filter((b) => b.stale).map((b) => this.#fill(b)));
+    const mine = this.#replicasOf.get(options.workerId);
+    const usable = (e: Entry) => {
+      if (skip.has(e.id) || this.#inflight.has(e.ks) || mine?.has(e.id)) return false;
+      if (!this.#inflightTasks.has(e.id)) return true;
+      const { queue, type } = decodeReadyKey(e.key);
+      this.#deferred.set(pairId(queue, type), { queue, type });
+      return false;
+    };
     const picked: Entry[] = [];
-    const refilled = new Set<Buffer>();
     while (picked.length < n) {
       let best: Buffer | null = null;
       let bestEntry: Entry | null = null;
-      for (let i = 0; i < buffers.length; i++) {
-        const b = buffers[i]![2];
+      const short: Buffer[] = [];
+      for (const b of buffers) {
         while (b.entries.length > 0 && this.#inflight.has(b.entries[0]!.ks)) b.entries.shift();
-        const mine = this.#replicasOf.get(options.workerId);
-        const head = b.entries.find((e) => {
-          if (skip.has(e.id) || this.#inflight.has(e.ks) || mine?.has(e.id)) return false;
-          if (!this.#inflightTasks.has(e.id)) return true;
-          this.#deferred.add(`${String(e.key[1])}\u0001${String(e.key[2])}`);
-          return false;
-        });
-        if (!head) continue;
+        const head = b.entries.find(usable);
+        if (!head) {
+          if (!b.exhausted) short.push(b);
+          continue;
+        }
         if (
           !bestEntry || head.prio < bestEntry.prio ||
           (head.prio === bestEntry.prio && head.id < bestEntry.id)
@@ -256,21 +277,17 @@ export class Dispatcher {
           bestEntry = head;
         }
       }
-      if (!best) {
-        // Refill each buffer at most once per pick: what is left may all be skipped.
-        const usable = (b: Buffer) => b.entries.some((e) => !skip.has(e.id));
-        const refill = buffers.filter(([, , b]) => !usable(b) && !b.exhausted && !refilled.has(b));
-        if (refill.length === 0) break;
-        for (const [, , b] of refill) refilled.add(b);
-        await Promise.all(refill.map(([q, t, b]) => this.#fill(q, t, b)));
+      // Nothing this claim may take in what was read of these: read on (it may rank first).
+      if (short.length > 0) {
+        await Promise.all(short.map((b) => this.#fill(b)));
         continue;
       }
-      const e = bestEntry!;
-      best.entries.splice(best.entries.indexOf(e), 1);
-      this.#inflight.add(e.ks);
-      this.#inflightTasks.add(e.id);
-      skip.add(e.id);
-      picked.push(e);
+      if (!best || !bestEntry) break;
+      best.entries.splice(best.entries.indexOf(bestEntry), 1);
+      this.#inflight.add(bestEntry.ks);
+      this.#inflightTasks.add(bestEntry.id);
+      skip.add(bestEntry.id);
+      picked.push(bestEntry);
     }
     return picked;
   }
@@ -380,7 +397,8 @@ export class Dispatcher {
    * buffer is otherwise never refetched, and the entry would wait for unrelated new work.
    */
   #lost(e: Entry): null {
-    const b = this.#buffers.get(`${String(e.key[1])}\u0001${String(e.key[2])}`);
+    const { queue, type } = decodeReadyKey(e.key);
+    const b = this.#buffers.get(pairId(queue, type));
     if (b) b.stale = true;
     return null;
   }
@@ -397,7 +415,8 @@ export class Dispatcher {
 
   /** Returns an entry this worker may not take to its buffer, for other workers. */
   #putBack(e: Entry): void {
-    const b = this.#buffers.get(`${String(e.key[1])}\u0001${String(e.key[2])}`);
+    const { queue, type } = decodeReadyKey(e.key);
+    const b = this.#buffers.get(pairId(queue, type));
     if (!b) return;
     const i = b.entries.findIndex((x) => x.prio > e.prio || (x.prio === e.prio && x.id > e.id));
     b.entries.splice(i < 0 ? b.entries.length : i, 0, e);

@@ -125,7 +125,7 @@ export function endAttempt(
   const second = Math.floor(now / 1000);
   if (next.status === "pending") {
     mutations.push(queueEntry(next, now));
-    if (next.runAt <= now) sums.push([readySignalKey(), 1n]);
+    if (next.runAt <= now) sums.push([readySignalKey(task.queue, task.type), 1n]);
   }
   if (next.status === "failed") mutations.push({ type: "set", key: failedKey(task.id), value: 1 });
   if (next.status === "completed") {

@@ -117,11 +117,10 @@ function intentFor(tasks: Task[], now: number): Intent {
   const checks: Deno.AtomicCheck[] = [];
   const sums: Array<[Deno.KvKey, bigint]> = [];
   let bytes = 0;
-  let ready = false;
   for (const t of tasks) {
     mutations.push({ type: "set", key: taskKey(t.id), value: t });
     for (let slot = 0; slot < t.replicas; slot++) mutations.push(queueEntry(t, now, slot));
-    if (t.runAt <= now) ready = true;
+    if (t.runAt <= now) sums.push([readySignalKey(t.queue, t.type), BigInt(t.replicas)]);
     if (t.idempotencyKey !== null) {
       const key = idempotencyKey(t.idempotencyKey, t.owner ?? null);
       checks.push({ key, versionstamp: null });
@@ -131,7 +130,6 @@ function intentFor(tasks: Task[], now: number): Intent {
     bytes += approxBytes(t) + 64;
   }
   sums.push([rateKey("submitted", Math.floor(now / 1000)), BigInt(tasks.length)]);
-  if (ready) sums.push([readySignalKey(), 1n]);
   return { checks, mutations, sums, bytes };
 }
 

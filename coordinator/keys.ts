@@ -16,7 +16,8 @@
  * | ["rate", kind, epochSecond]                | KvU64            | submit, complete, fail     |
  * | ["worker", id]                             | WorkerRecord     | claim (at most every few s)|
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
- * | ["signal", "ready"]                        | KvU64            | anything that adds ready   |
+ * | ["signal", "ready", queue, type]           | KvU64            | anything that adds ready   |
+ * | ["bus", at, uid]                           | BusEvent (60 s)  | cancel (for other procs)   |
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
@@ -151,7 +152,45 @@ export const batchPartKey = (batchId: string, part: string): Deno.KvKey => [
 ];
 export const batchPrefix = (): Deno.KvKey => ["batch"];
 
-export const readySignalKey = (): Deno.KvKey => ["signal", "ready"];
+/**
+ * Bumped (a sum) by every commit that makes work of one (queue, type) ready, so coordinators that
+ * share the store notice each other's work and discover queues and types at run time.
+ */
+export const readySignalKey = (queue: string, type: string): Deno.KvKey => [
+  "signal",
+  "ready",
+  queue,
+  type,
+];
+export const readySignalPrefix = (): Deno.KvKey => ["signal", "ready"];
+/** The (queue, type) a ready-signal key counts. */
+export function decodeReadySignalKey(key: Deno.KvKey): { queue: string; type: string } {
+  return { queue: String(key[2]), type: String(key[3]) };
+}
+/** The parts of a ready entry's key (see `readyKey`). */
+export function decodeReadyKey(
+  key: Deno.KvKey,
+): { queue: string; type: string; prio: number; id: string; slot: number } {
+  return {
+    queue: String(key[1]),
+    type: String(key[2]),
+    prio: key[3] as number,
+    id: String(key[4]),
+    slot: (key[5] as number | undefined) ?? 0,
+  };
+}
+/** A short-lived notice for the other coordinators on the store (see `bus.ts`). */
+export const busKey = (at: number, uid: string): Deno.KvKey => ["bus", at, uid];
+export const busRange = (since: number): { start: Deno.KvKey; end: Deno.KvKey } => ({
+  start: ["bus", since],
+  end: ["bus", Number.MAX_SAFE_INTEGER],
+});
+export const decodeBusKey = (key: Deno.KvKey): { at: number; uid: string } => ({
+  at: key[1] as number,
+  uid: String(key[2]),
+});
+/** One string per (queue, type) pair, for maps keyed by it. */
+export const pairId = (queue: string, type: string): string => `${queue}\u0001${type}`;
 
 /** A stable string for a key, used to detect two intents touching one key in one commit. */
 export const keyString = (key: Deno.KvKey): string => key.map(String).join("\u0001");

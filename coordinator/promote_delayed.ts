@@ -35,7 +35,7 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
     const ok = await ctx.committer.commit({
       checks: [{ key: e.key, versionstamp: e.versionstamp }],
       mutations,
-      sums: [[readySignalKey(), 1n]],
+      sums: live ? [[readySignalKey(t.queue, t.type), 1n]] : [],
     });
     return ok && live ? t : null;
   }));

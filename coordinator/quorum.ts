@@ -150,7 +150,7 @@ export async function endReplica(
         // No agreement yet: ask one more worker.
         next = { ...t, status: openStatus, votes, history, live, replicas: t.replicas + 1 };
         mutations.push(queueEntry(next, now, t.replicas));
-        sums.push([readySignalKey(), 1n]);
+        sums.push([readySignalKey(t.queue, t.type), 1n]);
       } else {
         await closeTask();
         const distinct = new Set(votes.map((x) => x.hash)).size;
@@ -210,7 +210,7 @@ export async function endReplica(
         runAt,
       };
       mutations.push(queueEntry(next, now, l.slot ?? 0));
-      if (runAt <= now) sums.push([readySignalKey(), 1n]);
+      if (runAt <= now) sums.push([readySignalKey(t.queue, t.type), 1n]);
     }
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
   }

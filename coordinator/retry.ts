@@ -48,7 +48,7 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       sums: [
         [countKey(t.type, t.queue, t.status), -1n],
         [countKey(t.type, t.queue, "pending"), 1n],
-        [readySignalKey(), 1n],
+        [readySignalKey(t.queue, t.type), BigInt(next.replicas)],
       ],
     });
     if (!ok) continue;

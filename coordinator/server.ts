@@ -14,7 +14,10 @@ import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { recoverBatches } from "./enqueue.ts";
 import { expireLeases } from "./expire_leases.ts";
-import { queuePrefix, readySignalKey } from "./keys.ts";
+import { queuePrefix } from "./keys.ts";
+import { watchReadySignals } from "./ready_watch.ts";
+import { watchRemoteEnds } from "./remote_ends.ts";
+import { watchBus } from "./bus.ts";
 import { promoteDelayed } from "./promote_delayed.ts";
 import { Signals } from "./signals.ts";
 import { ReputationCache } from "./reputation.ts";
@@ -56,6 +59,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     log,
     queues,
     leasedTasks: new LeasedTasks(),
+    instanceId: crypto.randomUUID(),
     now: Date.now,
   };
   ctx.reputation = new ReputationCache(ctx);
@@ -64,22 +68,15 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const dispatcher = new Dispatcher(ctx);
   const workers = new WorkerRegistry(ctx);
 
-  // Anything that makes work ready (here or in another process) bumps a watched counter.
   ctx.signals.onReadyArrived((items) => dispatcher.markStale(items));
-  // Work made ready by another process bumps the signal beyond our own sums: wake every claim.
-  ctx.committer.trackSum(readySignalKey());
-  const watch = kv.watch([readySignalKey()]);
-  const watching = (async () => {
-    let highWater: bigint | null = null;
-    try {
-      for await (const [entry] of watch) {
-        const value = entry?.value instanceof Deno.KvU64 ? entry.value.value : 0n;
-        const foreign = value - ctx.committer.sumCommitted(readySignalKey());
-        if (highWater !== null && foreign > highWater) ctx.signals.readyArrived();
-        if (highWater === null || foreign > highWater) highWater = foreign;
-      }
-    } catch { /* closed */ }
-  })();
+  // Work other coordinators on this store made ready: refetch those buffers, wake those claims.
+  const readyWatch = watchReadySignals(ctx, (items) => {
+    dispatcher.markStale(items);
+    ctx.signals.wake(items);
+  }, config.wakePollMs);
+  await readyWatch.poll();
+  const remoteEnds = watchRemoteEnds(ctx, config.wakePollMs * 2);
+  const bus = watchBus(ctx, config.wakePollMs);
 
   let closing = false;
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -132,8 +129,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       live.close();
       await server.shutdown();
       await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
+      await readyWatch.stop();
+      await remoteEnds.stop();
+      await bus.stop();
       kv.close();
-      await watching;
     },
   };
 }

@@ -1,10 +1,11 @@
 /**
- * In-process wake-ups: work became ready, a task ended. Other coordinator processes on the same
- * KV reach us through a watched KV key (see `server.ts`), which calls `readyArrived()` too.
+ * In-process wake-ups: work became ready, a task ended. Work that other coordinator processes on
+ * the same KV made ready reaches us through `ready_watch.ts`, which calls `wake()` too.
  *
  * @module
  */
 import type { Task } from "../shared/protocol.ts";
+import { pairId } from "./keys.ts";
 
 interface ReadyWaiter {
   accepts(queue: string, type: string): boolean;
@@ -47,8 +48,11 @@ export class Signals {
     this.wake(items);
   }
 
-  /** Wakes waiting claims for work that is already known (no listener is told of new work). */
-  wake(items?: ReadonlyArray<{ queue: string; type: string }>): void {
+  /**
+   * Wakes waiting claims for work that is already known (no listener is told of new work): for
+   * each item, claims that accept its (queue, type) until they can take `n` tasks (default 1).
+   */
+  wake(items?: ReadonlyArray<{ queue: string; type: string; n?: number }>): void {
     if (!items) {
       const all = [...this.#readyWaiters];
       this.#readyWaiters.clear();
@@ -57,10 +61,10 @@ export class Signals {
     }
     const counts = new Map<string, { queue: string; type: string; n: number }>();
     for (const it of items) {
-      const k = `${it.queue}\u0001${it.type}`;
+      const k = pairId(it.queue, it.type);
       const c = counts.get(k);
-      if (c) c.n++;
-      else counts.set(k, { ...it, n: 1 });
+      if (c) c.n += it.n ?? 1;
+      else counts.set(k, { queue: it.queue, type: it.type, n: it.n ?? 1 });
     }
     for (const c of counts.values()) {
       for (const w of this.#readyWaiters) {
@@ -104,10 +108,23 @@ export class Signals {
   /** Tells waiters that a task reached a final status. */
   taskEnded(task: Task): void {
     for (const l of this.#endListeners) l(task);
+    this.taskEndedElsewhere(task);
+  }
+
+  /**
+   * A task another coordinator ended: only those waiting for it here hear of it (listeners such
+   * as the live feed hear of it from the process that ended it).
+   */
+  taskEndedElsewhere(task: Task): void {
     const waiters = this.#taskWaiters.get(task.id);
     if (!waiters) return;
     this.#taskWaiters.delete(task.id);
     for (const w of waiters) w(task);
+  }
+
+  /** Ids of the tasks someone in this process is waiting for. */
+  awaitedIds(): IterableIterator<string> {
+    return this.#taskWaiters.keys();
   }
 
   /** Calls `fn` for every task that ends in this process (dashboard feeds, metrics). */
