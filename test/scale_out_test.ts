@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-explicit-any -- JSON messages in tests
 /**
  * Coordinators sharing one KV file behave as one: what happens on one is heard on the others
  * within a poll interval, not a lease period.
