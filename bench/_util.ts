@@ -90,3 +90,35 @@ export const fmt = (n: number, digits = 0) =>
 export function progress(line: string): void {
   console.error(`  … ${line}`);
 }
+
+export interface CommitterFigures {
+  commits: number;
+  intents: number;
+  mutations: number;
+  sums: number;
+  conflicts: number;
+}
+
+/** The coordinator process's committer counters (GET /api/stats). */
+export async function committerStats(api: string): Promise<CommitterFigures> {
+  const s = await (await fetch(`${api}/stats`)).json();
+  return s.committer;
+}
+
+/** KV writes per task between two readings: what the mutation budget counts. */
+export function perTask(
+  before: CommitterFigures,
+  after: CommitterFigures,
+  tasks: number,
+): { mutationsPerTask: number; sumsPerTask: number; commitsPerTask: number } {
+  return {
+    mutationsPerTask: (after.mutations - before.mutations) / tasks,
+    sumsPerTask: (after.sums - before.sums) / tasks,
+    commitsPerTask: (after.commits - before.commits) / tasks,
+  };
+}
+
+export const describePerTask = (p: ReturnType<typeof perTask>) =>
+  `${fmt(p.mutationsPerTask, 2)} set/delete + ${fmt(p.sumsPerTask, 2)} sum mutations per task, ${
+    fmt(p.commitsPerTask, 3)
+  } commits per task`;

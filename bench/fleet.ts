@@ -5,7 +5,16 @@
  *
  * @module
  */
-import { fmt, post, progress, REPO_ROOT, spawnCoordinator } from "./_util.ts";
+import {
+  committerStats,
+  describePerTask,
+  fmt,
+  perTask,
+  post,
+  progress,
+  REPO_ROOT,
+  spawnCoordinator,
+} from "./_util.ts";
 
 export interface FleetOptions {
   transport: "ws" | "http";
@@ -15,8 +24,10 @@ export interface FleetOptions {
   verification?: unknown;
 }
 
-/** Completed tasks per second for one fleet configuration. */
-export async function runFleet(o: FleetOptions): Promise<number> {
+/** Completed tasks per second for one fleet configuration, and its KV writes per task. */
+export async function runFleet(
+  o: FleetOptions,
+): Promise<{ perS: number; cost: ReturnType<typeof perTask> }> {
   const c = await spawnCoordinator();
   const procs = Array.from({ length: o.workers }, (_, i) =>
     new Deno.Command(Deno.execPath(), {
@@ -49,6 +60,7 @@ export async function runFleet(o: FleetOptions): Promise<number> {
       if (Date.now() > deadline) throw new Error("workers did not connect");
       await new Promise((r) => setTimeout(r, 100));
     }
+    const before = await committerStats(c.api);
     const t0 = performance.now();
     for (let b = 0; b < o.tasks; b += 1000) {
       await post(c.api, "/tasks", {
@@ -66,12 +78,13 @@ export async function runFleet(o: FleetOptions): Promise<number> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const perS = o.tasks / ((performance.now() - t0) / 1000);
+    const cost = perTask(before, await committerStats(c.api), o.tasks);
     progress(
       `${o.transport}, ${o.workers}×${o.concurrency}${o.verification ? ", quorum 2-of-2" : ""}: ${
         fmt(perS)
-      } tasks/s`,
+      } tasks/s; ${describePerTask(cost)}`,
     );
-    return perS;
+    return { perS, cost };
   } finally {
     for (const p of procs) {
       try {
@@ -91,7 +104,15 @@ export async function benchFleets(): Promise<Record<string, number>> {
   const http = await runFleet({ ...base, transport: "http" });
   const ws = await runFleet({ ...base, transport: "ws" });
   const quorum = await runFleet({ ...base, transport: "ws", verification: QUORUM });
-  return { httpTasksPerS: http, wsTasksPerS: ws, quorumTasksPerS: quorum };
+  return {
+    httpTasksPerS: http.perS,
+    wsTasksPerS: ws.perS,
+    quorumTasksPerS: quorum.perS,
+    wsMutationsPerTask: ws.cost.mutationsPerTask,
+    wsSumsPerTask: ws.cost.sumsPerTask,
+    wsCommitsPerTask: ws.cost.commitsPerTask,
+    quorumMutationsPerTask: quorum.cost.mutationsPerTask,
+  };
 }
 
 if (import.meta.main) {

@@ -15,6 +15,12 @@ const sections = Deno.args.filter((a) => !a.startsWith("--"));
 const want = (s: string) => sections.length === 0 || sections.includes(s);
 const results: Record<string, Record<string, number>> = {};
 const pct = (x: number) => `${fmt(x * 100, 1)}%`;
+/**
+ * Set/delete mutations a plain task may cost from submit to completion (8 today: task + ready at
+ * submit; ready out, lease and its expiry entry in at claim; lease and expiry out, task at the
+ * end). Sums are counted apart: they merge per key within a commit.
+ */
+const MUTATION_BUDGET = 8;
 
 if (want("core")) {
   console.log("\n# Coordinator core (HTTP API, disk KV)");
@@ -28,6 +34,11 @@ if (want("core")) {
   const t = await benchThroughput();
   console.log(`submitted: ${fmt(t.submittedPerS)} tasks/s`);
   console.log(`completed: ${fmt(t.completedPerS)} tasks/s (claim + report over HTTP, 8 loops)`);
+  console.log(
+    `KV writes per task, submit to completion: ${fmt(t.mutationsPerTask!, 2)} set/delete + ${
+      fmt(t.sumsPerTask!, 2)
+    } sums, ${fmt(t.commitsPerTask!, 3)} commits (budget: ${MUTATION_BUDGET} set/delete)`,
+  );
   console.log(
     `claim latency, 1,000 queued:   p50 ${fmt(t.claimP50At1k, 2)} ms  p99 ${
       fmt(t.claimP99At1k, 2)
@@ -59,6 +70,13 @@ if (want("fleet")) {
   console.log(`ratio WebSocket / HTTP: ${fmt(f.wsTasksPerS / f.httpTasksPerS, 2)}× (aim ≥ 2)`);
   console.log(`quorum 2-of-2 over WebSocket: ${fmt(f.quorumTasksPerS)} tasks/s`);
   console.log(`ratio quorum / none: ${pct(f.quorumTasksPerS / f.wsTasksPerS)} (aim ≥ 45%)`);
+  console.log(
+    `KV writes per task, WebSocket fleet: ${fmt(f.wsMutationsPerTask!, 2)} set/delete + ${
+      fmt(f.wsSumsPerTask!, 2)
+    } sums, ${fmt(f.wsCommitsPerTask!, 3)} commits; quorum ${
+      fmt(f.quorumMutationsPerTask!, 2)
+    } set/delete`,
+  );
   results.fleet = f;
 }
 

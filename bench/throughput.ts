@@ -5,7 +5,16 @@
  *
  * @module
  */
-import { fmt, percentile, post, progress, spawnCoordinator } from "./_util.ts";
+import {
+  committerStats,
+  describePerTask,
+  fmt,
+  percentile,
+  perTask,
+  post,
+  progress,
+  spawnCoordinator,
+} from "./_util.ts";
 
 const TOTAL = 20_000;
 const BATCH = 1000;
@@ -16,6 +25,7 @@ export async function benchThroughput(): Promise<Record<string, number>> {
   const c = await spawnCoordinator();
   try {
     // Submit.
+    const atStart = await committerStats(c.api);
     let t = performance.now();
     const batches = TOTAL / BATCH;
     let sent = 0;
@@ -34,6 +44,7 @@ export async function benchThroughput(): Promise<Record<string, number>> {
     progress(`submitted ${fmt(TOTAL)} in ${fmt(submitS, 2)} s`);
 
     // Claim and complete.
+    const afterSubmit = await committerStats(c.api);
     t = performance.now();
     let completed = 0;
     const claimLatencies: number[] = [];
@@ -62,6 +73,12 @@ export async function benchThroughput(): Promise<Record<string, number>> {
     if (stats.status.completed !== TOTAL) {
       throw new Error(`stats say ${stats.status.completed} completed`);
     }
+    const afterComplete = await committerStats(c.api);
+    const submitCost = perTask(atStart, afterSubmit, TOTAL);
+    const runCost = perTask(afterSubmit, afterComplete, TOTAL);
+    const lifeCost = perTask(atStart, afterComplete, TOTAL);
+    progress(`submit: ${describePerTask(submitCost)}`);
+    progress(`claim + complete: ${describePerTask(runCost)}`);
 
     const at1k = await claimLatency(c.api, 1_000);
     progress(
@@ -75,6 +92,9 @@ export async function benchThroughput(): Promise<Record<string, number>> {
     );
 
     return {
+      mutationsPerTask: lifeCost.mutationsPerTask,
+      sumsPerTask: lifeCost.sumsPerTask,
+      commitsPerTask: lifeCost.commitsPerTask,
       submittedPerS: TOTAL / submitS,
       completedPerS: TOTAL / completeS,
       claimBatchP50Ms: percentile(claimLatencies.sort((a, b) => a - b), 50),

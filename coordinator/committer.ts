@@ -44,7 +44,10 @@ export interface CommitterStats {
   lockRetries: number;
   /** Time spent waiting for KV commits, in ms. */
   commitMs: number;
+  /** `set` and `delete` mutations written. */
   mutations: number;
+  /** `sum` mutations written (one per counter key per commit, however many intents add to it). */
+  sums: number;
 }
 
 /** A committer bound to one KV. State lives here: the queue and the commit in flight. */
@@ -65,6 +68,7 @@ export class Committer {
     lockRetries: 0,
     commitMs: 0,
     mutations: 0,
+    sums: 0,
   };
 
   constructor(kv: Deno.Kv) {
@@ -179,6 +183,7 @@ export class Committer {
     if (ok) {
       this.stats.commits++;
       this.stats.intents += batch.length;
+      this.stats.sums += new Set(batch.flatMap((p) => p.sumKeys)).size;
       for (const p of batch) {
         this.stats.mutations += p.intent.mutations.length;
         if (this.#trackedPrefixes.length === 0) continue;

@@ -44,6 +44,13 @@ export async function readStats(ctx: Ctx, workersOnline: number): Promise<Stats>
     byQueue,
     rates: { t0: t0 * 1000, completed, failed, submitted },
     workersOnline,
+    committer: {
+      commits: ctx.committer.stats.commits,
+      intents: ctx.committer.stats.intents,
+      mutations: ctx.committer.stats.mutations,
+      sums: ctx.committer.stats.sums,
+      conflicts: ctx.committer.stats.conflicts,
+    },
   };
 }
 

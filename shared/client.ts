@@ -23,8 +23,11 @@ import {
 } from "./protocol.ts";
 
 export interface ClientOptions {
-  /** The API base, e.g. `http://127.0.0.1:8787/api`. */
-  baseUrl: string;
+  /**
+   * The API base, e.g. `http://127.0.0.1:8787/api`; or several coordinators on one store (an
+   * array, or comma-separated), tried in turn when one cannot be reached.
+   */
+  baseUrl: string | string[];
   /** Bearer token (client API key). */
   token?: string;
   fetch?: typeof fetch;
@@ -78,45 +81,82 @@ export interface ListFilter {
 
 const FINAL = new Set(["completed", "failed", "cancelled"]);
 
-/** Creates a client for one coordinator. */
+/** Answers that mean "this coordinator cannot serve now; another one may". */
+const UNAVAILABLE = new Set([502, 503, 504]);
+
+/** Creates a client for one coordinator, or for several that share a store (failover). */
 export function createClient(options: ClientOptions) {
-  const base = options.baseUrl.replace(/\/+$/, "");
+  const bases = (Array.isArray(options.baseUrl) ? options.baseUrl : options.baseUrl.split(","))
+    .map((u) => u.trim().replace(/\/+$/, "")).filter(Boolean);
+  if (bases.length === 0) throw new Error("createClient: baseUrl names no coordinator");
+  let current = 0;
   const doFetch = options.fetch ?? fetch;
 
-  async function call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await doFetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    const json = text ? JSON.parse(text) : null;
-    if (!res.ok) {
-      const parsed = ApiError.safeParse(json);
-      const e = parsed.success
-        ? parsed.data.error
-        : { code: "http", message: text || res.statusText };
-      throw new ApiRequestError(res.status, e.code, e.message, "field" in e ? e.field : undefined);
+  /**
+   * One request. With several coordinators, a network error or a 502/503/504 moves on to the
+   * next one; only requests that are safe to repeat are repeated (`retry`), which is why
+   * submissions carry an idempotency key when there is more than one coordinator.
+   */
+  async function call(method: string, path: string, body?: unknown, retry = method === "GET") {
+    for (let tried = 0;; tried++) {
+      const base = bases[current]!;
+      let res: Response;
+      try {
+        res = await doFetch(`${base}${path}`, {
+          method,
+          headers: {
+            ...(body !== undefined ? { "content-type": "application/json" } : {}),
+            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (e) {
+        if (!retry || tried + 1 >= bases.length * 2) throw e;
+        current = (current + 1) % bases.length;
+        await new Promise((r) => setTimeout(r, tried < bases.length ? 0 : 200));
+        continue;
+      }
+      if (UNAVAILABLE.has(res.status) && retry && tried + 1 < bases.length * 2) {
+        await res.body?.cancel();
+        current = (current + 1) % bases.length;
+        continue;
+      }
+      const text = await res.text();
+      const json = text ? JSON.parse(text) : null;
+      if (!res.ok) {
+        const parsed = ApiError.safeParse(json);
+        const e = parsed.success
+          ? parsed.data.error
+          : { code: "http", message: text || res.statusText };
+        throw new ApiRequestError(
+          res.status,
+          e.code,
+          e.message,
+          "field" in e ? e.field : undefined,
+        );
+      }
+      return json;
     }
-    return json;
   }
+  const failover = bases.length > 1;
+  /** With failover, every submission gets a key, so a repeat on another coordinator is safe. */
+  const keyed = <T extends { idempotencyKey?: string | undefined }>(t: T): T =>
+    failover && t.idempotencyKey === undefined ? { ...t, idempotencyKey: crypto.randomUUID() } : t;
 
   const parseTask = (v: unknown) => Task.parse(v);
 
   const client = {
     /** Submits one task. */
     async submit(type: string, params: unknown, opts: SubmitOptions = {}): Promise<Task> {
-      return parseTask(await call("POST", "/tasks", { ...opts, type, params }));
+      return parseTask(await call("POST", "/tasks", keyed({ ...opts, type, params }), failover));
     },
 
     /** Submits many tasks (any number; sent in batches of 1,000); tasks come back in order. */
     async submitMany(tasks: SubmitTask[]): Promise<Task[]> {
       const out: Task[] = [];
       for (let i = 0; i < tasks.length; i += LIMITS.batchTasks) {
-        const res = await call("POST", "/tasks", { tasks: tasks.slice(i, i + LIMITS.batchTasks) });
+        const batch = tasks.slice(i, i + LIMITS.batchTasks).map(keyed);
+        const res = await call("POST", "/tasks", { tasks: batch }, failover);
         out.push(...(res as { tasks: unknown[] }).tasks.map(parseTask));
       }
       return out;
@@ -195,7 +235,7 @@ export function createClient(options: ClientOptions) {
           // One long-poll per group; each returns as soon as one of its tasks ends.
           const answers = await Promise.all(
             groups.map((g) =>
-              call("POST", "/tasks/await", { ids: g, waitMs: LIMITS.waitMs }) as Promise<
+              call("POST", "/tasks/await", { ids: g, waitMs: LIMITS.waitMs }, true) as Promise<
                 { tasks: unknown[] }
               >
             ),

@@ -386,6 +386,17 @@ export const Stats = z.object({
     submitted: z.array(z.number()),
   }),
   workersOnline: z.number(),
+  /**
+   * This coordinator process's group committer since it started (not fleet-wide): atomic
+   * commits, intents packed into them, set/delete and sum mutations written, checks that failed.
+   */
+  committer: z.object({
+    commits: z.number(),
+    intents: z.number(),
+    mutations: z.number(),
+    sums: z.number(),
+    conflicts: z.number(),
+  }).optional(),
 });
 export type Stats = z.infer<typeof Stats>;
 

@@ -52,3 +52,27 @@ Deno.test("client.wait rejects with TaskFailedError carrying the task's error", 
     (e: any) => e.status === 400 && e.field?.startsWith("params"),
   );
 });
+
+Deno.test("createClient with several coordinators fails over when one goes away, without duplicates", async () => {
+  const a = await testCoordinator();
+  const b = await testCoordinator({ db: a.db });
+  const tessera = createClient({ baseUrl: [a.api, b.api] });
+  const stop = new AbortController();
+  const worker = runInTestWorker(b.api, stop.signal);
+  try {
+    const first = await tessera.submit("demo.echo", { n: 1 });
+    assert.ok(first.idempotencyKey, "failover submissions carry a key");
+    await a.close();
+    // A is gone: the next calls land on B, and the results come back.
+    const second = await tessera.submit("demo.echo", { n: 2 });
+    assert.deepEqual(await tessera.wait(first.id, { timeoutMs: 10_000 }), { n: 1 });
+    assert.deepEqual(await tessera.wait(second.id, { timeoutMs: 10_000 }), { n: 2 });
+    const all = await tessera.list({ limit: 100 });
+    assert.equal(all.tasks.length, 2);
+  } finally {
+    stop.abort();
+    await worker;
+    await b.close();
+    await Deno.remove(a.dir, { recursive: true });
+  }
+});
