@@ -18,6 +18,8 @@
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
  * | ["signal", "ready", queue, type]           | KvU64            | anything that adds ready   |
  * | ["bus", at, uid]                           | BusEvent (60 s)  | cancel (for other procs)   |
+ * | ["coordinator", instanceId]                | Presence (15 s)  | every coordinator, each 5 s|
+ * | ["ended", at, instanceId, part]            | EndedTask[] (60s)| coordinators with peers    |
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
@@ -188,6 +190,24 @@ export const busRange = (since: number): { start: Deno.KvKey; end: Deno.KvKey } 
 export const decodeBusKey = (key: Deno.KvKey): { at: number; uid: string } => ({
   at: key[1] as number,
   uid: String(key[2]),
+});
+/** A coordinator process that shares the store, while it runs. */
+export const coordinatorKey = (instanceId: string): Deno.KvKey => ["coordinator", instanceId];
+export const coordinatorPrefix = (): Deno.KvKey => ["coordinator"];
+/** Tasks one coordinator ended in a short span, for the other coordinators' live feeds. */
+export const endedKey = (at: number, instanceId: string, part: number): Deno.KvKey => [
+  "ended",
+  at,
+  instanceId,
+  part,
+];
+export const endedRange = (since: number): { start: Deno.KvKey; end: Deno.KvKey } => ({
+  start: ["ended", since],
+  end: ["ended", Number.MAX_SAFE_INTEGER],
+});
+export const decodeEndedKey = (key: Deno.KvKey): { at: number; instanceId: string } => ({
+  at: key[1] as number,
+  instanceId: String(key[2]),
 });
 /** One string per (queue, type) pair, for maps keyed by it. */
 export const pairId = (queue: string, type: string): string => `${queue}\u0001${type}`;

@@ -13,6 +13,7 @@ import { type Ctx, getMany } from "./context.ts";
 import { failedPrefix, taskKey } from "./keys.ts";
 import { readStats } from "./stats.ts";
 import type { WorkerRegistry } from "./workers.ts";
+import type { EndedTask } from "./ended_log.ts";
 
 export type WorkerKind = "deno" | "browser" | "other";
 
@@ -80,6 +81,8 @@ export interface LiveFeedOptions {
   latencyWindowMs?: number;
   /** How long task events are gathered before they are written. @default {50} */
   flushMs?: number;
+  /** Tasks other coordinators on the store ended since the last call (see `ended_log.ts`). */
+  foreign?: () => Promise<EndedTask[]>;
 }
 
 /** One listener: `send` gets ready-to-write SSE text, `end` is called when the feed closes. */
@@ -127,6 +130,7 @@ export class LiveFeed {
   #kindLookups = new Map<string, Promise<WorkerKind | null>>();
   #failures: LiveFailure[] = [];
   #failuresSeeded = false;
+  #foreign: (() => Promise<EndedTask[]>) | undefined;
   /** Serialized task events waiting for the next flush, per task type. */
   #pending = new Map<string, string[]>();
 
@@ -136,6 +140,7 @@ export class LiveFeed {
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#latencyWindowMs = options.latencyWindowMs ?? 300_000;
     this.#flushMs = options.flushMs ?? 50;
+    this.#foreign = options.foreign;
     this.#offTaskEnded = ctx.signals.onTaskEnded((task) => this.#taskEnded(task));
   }
 
@@ -241,6 +246,8 @@ export class LiveFeed {
     if (this.#ticking || this.#closed) return;
     this.#ticking = true;
     try {
+      // Tasks other coordinators on the store ended count here too: one fleet, one view.
+      for (const t of (await this.#foreign?.()) ?? []) this.#taskEnded(t);
       const snapshot = await this.snapshot();
       if (this.#closed) return;
       const chunk = sseEvent("stats", snapshot);
@@ -253,7 +260,7 @@ export class LiveFeed {
     }
   }
 
-  #taskEnded(task: Task): void {
+  #taskEnded(task: EndedTask): void {
     const now = this.#ctx.now();
     if (task.claimedAt !== null) {
       this.#queueWait.push(now, Math.max(0, task.claimedAt - Math.max(task.createdAt, task.runAt)));
@@ -274,7 +281,7 @@ export class LiveFeed {
     if (this.#subscribers.size > 0) this.#emitTask(task);
   }
 
-  #emitTask(task: Task): void {
+  #emitTask(task: EndedTask): void {
     const event = (workerKind: WorkerKind | null): LiveTaskEvent => ({
       id: task.id,
       type: task.type,
@@ -353,7 +360,7 @@ export class LiveFeed {
   }
 }
 
-function failureOf(task: Task, at: number): LiveFailure {
+function failureOf(task: EndedTask, at: number): LiveFailure {
   return {
     id: task.id,
     type: task.type,

@@ -18,6 +18,8 @@ import { queuePrefix } from "./keys.ts";
 import { watchReadySignals } from "./ready_watch.ts";
 import { watchRemoteEnds } from "./remote_ends.ts";
 import { watchBus } from "./bus.ts";
+import { startPresence } from "./presence.ts";
+import { startEndedLog } from "./ended_log.ts";
 import { promoteDelayed } from "./promote_delayed.ts";
 import { Signals } from "./signals.ts";
 import { ReputationCache } from "./reputation.ts";
@@ -77,6 +79,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   await readyWatch.poll();
   const remoteEnds = watchRemoteEnds(ctx, config.wakePollMs * 2);
   const bus = watchBus(ctx, config.wakePollMs);
+  let listeningUrl: string | null = null;
+  const presence = await startPresence(ctx, () => listeningUrl);
+  const endedLog = startEndedLog(ctx, presence);
 
   let closing = false;
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -101,7 +106,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const hub = new WsHub(ctx, dispatcher, workers);
   const app = createApp({ ctx, dispatcher, workers }, hub);
   // The live dashboard: the SSE feed at /api/live and the Vite-built pages at /dashboard.
-  const live = new LiveFeed(ctx, workers);
+  const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
   app.route("/api", liveRoutes(live));
   app.route("/dashboard", dashboardRoutes(log));
   // The donate page at `/` (Vite-built from web-worker/ on first request), files under /assets/.
@@ -113,6 +118,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   }, app.fetch);
   const port = server.addr.port;
   const host = config.hostname === "0.0.0.0" ? "127.0.0.1" : config.hostname;
+  listeningUrl = `http://${host}:${port}`;
   log.info("coordinator listening", { url: `http://${host}:${port}`, db: config.db });
 
   return {
@@ -132,6 +138,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       await readyWatch.stop();
       await remoteEnds.stop();
       await bus.stop();
+      await endedLog.stop();
+      await presence.stop();
       kv.close();
     },
   };

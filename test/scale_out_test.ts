@@ -54,3 +54,42 @@ Deno.test("a long-poll on coordinator A answers when coordinator B completes the
   );
   assert.ok(lags[4]! < 400, `slowest ${lags[4]} ms`);
 });
+
+Deno.test("the live feed of coordinator A shows tasks that coordinator B ended", async () => {
+  await using a = await testCoordinator();
+  await using b = await testCoordinator({ db: a.db });
+  const res = await fetch(`${a.api}/live`);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const seen = new Set<string>();
+  let text = "";
+  const reading = (async () => {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      text += value;
+      for (const m of text.matchAll(/event: task\ndata: (.*)\n/g)) seen.add(JSON.parse(m[1]!).id);
+    }
+  })();
+  try {
+    const sub = await b.call("POST", "/tasks", {
+      tasks: [1, 2, 3].map((i) => ({ type: "demo.echo", params: { i } })),
+    });
+    const ids: string[] = sub.body.tasks.map((t: { id: string }) => t.id);
+    const claim = await b.call("POST", "/leases", { workerId: "w-b", max: 3, waitMs: 1000 });
+    for (const l of claim.body.leases) {
+      await b.call("POST", `/tasks/${l.taskId}/complete`, { leaseId: l.leaseId, result: {} });
+    }
+    const deadline = Date.now() + 5000;
+    while (!ids.every((id) => seen.has(id)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(
+      ids.filter((id) => !seen.has(id)),
+      [],
+      "tasks ended on B missing from A's feed",
+    );
+  } finally {
+    await reader.cancel();
+    await reading.catch(() => {});
+  }
+});
