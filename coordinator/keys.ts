@@ -26,6 +26,8 @@
  * | ["replica", taskId, leaseId]               | result           | replica completion         |
  * | ["rep", "w" | "d", id, "agree"|"disagree"] | KvU64            | quorum decision, spot check|
  * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
+ * | ["meta", "layout"]                         | layout version   | start (migrate.ts)         |
+ * | ["meta", "migration", version]             | resume cursor    | a migration under way      |
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  *
@@ -209,6 +211,12 @@ export const decodeEndedKey = (key: Deno.KvKey): { at: number; instanceId: strin
   at: key[1] as number,
   instanceId: String(key[2]),
 });
+/** The version of this key layout the store holds (see `migrate.ts`). */
+export const layoutKey = (): Deno.KvKey => ["meta", "layout"];
+/** Where a migration to `version` got to, so that one cut short resumes there. */
+export const migrationCursorKey = (version: number): Deno.KvKey => ["meta", "migration", version];
+/** The one key of the layout before the ready signal had a key per (queue, type). */
+export const legacyReadySignalKey = (): Deno.KvKey => ["signal", "ready"];
 /** One string per (queue, type) pair, for maps keyed by it. */
 export const pairId = (queue: string, type: string): string => `${queue}\u0001${type}`;
 

@@ -5,6 +5,7 @@
  */
 import { loadCoordinatorConfig } from "./config.ts";
 import { startCoordinator } from "./server.ts";
+import { LayoutTooNewError } from "./migrate.ts";
 
 const loaded = (() => {
   try {
@@ -18,7 +19,11 @@ if ("help" in loaded) {
   console.log(loaded.help);
   Deno.exit(0);
 }
-const coordinator = await startCoordinator(loaded);
+const coordinator = await startCoordinator(loaded).catch((e) => {
+  if (!(e instanceof LayoutTooNewError)) throw e;
+  console.error(`tessera: ${e.message}`);
+  Deno.exit(2);
+});
 let stopping = false;
 const stop = async () => {
   if (stopping) Deno.exit(1);

@@ -20,6 +20,7 @@ import { watchRemoteEnds } from "./remote_ends.ts";
 import { watchBus } from "./bus.ts";
 import { startPresence } from "./presence.ts";
 import { startEndedLog } from "./ended_log.ts";
+import { migrateLayout } from "./migrate.ts";
 import { promoteDelayed } from "./promote_delayed.ts";
 import { Signals } from "./signals.ts";
 import { ReputationCache } from "./reputation.ts";
@@ -65,6 +66,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     now: Date.now,
   };
   ctx.reputation = new ReputationCache(ctx);
+  // An older store is brought up to this code's key layout (a newer one is refused).
+  await migrateLayout(ctx).catch((e) => {
+    kv.close();
+    throw e;
+  });
   // A batch a dead process left half written is finished or undone before anyone sees it.
   await recoverBatches(ctx);
   const dispatcher = new Dispatcher(ctx);
