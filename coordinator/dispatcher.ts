@@ -55,6 +55,8 @@ export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "wai
   /** The browser volunteer behind the worker: one donor never gets two replicas of a task. */
   donorId?: string | null | undefined;
   kind?: WorkerKind | undefined;
+  /** The seed protocol's claim: its leases may be ended by lease-less reports. */
+  via?: "seed" | undefined;
   signal?: AbortSignal;
 };
 
@@ -306,6 +308,7 @@ export class Dispatcher {
         slot: e.slot,
         donorId,
         kind: options.kind ?? "other",
+        ...(options.via ? { via: options.via } : {}),
       };
       const intent: Intent = {
         checks: [{ key: e.key, versionstamp: e.versionstamp }],

@@ -70,6 +70,7 @@ export async function endReplica(
     endedAt: now,
     outcome: outcomeName,
     error: err && { ...err, message: err.message.slice(0, 300) },
+    ...(l.via ? { via: l.via } : {}),
   });
   const second = Math.floor(now / 1000);
 

@@ -149,6 +149,8 @@ export const Attempt = z.object({
   endedAt: z.number(),
   outcome: AttemptOutcome,
   error: TaskError.nullable(),
+  /** "seed": the lease came from the seed protocol's claim (see `LeaseRecord.via`). */
+  via: z.literal("seed").optional(),
 });
 export type Attempt = z.infer<typeof Attempt>;
 
