@@ -59,6 +59,7 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
     const ended = await endLease(ctx, task as Deno.KvEntry<Task>, lease, req.outcome, ctx.now());
     if (!await ctx.committer.commit(ended.intent)) continue;
     announce(ctx, ended);
+    if (ended.refused) throw ended.refused;
     const others = leases.filter((l) => !ended.leaseIds.includes(l.value.leaseId)).map((l) =>
       l.value
     );
@@ -121,6 +122,7 @@ export async function finishMany(
       );
       if (await ctx.committer.commit(ended.intent)) {
         announce(ctx, ended);
+        if (ended.refused) return { ok: false as const, error: ended.refused };
         return { ok: true as const, task: ended.next };
       }
     }

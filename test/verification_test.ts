@@ -212,3 +212,119 @@ Deno.test("a trusted (operator) worker's single result is accepted under adaptiv
     "the unused replica slot is gone",
   );
 });
+
+Deno.test("a result that does not match the type's result schema fails that attempt with a retryable validation error", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.sleep",
+    params: { ms: 0 },
+    backoffMs: 0,
+  })).body;
+  const [l] = (await c.call("POST", "/leases", { workerId: "server-1", kind: "deno" })).body.leases;
+  const wrong = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l.leaseId,
+    result: { totally: "wrong" },
+  });
+  assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+  assert.equal(wrong.body.error.code, "validation");
+  assert.equal(wrong.body.error.field, "result");
+  const after = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(after.status, "pending", "one bad result does not doom the task");
+  assert.equal(after.result, null);
+  assert.equal(after.error.code, "validation");
+  assert.equal(after.error.retryable, true);
+  assert.equal(after.history[0].outcome, "failed");
+  const again = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l.leaseId,
+    result: { totally: "wrong" },
+  });
+  assert.equal(again.status, 409, "the refused lease is over");
+
+  const [l2] = (await c.call("POST", "/leases", { workerId: "server-2", kind: "deno" })).body
+    .leases;
+  const ok = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l2.leaseId,
+    result: { sleptMs: 0, attempt: 2 },
+  });
+  assert.equal(ok.body.status, "completed");
+  assert.deepEqual(ok.body.result, { sleptMs: 0, attempt: 2 });
+});
+
+Deno.test("a batch report and a socket complete refuse a result that does not match the schema", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "primes.count",
+    params: { from: 0, to: 100 },
+    maxAttempts: 1,
+  })).body;
+  const [l] = (await c.call("POST", "/leases", { workerId: "server-1", kind: "deno" })).body.leases;
+  const rep = await c.call("POST", "/leases/report", {
+    items: [{ taskId: t.id, leaseId: l.leaseId, result: { totally: "wrong" } }],
+  });
+  assert.deepEqual(rep.body.outcomes, [{ taskId: t.id, ok: false, code: "validation" }]);
+  const failed = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(failed.status, "failed", "its only attempt failed");
+  assert.equal(failed.error.code, "validation");
+
+  const t2 = (await c.call("POST", "/tasks", {
+    type: "primes.count",
+    params: { from: 0, to: 100 },
+    maxAttempts: 1,
+  })).body;
+  const ws = new WebSocket(c.url.replace(/^http/, "ws") + "/api/ws");
+  const acks: any[] = [];
+  ws.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type === "lease") {
+      ws.send(JSON.stringify({
+        type: "complete",
+        ref: 1,
+        taskId: m.lease.taskId,
+        leaseId: m.lease.leaseId,
+        result: { count: "many" },
+      }));
+    }
+    if (m.type === "ack") acks.push(m);
+  };
+  ws.onopen = () =>
+    ws.send(JSON.stringify({ type: "hello", workerId: "server-3", kind: "deno", slots: 1 }));
+  try {
+    await eventually(() => acks.length > 0);
+    assert.equal(acks[0].ok, false);
+    assert.equal(acks[0].code, "validation");
+    assert.equal((await c.call("GET", `/tasks/${t2.id}`)).body.error.code, "validation");
+  } finally {
+    ws.close();
+  }
+});
+
+Deno.test("a replica with a result that does not match the schema is not a vote", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = (await c.call("POST", "/tasks", {
+    type: "primes.count",
+    params: { from: 0, to: 100 },
+    backoffMs: 0,
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4, adaptive: false },
+  })).body;
+  const claim = async (w: string) =>
+    (await c.call("POST", "/leases", { workerId: w, kind: "browser" })).body.leases[0];
+  const a = await claim("A");
+  const b = await claim("B");
+  const bad = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: a.leaseId,
+    result: { totally: "wrong" },
+  });
+  assert.equal(bad.status, 400);
+  const mid = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(mid.votes.length, 0, "the invalid result did not vote");
+  const good = { from: 0, to: 100, count: 25 };
+  await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: b.leaseId, result: good });
+  const d = await eventually(() => claim("D"));
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: d.leaseId,
+    result: good,
+  });
+  assert.equal(done.body.status, "completed");
+  assert.deepEqual(done.body.agreement, { agreed: 2, of: 2 });
+  assert.deepEqual(done.body.result, good);
+});
