@@ -16,6 +16,7 @@ export default defineHandler({
   result: params,
   verification: { mode: "none" },
   timeoutMs: 10_000,
+  maxTimeoutMs: 30_000,
   run(params, ctx) {
     ctx.signal.throwIfAborted();
     ctx.progress(1);
