@@ -22,6 +22,7 @@ import {
   taskKey,
 } from "./keys.ts";
 import { makeSpotLease } from "./spot_checks.ts";
+import { hasRecord } from "./quorum.ts";
 import { type LeaseRecord, taskView, workerView } from "./task_view.ts";
 
 interface Entry {
@@ -325,7 +326,10 @@ export class Dispatcher {
         const holders = [holderKey(task.id, `w:${workerId}`)];
         if (donorId) holders.push(holderKey(task.id, `d:${donorId}`));
         const held = await ctx.kv.getMany(holders);
-        if (held.some((h) => h.value !== null)) {
+        // A task waiting for a voter with a record: another newcomer's vote could not decide it.
+        const unfit = task.waiting &&
+          !hasRecord(await ctx.reputation.trust(workerId, donorId, options.kind ?? "other"));
+        if (unfit || held.some((h) => h.value !== null)) {
           this.#rememberReplica(workerId, task.id);
           this.#putBack(e);
           return null;

@@ -48,7 +48,8 @@ export async function endLease(
  * Holds a reported result to the handler's result schema: workers are not trusted to have run
  * the real handler. A mismatch fails the attempt with a retryable `validation` error: one bad
  * worker should not doom the task, and `maxAttempts` still bounds the retries. A match keeps
- * the parsed value, so what is stored (and voted on) is exactly what the schema describes.
+ * the value as reported, not as parsed: parsing drops fields the schema does not name, and a
+ * replica or spot-check answer with made-up fields must still differ from the honest one.
  */
 function checkResult(
   ctx: Ctx,
@@ -64,7 +65,7 @@ function checkResult(
     // A refinement may read fields of a value of the wrong shape and throw: not a match.
     parsed = { success: false as const, error: null };
   }
-  if (parsed.success) return { outcome: { kind: "completed", result: parsed.data } };
+  if (parsed.success) return { outcome };
   const issue = parsed.error?.issues[0];
   const where = issue ? ["result", ...issue.path.map(String)].join(".") : "result";
   const message = `${where}: not a valid ${type} result${issue ? ` (${issue.message})` : ""}`;

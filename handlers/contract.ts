@@ -13,7 +13,17 @@ export const DEFAULT_MAX_TIMEOUT_MS = 600_000;
 /** How results of a task type are checked before they are accepted. */
 export type Verification =
   | { mode: "none" }
-  | { mode: "quorum"; replicas: number; agree: number; maxReplicas: number };
+  | {
+    mode: "quorum";
+    replicas: number;
+    agree: number;
+    maxReplicas: number;
+    /**
+     * How long a task may wait for a voter with a record before it fails `unverified`.
+     * @default {600_000}
+     */
+    deadlineMs?: number;
+  };
 
 /** A minimal structured logger handed to handlers. */
 export interface HandlerLogger {

@@ -328,3 +328,74 @@ Deno.test("a replica with a result that does not match the schema is not a vote"
   assert.deepEqual(done.body.agreement, { agreed: 2, of: 2 });
   assert.deepEqual(done.body.result, good);
 });
+
+/** Claims for a browser volunteer that accepts only demo.echo (no spot checks exist for it). */
+async function claimAs(c: { call: any }, workerId: string, kind = "browser") {
+  const res = await c.call("POST", "/leases", { workerId, kind, types: ["demo.echo"] });
+  return res.body.leases[0];
+}
+
+Deno.test("identical results from newcomers wait for a voter with a record, then fail unverified at the deadline", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: {
+      mode: "quorum",
+      replicas: 2,
+      agree: 2,
+      maxReplicas: 4,
+      adaptive: false,
+      deadlineMs: 1500,
+    },
+  })).body;
+  for (const w of ["N1", "N2"]) {
+    const l = await claimAs(c, w);
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x: 1 } });
+  }
+  const waiting = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(waiting.status, "pending", JSON.stringify(waiting));
+  assert.match(waiting.waiting, /voter with a record/);
+  assert.equal(waiting.error, null);
+  assert.ok(waiting.verifyBy > Date.now() && waiting.verifyBy <= Date.now() + 1500);
+  assert.equal(await claimAs(c, "N3"), undefined, "another newcomer's vote could not decide it");
+
+  const failed = await eventually(async () => {
+    const x = (await c.call("GET", `/tasks/${t.id}`)).body;
+    return x.status === "failed" ? x : null;
+  }, 5000);
+  assert.equal(failed.error.code, "unverified");
+  assert.match(failed.error.message, /record/);
+  assert.doesNotMatch(failed.error.message, /did not agree/);
+  assert.equal(failed.waiting, null);
+  assert.equal((await c.call("GET", "/stats")).body.status.failed, 1);
+});
+
+Deno.test("a task waiting for a voter with a record completes when one votes with the group", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+  })).body;
+  for (const w of ["N1", "N2"]) {
+    const l = await claimAs(c, w);
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x: 1 } });
+  }
+  const waiting = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.match(waiting.waiting, /record/);
+  const deadline = waiting.verifyBy - Date.now();
+  assert.ok(
+    deadline > 590_000 && deadline <= 600_000,
+    `the default deadline is 10 min (${deadline})`,
+  );
+  const op = await claimAs(c, "server-1", "deno");
+  assert.equal(op.taskId, t.id, "an operator's worker has a record: it gets the open slot");
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: op.leaseId,
+    result: { x: 1 },
+  });
+  assert.equal(done.body.status, "completed");
+  assert.deepEqual(done.body.agreement, { agreed: 3, of: 3 });
+  assert.equal(done.body.waiting, null);
+});
