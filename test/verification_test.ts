@@ -1,6 +1,9 @@
 // deno-lint-ignore-file no-explicit-any -- JSON messages in tests
 import assert from "node:assert/strict";
+import type { Ctx } from "../coordinator/context.ts";
+import { deadlineOf } from "../coordinator/quorum.ts";
 import { loadHandler } from "../handlers/mod.ts";
+import { DEFAULTS, type Task } from "../shared/protocol.ts";
 import { eventually, testCoordinator } from "./_helpers.ts";
 
 /** A browser-kind volunteer on a raw socket; a liar returns a consistent wrong answer. */
@@ -398,4 +401,17 @@ Deno.test("a task waiting for a voter with a record completes when one votes wit
   assert.equal(done.body.status, "completed");
   assert.deepEqual(done.body.agreement, { agreed: 3, of: 3 });
   assert.equal(done.body.waiting, null);
+});
+
+Deno.test("deadlineOf() takes the task's deadline, else its type's, else the 10-minute default", () => {
+  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: true } as const;
+  const ctx = {
+    handlers: new Map([["slow.type", { verification: { ...quorum, deadlineMs: 7_200_000 } }]]),
+  } as unknown as Ctx;
+  const task = (type: string, deadlineMs?: number) =>
+    ({ type, verification: { ...quorum, ...(deadlineMs ? { deadlineMs } : {}) } }) as Task;
+  assert.equal(deadlineOf(ctx, task("slow.type", 5_000)), 5_000);
+  assert.equal(deadlineOf(ctx, task("slow.type")), 7_200_000);
+  assert.equal(deadlineOf(ctx, task("demo.echo")), DEFAULTS.verificationDeadlineMs);
+  assert.equal(DEFAULTS.verificationDeadlineMs, 600_000);
 });
