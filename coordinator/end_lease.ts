@@ -38,7 +38,6 @@ export async function endLease(
   outcome: Outcome,
   now: number,
 ): Promise<EndedLease> {
-  const l = lease.value;
   const checked = checkResult(ctx, task.value.type, outcome);
   const ended = await endChecked(ctx, task, lease, checked.outcome, now);
   return checked.refused ? { ...ended, refused: checked.refused } : ended;
