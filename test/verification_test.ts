@@ -415,3 +415,28 @@ Deno.test("deadlineOf() takes the task's deadline, else its type's, else the 10-
   assert.equal(deadlineOf(ctx, task("demo.echo")), DEFAULTS.verificationDeadlineMs);
   assert.equal(DEFAULTS.verificationDeadlineMs, 600_000);
 });
+
+Deno.test("a waiting task offers one more slot to voters with a record while they disagree, past maxReplicas", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+  })).body;
+  const vote = async (w: string, kind: string, x: number) => {
+    const l = await claimAs(c, w, kind);
+    assert.equal(l?.taskId, t.id, `${w} gets a slot`);
+    return (await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x } }))
+      .body;
+  };
+  await vote("N1", "browser", 1);
+  await vote("N2", "browser", 1);
+  const split = await vote("S1", "deno", 2);
+  assert.equal(split.status, "pending");
+  assert.match(split.waiting, /record/, "still only newcomers in the matching group");
+  assert.equal(split.replicas, 4);
+  const done = await vote("S2", "deno", 1);
+  assert.equal(done.status, "completed");
+  assert.deepEqual(done.result, { x: 1 });
+  assert.deepEqual(done.agreement, { agreed: 3, of: 4 });
+});
