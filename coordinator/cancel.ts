@@ -43,7 +43,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
       const slots = await Array.fromAsync(
         ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) }),
       );
-      const next: Task = { ...t, status: "cancelled", completedAt: now };
+      const next: Task = { ...t, status: "cancelled", completedAt: now, waiting: null };
       const ok = await ctx.committer.commit({
         checks: [{ key: task.key, versionstamp: task.versionstamp }],
         mutations: [...slots.map((e) => ({ type: "delete" as const, key: e.key })), {

@@ -24,6 +24,7 @@ import {
   taskKey,
 } from "./keys.ts";
 import { makeSpotLease } from "./spot_checks.ts";
+import { hasRecord } from "./quorum.ts";
 import { type LeaseRecord, taskView, workerView } from "./task_view.ts";
 
 interface Entry {
@@ -66,6 +67,8 @@ export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "wai
   /** The browser volunteer behind the worker: one donor never gets two replicas of a task. */
   donorId?: string | null | undefined;
   kind?: WorkerKind | undefined;
+  /** The seed protocol's claim: its leases may be ended by lease-less reports. */
+  via?: "seed" | undefined;
   signal?: AbortSignal;
 };
 
@@ -323,6 +326,7 @@ export class Dispatcher {
         slot: e.slot,
         donorId,
         kind: options.kind ?? "other",
+        ...(options.via ? { via: options.via } : {}),
       };
       const intent: Intent = {
         checks: [{ key: e.key, versionstamp: e.versionstamp }],
@@ -339,7 +343,10 @@ export class Dispatcher {
         const holders = [holderKey(task.id, `w:${workerId}`)];
         if (donorId) holders.push(holderKey(task.id, `d:${donorId}`));
         const held = await ctx.kv.getMany(holders);
-        if (held.some((h) => h.value !== null)) {
+        // A task waiting for a voter with a record: another newcomer's vote could not decide it.
+        const unfit = task.waiting &&
+          !hasRecord(await ctx.reputation.trust(workerId, donorId, options.kind ?? "other"));
+        if (unfit || held.some((h) => h.value !== null)) {
           this.#rememberReplica(workerId, task.id);
           this.#putBack(e);
           return null;

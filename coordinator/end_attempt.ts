@@ -70,6 +70,7 @@ export function endAttempt(
     endedAt: now,
     outcome: outcome.kind === "expired" ? "expired" : outcome.kind,
     error: error && { ...error, message: error.message.slice(0, HISTORY_MESSAGE_CHARS) },
+    ...(lease.via ? { via: lease.via } : {}),
   };
   const history = [...task.history, attempt].slice(-HISTORY_KEEP);
   const base = {

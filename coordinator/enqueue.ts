@@ -7,6 +7,7 @@
  * @module
  */
 import { monotonicFactory } from "ulid";
+import { DEFAULT_MAX_TIMEOUT_MS } from "../handlers/contract.ts";
 import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts";
 import { approxBytes, type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
@@ -109,6 +110,14 @@ function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null)
     const issue = parsed.error.issues[0]!;
     const field = [`${prefix}params`, ...issue.path.map(String)].join(".");
     throw new ApiFailure("validation", `${field}: ${issue.message}`, field);
+  }
+  const maxTimeoutMs = handler.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS;
+  if (input.timeoutMs !== undefined && input.timeoutMs > maxTimeoutMs) {
+    throw new ApiFailure(
+      "validation",
+      `${prefix}timeoutMs: ${input.type} tasks take a timeout of at most ${maxTimeoutMs} ms`,
+      `${prefix}timeoutMs`,
+    );
   }
 }
 

@@ -10,11 +10,20 @@ import { type Ctx, getMany } from "./context.ts";
 import { announce, endLease } from "./end_lease.ts";
 import { leaseExpiryPrefix, leaseKey, taskKey } from "./keys.ts";
 import type { LeaseRecord } from "./task_view.ts";
+import { failUnverified } from "./verify_deadline.ts";
 
 const BATCH = 200;
 
-/** Expires what is due now; returns how many attempts it ended. */
+/**
+ * Expires what is due now; returns how many attempts it ended. Quorum tasks past their
+ * verification deadline are failed on the same timer: both walk a due-time index.
+ */
 export async function expireLeases(ctx: Ctx): Promise<number> {
+  const [ended] = await Promise.all([expireDue(ctx), failUnverified(ctx)]);
+  return ended;
+}
+
+async function expireDue(ctx: Ctx): Promise<number> {
   const now = ctx.now();
   const due: Array<{ key: Deno.KvKey; taskId: string; leaseId: string }> = [];
   const iter = ctx.kv.list({ start: leaseExpiryPrefix(), end: [...leaseExpiryPrefix(), now] }, {

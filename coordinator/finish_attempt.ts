@@ -17,7 +17,7 @@ import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface FinishRequest {
   taskId: string;
-  /** Absent for seed-protocol workers: the task's current lease (of `workerId`, if given). */
+  /** Absent for seed-protocol workers: the task's seed lease (of `workerId`, if given). */
   leaseId?: string | undefined;
   workerId?: string | undefined;
   outcome: Outcome;
@@ -35,12 +35,10 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
     if (!task.value) throw new ApiFailure("not_found", `no task ${req.taskId}`);
     const lease = req.leaseId !== undefined
       ? leases.find((l) => l.value.leaseId === req.leaseId)
-      : leases.find((l) => req.workerId === undefined || l.value.workerId === req.workerId);
+      : leases.find((l) => seedMatch(l.value, req.workerId));
     if (!lease) {
       const ended = task.value.history.findLast((a) =>
-        req.leaseId !== undefined
-          ? a.leaseId === req.leaseId
-          : req.workerId === undefined || a.workerId === req.workerId
+        req.leaseId !== undefined ? a.leaseId === req.leaseId : seedMatch(a, req.workerId)
       );
       if (ended && ended.outcome === req.outcome.kind) {
         return { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true };
@@ -52,19 +50,35 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
         "stale_lease",
         req.leaseId !== undefined
           ? `lease ${req.leaseId} is not current for task ${req.taskId}: its result is discarded`
-          : `task ${req.taskId} has no lease${req.workerId ? ` held by ${req.workerId}` : ""}`,
+          : `task ${req.taskId} has no lease from POST /tasks/claim${
+            req.workerId ? ` held by ${req.workerId}` : ""
+          }: a report without leaseId ends only such a lease`,
         "leaseId",
       );
     }
     const ended = await endLease(ctx, task as Deno.KvEntry<Task>, lease, req.outcome, ctx.now());
     if (!await ctx.committer.commit(ended.intent)) continue;
     announce(ctx, ended);
+    if (ended.refused) throw ended.refused;
     const others = leases.filter((l) => !ended.leaseIds.includes(l.value.leaseId)).map((l) =>
       l.value
     );
     return { task: taskView(ended.next, others), duplicate: false };
   }
   throw new ApiFailure("conflict", `task ${req.taskId} is changing too fast; try again`);
+}
+
+/**
+ * Which lease (or ended attempt) a report without a lease id may mean: only one handed out by
+ * the seed protocol's claim, whose workers never learn to send lease ids, and only that worker's
+ * when the report names it. Any other lease is fenced: a stale seed worker whose lease expired
+ * must not end the lease a native worker holds now.
+ */
+function seedMatch(
+  l: { via?: "seed" | undefined; workerId: string },
+  workerId: string | undefined,
+): boolean {
+  return l.via === "seed" && (workerId === undefined || l.workerId === workerId);
 }
 
 export interface FinishManyItem {
@@ -108,6 +122,7 @@ export async function finishMany(
       );
       if (await ctx.committer.commit(ended.intent)) {
         announce(ctx, ended);
+        if (ended.refused) return { ok: false as const, error: ended.refused };
         return { ok: true as const, task: ended.next };
       }
     }

@@ -28,6 +28,7 @@
  * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
  * | ["meta", "layout"]                         | layout version   | start (migrate.ts)         |
  * | ["meta", "migration", version]             | resume cursor    | a migration under way      |
+ * | ["verify_by", verifyBy, taskId]            | 1                | quorum task starts waiting |
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  *
@@ -93,6 +94,9 @@ export const leaseExpiryKey = (expiresAt: number, taskId: string, leaseId: strin
 export const leaseExpiryPrefix = (): Deno.KvKey => ["lease_exp"];
 
 export const failedKey = (id: string): Deno.KvKey => ["failed", id];
+/** Quorum tasks waiting for a voter with a record, by the time they give up. */
+export const verifyByKey = (at: number, taskId: string): Deno.KvKey => ["verify_by", at, taskId];
+export const verifyByPrefix = (): Deno.KvKey => ["verify_by"];
 export const failedPrefix = (): Deno.KvKey => ["failed"];
 
 /** Where an idempotency key points at its task; scoped by owner when there is one. */

@@ -10,10 +10,21 @@
  * `maxReplicas`; after that the task fails with a `verification` error. On a decision every voter
  * gains an agreement or a disagreement.
  *
+ * A group of `agree` matching votes all from workers without a record cannot win, and more such
+ * votes would not change that: the task waits instead (`waiting` says why), its open slots go to
+ * workers with a record only (the dispatcher checks `waiting`), one slot at a time even past
+ * `maxReplicas`, until its `verifyBy` deadline; then `verify_deadline.ts` fails it `unverified`.
+ *
  * @module
  */
 import { canonicalHash } from "../shared/canonical_hash.ts";
-import type { Attempt, Task, TaskError, Vote } from "../shared/protocol.ts";
+import {
+  type Attempt,
+  DEFAULTS,
+  type Task,
+  type TaskError,
+  type Vote,
+} from "../shared/protocol.ts";
 import type { Intent } from "./committer.ts";
 import { approxBytes, type Ctx } from "./context.ts";
 import { backoffDelay, type EndedAttempt, type Outcome } from "./end_attempt.ts";
@@ -29,6 +40,7 @@ import {
   readySlotsPrefix,
   replicaKey,
   taskKey,
+  verifyByKey,
   workerStatKey,
 } from "./keys.ts";
 import { repSums, type Trust } from "./reputation.ts";
@@ -70,6 +82,7 @@ export async function endReplica(
     endedAt: now,
     outcome: outcomeName,
     error: err && { ...err, message: err.message.slice(0, 300) },
+    ...(l.via ? { via: l.via } : {}),
   });
   const second = Math.floor(now / 1000);
 
@@ -118,6 +131,7 @@ export async function endReplica(
     const needRecord = ctx.config.spotChecks !== "off";
     const winner = decide(counted, v?.agree ?? 1, v?.adaptive ?? false, hash, needRecord);
     const history = [...t.history, attempt("completed", null)].slice(-20);
+    const unconfirmed = winner === null && needRecord ? largestGroup(counted, v?.agree ?? 1) : 0;
     if (winner !== null) {
       await closeTask();
       let result = outcome.result;
@@ -145,6 +159,18 @@ export async function endReplica(
       }
       voters = counted.map((x) => ({ workerId: x.vote.workerId, donorId: x.vote.donorId }));
       sums.push([rateKey("completed", second), 1n]);
+    } else if (unconfirmed > 0) {
+      const verifyBy = t.verifyBy ?? now + deadlineOf(ctx, t);
+      const waiting = `needs a voter with a record: ${unconfirmed} matching results so far, ` +
+        `none from a worker with a record`;
+      next = { ...t, status: openStatus, votes, history, live, waiting, verifyBy };
+      // Every slot is taken or answered: open one, for a worker with a record.
+      if (t.replicas - votes.length <= 0) {
+        next = { ...next, replicas: t.replicas + 1 };
+        mutations.push(queueEntry(next, now, t.replicas));
+        sums.push([readySignalKey(t.queue, t.type), 1n]);
+      }
+      if (!t.waiting) mutations.push({ type: "set", key: verifyByKey(verifyBy, t.id), value: 1 });
     } else if (counted.length >= t.replicas || votes.length >= t.replicas) {
       if (v && t.replicas < v.maxReplicas) {
         // No agreement yet: ask one more worker.
@@ -154,6 +180,7 @@ export async function endReplica(
       } else {
         await closeTask();
         const distinct = new Set(votes.map((x) => x.hash)).size;
+        const banned = votes.length - counted.length;
         next = {
           ...t,
           status: "failed",
@@ -163,8 +190,9 @@ export async function endReplica(
           completedAt: now,
           error: {
             code: "verification",
-            message:
-              `replicas did not agree: ${distinct} distinct results from ${votes.length} workers`,
+            message: `replicas did not agree: no ${v?.agree ?? 1} matching results among ` +
+              `${votes.length} (${distinct} distinct` +
+              `${banned > 0 ? `; ${banned} from banned workers, not counted` : ""})`,
             retryable: false,
           },
           agreement: { agreed: 0, of: votes.length },
@@ -174,6 +202,8 @@ export async function endReplica(
     } else {
       next = { ...t, status: openStatus, votes, history, live };
     }
+    // No longer blocked on a record (a voter was banned meanwhile): the usual rules apply.
+    if (t.waiting && unconfirmed === 0 && !final) next = { ...next, waiting: null };
     sums.push([workerStatKey(l.workerId, "completed"), 1n]);
     sums.push([workerStatKey(l.workerId, "runMs"), BigInt(Math.max(0, now - l.startedAt))]);
   } else {
@@ -215,6 +245,10 @@ export async function endReplica(
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
   }
 
+  if (final && (t.waiting || t.verifyBy)) {
+    next = { ...next, waiting: null, verifyBy: null };
+    if (t.verifyBy) mutations.push({ type: "delete", key: verifyByKey(t.verifyBy, t.id) });
+  }
   mutations.push({ type: "set", key: taskKey(t.id), value: next });
   if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
   if (next.status !== t.status) {
@@ -235,6 +269,29 @@ export async function endReplica(
   return { intent, next, final, endedLeases, voters };
 }
 
+/** Whether a voter's record lets its group win (`decide`) or its claim a waiting task's slot. */
+export const hasRecord = (trust: Trust): boolean => trust === "trusted" || trust === "established";
+
+/** How long `task` may wait for a voter with a record: the task's own, its type's, the default. */
+export function deadlineOf(ctx: Ctx, task: Task): number {
+  const own = task.verification.mode === "quorum" ? task.verification.deadlineMs : undefined;
+  const typeDefault = ctx.handlers.get(task.type)?.verification;
+  return own ??
+    (typeDefault?.mode === "quorum" ? typeDefault.deadlineMs : undefined) ??
+    DEFAULTS.verificationDeadlineMs;
+}
+
+/**
+ * The size of the largest group of matching counted votes when it reaches `agree` (so only a
+ * missing record keeps it from winning), else 0.
+ */
+function largestGroup(counted: Array<{ vote: Vote }>, agree: number): number {
+  const sizes = new Map<string, number>();
+  for (const { vote } of counted) sizes.set(vote.hash, (sizes.get(vote.hash) ?? 0) + 1);
+  const most = Math.max(0, ...sizes.values());
+  return most >= agree ? most : 0;
+}
+
 /** The winning hash, if any: see the module comment for the rule. */
 function decide(
   counted: Array<{ vote: Vote; trust: Trust }>,
@@ -252,8 +309,7 @@ function decide(
     const trusts = groups.get(h);
     if (!trusts) continue;
     if (adaptive && trusts.includes("trusted")) return h;
-    const hasRecord = !needRecord || trusts.some((x) => x === "trusted" || x === "established");
-    if (trusts.length >= agree && hasRecord) return h;
+    if (trusts.length >= agree && (!needRecord || trusts.some(hasRecord))) return h;
   }
   return null;
 }

@@ -32,6 +32,8 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       live: 0,
       votes: [],
       agreement: null,
+      waiting: null,
+      verifyBy: null,
       replicas: t.verification.mode === "quorum" ? t.verification.replicas : 1,
     };
     const ok = await ctx.committer.commit({

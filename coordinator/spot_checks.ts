@@ -73,6 +73,7 @@ export async function makeSpotLease(
     kind: WorkerKind;
     types?: string[] | undefined;
     queues?: string[] | undefined;
+    via?: "seed" | undefined;
   },
 ): Promise<Lease | null> {
   const types = spotTypes(worker.types).filter((t) => ctx.handlers.has(t));
@@ -111,6 +112,7 @@ export async function makeSpotLease(
     donorId: worker.donorId,
     kind: worker.kind,
     spot: true,
+    ...(worker.via ? { via: worker.via } : {}),
   };
   const ok = await ctx.committer.commit({
     checks: [],
@@ -177,6 +179,7 @@ export async function endSpot(
       endedAt: now,
       outcome: outcome.kind === "expired" ? "expired" : outcome.kind,
       error: null,
+      ...(l.via ? { via: l.via } : {}),
     }],
   };
   const sums: Array<[Deno.KvKey, bigint]> = [

@@ -27,6 +27,11 @@ export interface LeaseRecord {
   spot?: boolean;
   kind?: "deno" | "browser" | "other";
   progress?: number;
+  /**
+   * How the lease was handed out: "seed" for the seed protocol's `POST /tasks/claim`, whose
+   * workers report without a lease id. Only such a lease may be ended by a lease-less report.
+   */
+  via?: "seed";
 }
 
 /** The task a client sees, given its stored record and its live leases. */

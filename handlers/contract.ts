@@ -7,10 +7,23 @@
  */
 import type { z } from "zod";
 
+/** The `maxTimeoutMs` of a handler that declares none: 10 minutes. */
+export const DEFAULT_MAX_TIMEOUT_MS = 600_000;
+
 /** How results of a task type are checked before they are accepted. */
 export type Verification =
   | { mode: "none" }
-  | { mode: "quorum"; replicas: number; agree: number; maxReplicas: number };
+  | {
+    mode: "quorum";
+    replicas: number;
+    agree: number;
+    maxReplicas: number;
+    /**
+     * How long a task may wait for a voter with a record before it fails `unverified`.
+     * @default {600_000}
+     */
+    deadlineMs?: number;
+  };
 
 /** A minimal structured logger handed to handlers. */
 export interface HandlerLogger {
@@ -43,6 +56,12 @@ export interface Handler<P extends z.ZodType = z.ZodType, R extends z.ZodType = 
   verification?: Verification;
   /** Default timeout for tasks of this type, in ms. */
   timeoutMs?: number;
+  /**
+   * The largest `timeoutMs` a client may ask for, in ms: a task runs on a volunteer's CPU, so
+   * a type says how long one task of it may reasonably take. Submits above it are refused.
+   * @default {DEFAULT_MAX_TIMEOUT_MS}
+   */
+  maxTimeoutMs?: number;
   run(params: z.infer<P>, ctx: HandlerContext): Promise<z.infer<R>> | z.infer<R>;
 }
 

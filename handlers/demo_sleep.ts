@@ -15,13 +15,18 @@ import { z } from "zod";
 import { defineHandler, TaskFailure } from "./contract.ts";
 import { yieldToEventLoop } from "./_cooperate.ts";
 
+/**
+ * Longest sleep: any client may submit demo tasks, and `cpu: true` busy-waits on a volunteer's
+ * core, so one task may take a minute, not ten.
+ */
+export const MAX_SLEEP_MS = 60_000;
 /** Longest timer slice between two progress reports, in ms. */
 export const PROGRESS_EVERY_MS = 250;
 /** Longest busy-wait slice before yielding to the event loop, in ms. */
 export const CPU_SLICE_MS = 20;
 
 const params = z.object({
-  ms: z.number().int().min(0).max(600_000),
+  ms: z.number().int().min(0).max(MAX_SLEEP_MS),
   fail: z.enum(["retryable", "permanent"]).optional(),
   failUntilAttempt: z.number().int().min(1).optional(),
   cpu: z.boolean().optional(),
@@ -57,7 +62,8 @@ export default defineHandler({
   params,
   result,
   verification: { mode: "none" },
-  timeoutMs: 660_000,
+  timeoutMs: MAX_SLEEP_MS + 5_000,
+  maxTimeoutMs: MAX_SLEEP_MS + 5_000,
   async run({ ms, fail, failUntilAttempt, cpu }, ctx) {
     const { signal } = ctx;
     signal.throwIfAborted();

@@ -64,6 +64,7 @@ export default defineHandler({
   result,
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 300_000,
+  maxTimeoutMs: 600_000,
   async run({ prefix, difficulty, start, limit }, ctx) {
     const checkpoint = checkpointer(ctx);
     const encoder = new TextEncoder();

@@ -84,6 +84,7 @@ export default defineHandler({
   result,
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 60_000,
+  maxTimeoutMs: 300_000,
   async run({ x0, y0, x1, y1, width, height, maxIter }, ctx) {
     const checkpoint = checkpointer(ctx);
     const iterations: number[] = new Array(width * height);

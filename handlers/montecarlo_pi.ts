@@ -50,6 +50,7 @@ export default defineHandler({
   result,
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 120_000,
+  maxTimeoutMs: 300_000,
   async run({ seed, samples }, ctx) {
     const checkpoint = checkpointer(ctx);
     const next = mulberry32(seed);

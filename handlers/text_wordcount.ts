@@ -35,6 +35,7 @@ export default defineHandler({
   result,
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 10_000,
+  maxTimeoutMs: 30_000,
   run({ text, top }, ctx) {
     ctx.signal.throwIfAborted();
     const counts = new Map<string, number>();

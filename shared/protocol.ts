@@ -34,6 +34,11 @@ export const DEFAULTS = Object.freeze({
   timeoutMs: 60_000,
   leaseMs: 30_000,
   backoffMs: 1000,
+  /**
+   * How long a quorum task whose replicas agree, but only among workers without a record, waits
+   * for a voter with one before it fails `unverified`; counted from when it starts waiting.
+   */
+  verificationDeadlineMs: 600_000,
 });
 
 export const TaskStatus = z.enum(["pending", "processing", "completed", "failed", "cancelled"]);
@@ -48,6 +53,8 @@ export const TaskErrorCode = z.enum([
   "internal",
   /** Replicas of the task never agreed. */
   "verification",
+  /** Replicas agreed, but no voter with a record confirmed it before the deadline. */
+  "unverified",
 ]);
 
 /** An error that ended an attempt: data, never a class, so it crosses `postMessage` and HTTP. */
@@ -122,6 +129,11 @@ export const Verification = z.discriminatedUnion("mode", [
     agree: z.number().int().min(1).max(5),
     maxReplicas: z.number().int().min(1).max(9),
     adaptive: z.boolean().default(true),
+    /**
+     * How long the task may wait for a voter with a record (see `DEFAULTS`); the task type's
+     * default, or 10 minutes, when absent.
+     */
+    deadlineMs: z.number().int().min(1000).max(7 * 24 * 3600_000).optional(),
   }).refine((v) => v.agree <= v.replicas && v.replicas <= v.maxReplicas, {
     message: "needs agree ≤ replicas ≤ maxReplicas",
     path: ["agree"],
@@ -149,6 +161,8 @@ export const Attempt = z.object({
   endedAt: z.number(),
   outcome: AttemptOutcome,
   error: TaskError.nullable(),
+  /** "seed": the lease came from the seed protocol's claim (see `LeaseRecord.via`). */
+  via: z.literal("seed").optional(),
 });
 export type Attempt = z.infer<typeof Attempt>;
 
@@ -185,6 +199,13 @@ export const Task = z.object({
   votes: z.array(Vote),
   /** How many workers agreed on the accepted result, of how many that answered. */
   agreement: z.object({ agreed: z.number().int(), of: z.number().int() }).nullable(),
+  /**
+   * Why an open quorum task is not decided yet although replicas answered, e.g. "needs a voter
+   * with a record: …"; null (or absent) when it waits for nothing in particular.
+   */
+  waiting: z.string().nullable().optional(),
+  /** When a waiting task gives up and fails `unverified`. */
+  verifyBy: z.number().nullable().optional(),
   /**
    * The id of the API key that submitted the task; null without one (open mode). Clients see
    * only their own tasks. Absent on tasks stored before keys existed.

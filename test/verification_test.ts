@@ -1,6 +1,9 @@
 // deno-lint-ignore-file no-explicit-any -- JSON messages in tests
 import assert from "node:assert/strict";
+import type { Ctx } from "../coordinator/context.ts";
+import { deadlineOf } from "../coordinator/quorum.ts";
 import { loadHandler } from "../handlers/mod.ts";
+import { DEFAULTS, type Task } from "../shared/protocol.ts";
 import { eventually, testCoordinator } from "./_helpers.ts";
 
 /** A browser-kind volunteer on a raw socket; a liar returns a consistent wrong answer. */
@@ -211,4 +214,229 @@ Deno.test("a trusted (operator) worker's single result is accepted under adaptiv
     0,
     "the unused replica slot is gone",
   );
+});
+
+Deno.test("a result that does not match the type's result schema fails that attempt with a retryable validation error", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.sleep",
+    params: { ms: 0 },
+    backoffMs: 0,
+  })).body;
+  const [l] = (await c.call("POST", "/leases", { workerId: "server-1", kind: "deno" })).body.leases;
+  const wrong = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l.leaseId,
+    result: { totally: "wrong" },
+  });
+  assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+  assert.equal(wrong.body.error.code, "validation");
+  assert.equal(wrong.body.error.field, "result");
+  const after = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(after.status, "pending", "one bad result does not doom the task");
+  assert.equal(after.result, null);
+  assert.equal(after.error.code, "validation");
+  assert.equal(after.error.retryable, true);
+  assert.equal(after.history[0].outcome, "failed");
+  const again = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l.leaseId,
+    result: { totally: "wrong" },
+  });
+  assert.equal(again.status, 409, "the refused lease is over");
+
+  const [l2] = (await c.call("POST", "/leases", { workerId: "server-2", kind: "deno" })).body
+    .leases;
+  const ok = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l2.leaseId,
+    result: { sleptMs: 0, attempt: 2 },
+  });
+  assert.equal(ok.body.status, "completed");
+  assert.deepEqual(ok.body.result, { sleptMs: 0, attempt: 2 });
+});
+
+Deno.test("a batch report and a socket complete refuse a result that does not match the schema", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "primes.count",
+    params: { from: 0, to: 100 },
+    maxAttempts: 1,
+  })).body;
+  const [l] = (await c.call("POST", "/leases", { workerId: "server-1", kind: "deno" })).body.leases;
+  const rep = await c.call("POST", "/leases/report", {
+    items: [{ taskId: t.id, leaseId: l.leaseId, result: { totally: "wrong" } }],
+  });
+  assert.deepEqual(rep.body.outcomes, [{ taskId: t.id, ok: false, code: "validation" }]);
+  const failed = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(failed.status, "failed", "its only attempt failed");
+  assert.equal(failed.error.code, "validation");
+
+  const t2 = (await c.call("POST", "/tasks", {
+    type: "primes.count",
+    params: { from: 0, to: 100 },
+    maxAttempts: 1,
+  })).body;
+  const ws = new WebSocket(c.url.replace(/^http/, "ws") + "/api/ws");
+  const acks: any[] = [];
+  ws.onmessage = (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type === "lease") {
+      ws.send(JSON.stringify({
+        type: "complete",
+        ref: 1,
+        taskId: m.lease.taskId,
+        leaseId: m.lease.leaseId,
+        result: { count: "many" },
+      }));
+    }
+    if (m.type === "ack") acks.push(m);
+  };
+  ws.onopen = () =>
+    ws.send(JSON.stringify({ type: "hello", workerId: "server-3", kind: "deno", slots: 1 }));
+  try {
+    await eventually(() => acks.length > 0);
+    assert.equal(acks[0].ok, false);
+    assert.equal(acks[0].code, "validation");
+    assert.equal((await c.call("GET", `/tasks/${t2.id}`)).body.error.code, "validation");
+  } finally {
+    ws.close();
+  }
+});
+
+Deno.test("a replica with a result that does not match the schema is not a vote", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = (await c.call("POST", "/tasks", {
+    type: "primes.count",
+    params: { from: 0, to: 100 },
+    backoffMs: 0,
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4, adaptive: false },
+  })).body;
+  const claim = async (w: string) =>
+    (await c.call("POST", "/leases", { workerId: w, kind: "browser" })).body.leases[0];
+  const a = await claim("A");
+  const b = await claim("B");
+  const bad = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: a.leaseId,
+    result: { totally: "wrong" },
+  });
+  assert.equal(bad.status, 400);
+  const mid = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(mid.votes.length, 0, "the invalid result did not vote");
+  const good = { from: 0, to: 100, count: 25 };
+  await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: b.leaseId, result: good });
+  const d = await eventually(() => claim("D"));
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: d.leaseId,
+    result: good,
+  });
+  assert.equal(done.body.status, "completed");
+  assert.deepEqual(done.body.agreement, { agreed: 2, of: 2 });
+  assert.deepEqual(done.body.result, good);
+});
+
+/** Claims for a browser volunteer that accepts only demo.echo (no spot checks exist for it). */
+async function claimAs(c: { call: any }, workerId: string, kind = "browser") {
+  const res = await c.call("POST", "/leases", { workerId, kind, types: ["demo.echo"] });
+  return res.body.leases[0];
+}
+
+Deno.test("identical results from newcomers wait for a voter with a record, then fail unverified at the deadline", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: {
+      mode: "quorum",
+      replicas: 2,
+      agree: 2,
+      maxReplicas: 4,
+      adaptive: false,
+      deadlineMs: 1500,
+    },
+  })).body;
+  for (const w of ["N1", "N2"]) {
+    const l = await claimAs(c, w);
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x: 1 } });
+  }
+  const waiting = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.equal(waiting.status, "pending", JSON.stringify(waiting));
+  assert.match(waiting.waiting, /voter with a record/);
+  assert.equal(waiting.error, null);
+  assert.ok(waiting.verifyBy > Date.now() && waiting.verifyBy <= Date.now() + 1500);
+  assert.equal(await claimAs(c, "N3"), undefined, "another newcomer's vote could not decide it");
+
+  const failed = await eventually(async () => {
+    const x = (await c.call("GET", `/tasks/${t.id}`)).body;
+    return x.status === "failed" ? x : null;
+  }, 5000);
+  assert.equal(failed.error.code, "unverified");
+  assert.match(failed.error.message, /record/);
+  assert.doesNotMatch(failed.error.message, /did not agree/);
+  assert.equal(failed.waiting, null);
+  assert.equal((await c.call("GET", "/stats")).body.status.failed, 1);
+});
+
+Deno.test("a task waiting for a voter with a record completes when one votes with the group", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+  })).body;
+  for (const w of ["N1", "N2"]) {
+    const l = await claimAs(c, w);
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x: 1 } });
+  }
+  const waiting = (await c.call("GET", `/tasks/${t.id}`)).body;
+  assert.match(waiting.waiting, /record/);
+  const deadline = waiting.verifyBy - Date.now();
+  assert.ok(
+    deadline > 590_000 && deadline <= 600_000,
+    `the default deadline is 10 min (${deadline})`,
+  );
+  const op = await claimAs(c, "server-1", "deno");
+  assert.equal(op.taskId, t.id, "an operator's worker has a record: it gets the open slot");
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: op.leaseId,
+    result: { x: 1 },
+  });
+  assert.equal(done.body.status, "completed");
+  assert.deepEqual(done.body.agreement, { agreed: 3, of: 3 });
+  assert.equal(done.body.waiting, null);
+});
+
+Deno.test("deadlineOf() takes the task's deadline, else its type's, else the 10-minute default", () => {
+  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: true } as const;
+  const ctx = {
+    handlers: new Map([["slow.type", { verification: { ...quorum, deadlineMs: 7_200_000 } }]]),
+  } as unknown as Ctx;
+  const task = (type: string, deadlineMs?: number) =>
+    ({ type, verification: { ...quorum, ...(deadlineMs ? { deadlineMs } : {}) } }) as Task;
+  assert.equal(deadlineOf(ctx, task("slow.type", 5_000)), 5_000);
+  assert.equal(deadlineOf(ctx, task("slow.type")), 7_200_000);
+  assert.equal(deadlineOf(ctx, task("demo.echo")), DEFAULTS.verificationDeadlineMs);
+  assert.equal(DEFAULTS.verificationDeadlineMs, 600_000);
+});
+
+Deno.test("a waiting task offers one more slot to voters with a record while they disagree, past maxReplicas", async () => {
+  await using c = await testCoordinator();
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+  })).body;
+  const vote = async (w: string, kind: string, x: number) => {
+    const l = await claimAs(c, w, kind);
+    assert.equal(l?.taskId, t.id, `${w} gets a slot`);
+    return (await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x } }))
+      .body;
+  };
+  await vote("N1", "browser", 1);
+  await vote("N2", "browser", 1);
+  const split = await vote("S1", "deno", 2);
+  assert.equal(split.status, "pending");
+  assert.match(split.waiting, /record/, "still only newcomers in the matching group");
+  assert.equal(split.replicas, 4);
+  const done = await vote("S2", "deno", 1);
+  assert.equal(done.status, "completed");
+  assert.deepEqual(done.result, { x: 1 });
+  assert.deepEqual(done.agreement, { agreed: 3, of: 4 });
 });

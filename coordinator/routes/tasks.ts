@@ -152,6 +152,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
         waitMs: b.waitMs ?? 0,
         types,
         queues: b.queues,
+        via: "seed",
         signal: c.req.raw.signal,
       });
       return c.json(
