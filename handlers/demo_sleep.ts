@@ -8,6 +8,9 @@
  *   failUntilAttempt`), throws `TaskFailure("handler", ...)`, retryable iff `fail === "retryable"`.
  *   So `{ fail: "retryable", failUntilAttempt: 3 }` fails attempts 1 and 2 and succeeds on 3.
  * - Result: `{ sleptMs: params.ms, attempt: ctx.attempt }` (the requested time, not a measurement).
+ * - `hog` (for tests of the worker's resilience) misbehaves after the wait instead: `"cpu"` loops
+ *   forever without yielding (only terminating its thread stops it), `"memory"` allocates until
+ *   its thread runs out of heap.
  *
  * @module
  */
@@ -25,6 +28,7 @@ const params = z.object({
   fail: z.enum(["retryable", "permanent"]).optional(),
   failUntilAttempt: z.number().int().min(1).optional(),
   cpu: z.boolean().optional(),
+  hog: z.enum(["cpu", "memory"]).optional(),
 });
 
 const result = z.object({
@@ -58,7 +62,7 @@ export default defineHandler({
   result,
   verification: { mode: "none" },
   timeoutMs: 660_000,
-  async run({ ms, fail, failUntilAttempt, cpu }, ctx) {
+  async run({ ms, fail, failUntilAttempt, cpu, hog }, ctx) {
     const { signal } = ctx;
     signal.throwIfAborted();
     ctx.progress(0);
@@ -77,6 +81,11 @@ export default defineHandler({
         await sleep(Math.min(deadline - now, PROGRESS_EVERY_MS), signal);
       }
       report(performance.now());
+    }
+    if (hog === "cpu") for (;;) { /* never yields, on purpose */ }
+    if (hog === "memory") {
+      const kept: number[][] = [];
+      for (;;) kept.push(new Array(1 << 16).fill(kept.length));
     }
     if (fail !== undefined && (failUntilAttempt === undefined || ctx.attempt < failUntilAttempt)) {
       throw new TaskFailure(
