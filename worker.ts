@@ -136,6 +136,7 @@ const executor = createDenoExecutor({
   logFormat: options.logFormat,
   logLevel: options.debug ? "debug" : "info",
   niceness: options.nice,
+  memoryMb: options.threadMemoryMb,
   log,
 });
 core = startWorkerCore({

@@ -82,7 +82,7 @@ export default defineHandler({
       }
       report(performance.now());
     }
-    if (hog === "cpu") for (;;) { /* never yields, on purpose */ }
+    if (hog === "cpu") { for (;;) { /* never yields, on purpose */ } }
     if (hog === "memory") {
       const kept: number[][] = [];
       for (;;) kept.push(new Array(1 << 16).fill(kept.length));

@@ -362,7 +362,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       capacity = slots;
       // The credit leaves first, so the slots these releases free are not filled again.
       if (open) socket?.send(JSON.stringify({ type: "credit", slots }));
-      if (slots === 0) for (const lease of buffered.splice(0)) handBack(lease);
+      if (slots === 0) { for (const lease of buffered.splice(0)) handBack(lease); }
     },
 
     close() {

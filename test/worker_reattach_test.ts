@@ -52,7 +52,10 @@ function assertFirstAttemptAccepted(t: Task, submittedAt: number) {
   strictEqual(t.status, "completed", JSON.stringify(t.history));
   deepStrictEqual(t.history.map((h) => [h.workerId, h.outcome]), [["stayer", "completed"]]);
   strictEqual(t.attempts, 1);
-  ok(t.completedAt! - submittedAt < 15_000, `completed ${t.completedAt! - submittedAt} ms after submit`);
+  ok(
+    t.completedAt! - submittedAt < 15_000,
+    `completed ${t.completedAt! - submittedAt} ms after submit`,
+  );
 }
 
 Deno.test("a socket worker's task survives a graceful coordinator restart: its report on the new socket is accepted", async () => {
@@ -68,10 +71,14 @@ Deno.test("a socket worker's task survives a graceful coordinator restart: its r
       await eventually(async () => (await task(api, body.id)).workerId === "stayer", 15_000);
       await c.close();
       c = await start(db, port);
-      const t = await eventually(async () => {
-        const t = await task(api, body.id);
-        return t.status === "completed" || t.history.length > 0 ? t : null;
-      }, 20_000, 50);
+      const t = await eventually(
+        async () => {
+          const t = await task(api, body.id);
+          return t.status === "completed" || t.history.length > 0 ? t : null;
+        },
+        20_000,
+        50,
+      );
       assertFirstAttemptAccepted(t!, submittedAt);
     });
   } finally {
@@ -115,10 +122,14 @@ Deno.test("a socket worker's task survives kill -9 of the coordinator process: t
       await child.status;
       child = spawnCoordinator(db, port);
       await healthy(api);
-      const t = await eventually(async () => {
-        const t = await task(api, body.id);
-        return t.status === "completed" || t.history.length > 0 ? t : null;
-      }, 20_000, 50);
+      const t = await eventually(
+        async () => {
+          const t = await task(api, body.id);
+          return t.status === "completed" || t.history.length > 0 ? t : null;
+        },
+        20_000,
+        50,
+      );
       assertFirstAttemptAccepted(t!, submittedAt);
     });
   } finally {
