@@ -109,9 +109,6 @@ const onSignal = (name: Deno.Signal) => () => {
     running: core.stats().running,
     graceMs: options.graceMs,
   });
-  // Credit 0 first: nothing more is pushed to a draining worker, and what waits unstarted in the
-  // socket's buffer goes back at once, to be run elsewhere.
-  socket?.setCapacity(0);
   void core.stop({ graceMs: options.graceMs });
 };
 Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
@@ -148,6 +145,11 @@ core = startWorkerCore({
   maxOfflineMs: options.maxOfflineMs,
   graceMs: options.graceMs,
   log,
+  onEvent(event) {
+    // However it stops (a signal, --max-tasks), credit 0 first: nothing more is pushed to a
+    // draining worker, and what waits unstarted in the socket's buffer goes back at once.
+    if (event.type === "stopping") socket?.setCapacity(0);
+  },
 });
 log.info("worker started", {
   workerId,
