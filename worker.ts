@@ -4,8 +4,9 @@
  * defaults; `--help` lists them), checks the coordinator and its token, then runs tasks on a pool
  * of Web Workers until stopped. SIGINT/SIGTERM stop claiming, let in-flight tasks finish within
  * `--grace-ms`, release the rest and print final stats (exit 0); a second signal exits at once
- * (130). Exit 1: coordinator unreachable, token refused, or too many errors in a row; exit 2: a
- * bad option.
+ * (130). No task outcome stops it (a failing, stuck or crashing handler fails that attempt
+ * only). Exit 1: coordinator unreachable at start or for longer than `--max-offline-ms` later,
+ * or credentials refused (or missing where the coordinator requires them); exit 2: a bad option.
  *
  * @module
  */
@@ -66,13 +67,24 @@ try {
 }
 try {
   if (!await http.checkToken()) {
-    die(1, `the coordinator at ${options.coordinator} refused the worker token`);
+    die(
+      1,
+      options.token
+        ? `the coordinator at ${options.coordinator} refused the worker token`
+        : `the coordinator at ${options.coordinator} requires a worker token (--token or TESSERA_TOKEN)`,
+    );
   }
 } catch (e) {
   die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
 }
 const unknown = options.types.filter((t) => !coordinatorTypes.includes(t));
 if (unknown.length > 0) log.warn("the coordinator does not know some types", { types: unknown });
+if (options.maxConsecutiveErrors !== null) {
+  log.warn(
+    "--max-consecutive-errors is deprecated and ignored: task failures never stop a worker " +
+      "(see --max-offline-ms)",
+  );
+}
 
 /**
  * A repeat within this time is the same signal twice (a terminal's Ctrl-C reaches `deno task`
@@ -111,7 +123,7 @@ const socket = options.transport === "ws"
     // without a round trip to the coordinator.
     capacity: options.concurrency + Math.ceil(options.concurrency / 2),
     onStatus: (status) => log.debug("socket", { status }),
-    onCancel: (_taskId, leaseId) => core?.cancel(leaseId),
+    onCancel: (_taskId, leaseId, reason) => core?.cancel(leaseId, reason),
   })
   : null;
 const transport = socket ?? http;
@@ -121,6 +133,7 @@ const executor = createDenoExecutor({
   logFormat: options.logFormat,
   logLevel: options.debug ? "debug" : "info",
   niceness: options.nice,
+  memoryMb: options.threadMemoryMb,
   log,
 });
 core = startWorkerCore({
@@ -129,9 +142,14 @@ core = startWorkerCore({
   concurrency: options.concurrency,
   maxTasks: options.maxTasks,
   waitMs: options.pollInterval,
-  maxConsecutiveErrors: options.maxConsecutiveErrors,
+  maxOfflineMs: options.maxOfflineMs,
   graceMs: options.graceMs,
   log,
+  onEvent(event) {
+    // However it stops (a signal, --max-tasks), credit 0 first: nothing more is pushed to a
+    // draining worker, and what waits unstarted in the socket's buffer goes back at once.
+    if (event.type === "stopping") socket?.setCapacity(0);
+  },
 });
 log.info("worker started", {
   workerId,
@@ -166,8 +184,7 @@ clearInterval(progress);
 socket?.close();
 await executor.close();
 log.info("stopped", { reason: result.reason, ...finalStats(result.stats) });
-if (result.reason === "unauthorized") die(1, result.message);
-if (result.reason === "too_many_errors") die(1, result.message);
+if (result.reason !== "stopped" && result.reason !== "max_tasks") die(1, result.message);
 Deno.exit(0);
 
 function finalStats(s: WorkerStats) {

@@ -6,6 +6,13 @@
  * socket under the same lease rules as HTTP. When a socket closes, its leases go back to pending
  * at once.
  *
+ * The lease record in KV is the truth, not this process's memory: a worker that reconnects (after
+ * a coordinator restart, or to another coordinator on the same KV) names the leases it holds in
+ * its hello, and the hub re-attaches each one whose record still exists for that workerId, so its
+ * reports and heartbeats are accepted on the new socket. For the same reason a coordinator that
+ * shuts down closes its sockets without releasing their leases: the workers re-attach them to the
+ * next one within seconds, and a worker that never comes back lets them expire as usual.
+ *
  * Limits for anonymous sockets (no worker token or admin key): at most `maxSocketsPerAddress`
  * open per address (close 4002), and a token bucket per socket (`socketMessageRate`/s) and per
  * address (4× that): a sender over either gets an error message and close 4003. A socket whose
@@ -26,8 +33,10 @@ import type { Dispatcher } from "./dispatcher.ts";
 import { ApiFailure, fieldName } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
-import { donorStatKey } from "./keys.ts";
+import { getMany } from "./context.ts";
+import { donorStatKey, leaseKey } from "./keys.ts";
 import { burstFor, RateLimiter, TokenBucket } from "./rate_limit.ts";
+import type { LeaseRecord } from "./task_view.ts";
 import type { WorkerRegistry } from "./workers.ts";
 
 /** Who a socket is, decided at upgrade from its token (routes/ws.ts). */
@@ -48,7 +57,10 @@ export interface SocketLike {
 
 interface Conn {
   socket: SocketLike;
+  /** Set once the hello is accepted (after its leases are re-attached). */
   workerId: string | null;
+  /** A hello arrived (it may still be re-attaching leases). */
+  greeted: boolean;
   kind: "deno" | "browser" | "other";
   donorId: string | null;
   types: string[] | undefined;
@@ -137,6 +149,7 @@ export class WsHub {
     const conn: Conn = {
       socket,
       workerId: null,
+      greeted: false,
       kind: "other",
       donorId: null,
       types: undefined,
@@ -175,11 +188,14 @@ export class WsHub {
     this.#running.add(tracked);
   }
 
-  /** Closes every socket (coordinator shutdown); their leases are released. */
+  /**
+   * Closes every socket (coordinator shutdown). Their leases stay in KV: the workers re-attach
+   * them when they reconnect, to this coordinator's successor or another on the same KV.
+   */
   async closeAll(): Promise<void> {
     await Promise.all([...this.#conns].map(async (c) => {
       c.socket.close(CLOSE.shuttingDown, "coordinator shutting down");
-      await this.#onClose(c);
+      await this.#onClose(c, { release: false });
     }));
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
   }
@@ -269,7 +285,7 @@ export class WsHub {
     }
     const msg = parsed.data;
     if (msg.type === "hello") {
-      if (conn.workerId) return this.#refuse(conn, "validation", "hello was already said", "type");
+      if (conn.greeted) return this.#refuse(conn, "validation", "hello was already said", "type");
       // Only anonymous volunteers may connect without the worker token, as kind browser.
       if (msg.kind !== "browser" && !conn.mayWork) {
         return this.#shut(
@@ -280,6 +296,9 @@ export class WsHub {
       }
       if (msg.kind !== "browser") this.#unlimit(conn);
       clearTimeout(conn.helloTimer!);
+      conn.greeted = true;
+      const refused = await this.#reattach(conn, msg.workerId, msg.leases ?? []);
+      if (conn.closed) return this.#forget(conn);
       conn.workerId = msg.workerId;
       conn.kind = msg.kind;
       conn.donorId = msg.donorId ?? null;
@@ -291,7 +310,12 @@ export class WsHub {
         types: msg.types ?? [...this.#ctx.handlers.keys()],
         ...(msg.concurrency ? { concurrency: msg.concurrency } : {}),
       });
-      this.#send(conn, { type: "welcome", workerId: msg.workerId, serverTime: this.#ctx.now() });
+      this.#send(conn, {
+        type: "welcome",
+        workerId: msg.workerId,
+        serverTime: this.#ctx.now(),
+        ...(refused.length > 0 ? { refused } : {}),
+      });
       return this.#track(this.#pump(conn));
     }
     if (!conn.workerId) {
@@ -314,6 +338,9 @@ export class WsHub {
           const { expiresAt } = await heartbeat(this.#ctx, msg.taskId, msg.leaseId, msg.progress);
           return this.#send(conn, { type: "ack", ref: msg.ref, ok: true, expiresAt });
         } catch (e) {
+          // The lease is gone (a re-attached lease may end before this process heard of it):
+          // its slot is free again.
+          if (e instanceof ApiFailure && e.code !== "conflict") this.#drop(conn, msg.leaseId);
           return this.#ackRefused(conn, msg.ref, e);
         }
       }
@@ -420,6 +447,55 @@ export class WsHub {
     }
   }
 
+  /**
+   * Attaches to `conn` each named lease whose KV record exists and belongs to `workerId`; returns
+   * the ids of the others. A lease held by another socket of this process (a half-open one the
+   * worker gave up on) moves here, so that socket's close does not release it.
+   */
+  async #reattach(
+    conn: Conn,
+    workerId: string,
+    named: ReadonlyArray<{ taskId: string; leaseId: string }>,
+  ): Promise<string[]> {
+    if (named.length === 0) return [];
+    const records = await getMany<LeaseRecord>(
+      this.#ctx.kv,
+      named.map((l) => leaseKey(l.taskId, l.leaseId)),
+    );
+    const refused: string[] = [];
+    named.forEach(({ taskId, leaseId }, i) => {
+      const record = records[i]?.value;
+      if (!record || record.workerId !== workerId) return void refused.push(leaseId);
+      const previous = this.#byLease.get(leaseId);
+      if (previous && previous !== conn) previous.held.delete(leaseId);
+      conn.held.set(leaseId, taskId);
+      this.#byLease.set(leaseId, conn);
+    });
+    if (named.length > refused.length) {
+      this.#ctx.log.info("socket re-attached leases", {
+        workerId,
+        attached: named.length - refused.length,
+        refused: refused.length,
+      });
+    }
+    return refused;
+  }
+
+  /** Forgets a lease without ending it. */
+  #drop(conn: Conn, leaseId: string): void {
+    if (!conn.held.delete(leaseId)) return;
+    if (this.#byLease.get(leaseId) === conn) this.#byLease.delete(leaseId);
+    this.#track(this.#pump(conn));
+  }
+
+  /** Forgets a closed socket's leases without releasing them (they stay in KV). */
+  #forget(conn: Conn): void {
+    for (const leaseId of conn.held.keys()) {
+      if (this.#byLease.get(leaseId) === conn) this.#byLease.delete(leaseId);
+    }
+    conn.held.clear();
+  }
+
   #leaseEnded(leaseId: string, task: Task): void {
     const conn = this.#byLease.get(leaseId);
     if (!conn) return;
@@ -432,7 +508,7 @@ export class WsHub {
     this.#track(this.#pump(conn));
   }
 
-  async #onClose(conn: Conn): Promise<void> {
+  async #onClose(conn: Conn, { release = true } = {}): Promise<void> {
     if (conn.closed) return;
     conn.closed = true;
     if (conn.limited) this.#count(conn.address, -1);
@@ -440,6 +516,7 @@ export class WsHub {
     clearTimeout(conn.shutTimer!);
     conn.claim?.abort();
     this.#conns.delete(conn);
+    if (!release) return this.#forget(conn);
     const held = [...conn.held].map(([leaseId, taskId]) => ({ leaseId, taskId }));
     conn.held.clear();
     if (held.length === 0) return;

@@ -273,10 +273,13 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
     },
 
     async checkToken(): Promise<boolean> {
-      if (!options.token) return true;
       try {
-        await call("GET", "/whoami");
-        return true;
+        if (options.token) await call("GET", "/whoami");
+        // May this worker work at all (no token where one is required, a client key)? An empty
+        // report asks without side effects: it is refused for its body (400) only once the
+        // caller passed the worker routes' authorization (401 or 403 otherwise).
+        const probe = await call("POST", "/leases/report", { items: [] });
+        return probe.status !== 403;
       } catch (e) {
         if (e instanceof TransportError && e.kind === "unauthorized") return false;
         throw e;

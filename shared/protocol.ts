@@ -440,6 +440,12 @@ export const HelloMessage = z.object({
   /** Browser volunteers: a stable id kept in localStorage, for the donor's totals. */
   donorId: z.string().min(1).max(100).optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
+  /**
+   * Leases this worker still holds from an earlier socket (it reconnected, say after a
+   * coordinator restart): re-attached if KV still holds them for this workerId, so their reports
+   * are accepted on this socket; the welcome lists those refused.
+   */
+  leases: z.array(z.object({ taskId: Ref, leaseId: Ref })).max(1024).optional(),
 });
 
 export const CreditMessage = z.object({
@@ -494,7 +500,13 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 
 /** Everything the coordinator sends. */
 export const ServerMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("welcome"), workerId: z.string(), serverTime: z.number() }),
+  z.object({
+    type: z.literal("welcome"),
+    workerId: z.string(),
+    serverTime: z.number(),
+    /** Leases named in the hello that were not re-attached (ended, or not this worker's). */
+    refused: z.array(z.string()).optional(),
+  }),
   z.object({ type: z.literal("lease"), lease: Lease }),
   z.object({
     type: z.literal("ack"),

@@ -63,7 +63,7 @@ export class TransportError extends Error {
 export interface Transport {
   /** Liveness and the accepted types; throws a {@link TransportError} when unreachable. */
   health(): Promise<CoordinatorHealth>;
-  /** False when the coordinator refuses this worker's token. */
+  /** False when the coordinator refuses this worker: its token, or no token where one is required. */
   checkToken(): Promise<boolean>;
   /** Up to `max` leases; an empty list when none arrived within `waitMs`. */
   claim(options: ClaimOptions): Promise<Lease[]>;

@@ -34,8 +34,12 @@ export interface WorkerOptions {
   debug: boolean;
   config: string | null;
   graceMs: number;
-  /** 0: never stop on errors. */
-  maxConsecutiveErrors: number;
+  /** Exit 1 once every call to the coordinator has failed for this long; 0: never. */
+  maxOfflineMs: number;
+  /** Deprecated and ignored (task failures never stop a worker); null when not given. */
+  maxConsecutiveErrors: number | null;
+  /** Heap limit of each task thread, in MiB: a handler that needs more fails its attempt. */
+  threadMemoryMb: number;
   /** Nice value of the task threads (0 to 19): the owner's programs, and heartbeats, go first. */
   nice: number;
   /** `ws`: leases pushed over a WebSocket; `http`: long-poll claims. */
@@ -61,7 +65,9 @@ type Flag =
   | "debug"
   | "config"
   | "grace-ms"
+  | "max-offline-ms"
   | "max-consecutive-errors"
+  | "thread-memory-mb"
   | "nice"
   | "transport";
 
@@ -166,12 +172,26 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "on SIGINT/SIGTERM, time to finish in-flight tasks",
     default: "30000",
   },
+  "max-offline-ms": {
+    field: "maxOfflineMs",
+    env: "TESSERA_MAX_OFFLINE_MS",
+    value: "MS",
+    help: "exit 1 once the coordinator has been unreachable this long (0: never)",
+    default: "300000",
+  },
   "max-consecutive-errors": {
     field: "maxConsecutiveErrors",
     env: "TESSERA_MAX_CONSECUTIVE_ERRORS",
     value: "N",
-    help: "exit after this many failures in a row (0: never)",
-    default: "10",
+    help: "deprecated, ignored: task failures never stop a worker",
+    default: "none",
+  },
+  "thread-memory-mb": {
+    field: "threadMemoryMb",
+    env: "TESSERA_THREAD_MEMORY_MB",
+    value: "MIB",
+    help: "heap limit of each task thread; a task over it fails, the thread is replaced",
+    default: "1024",
   },
   "nice": {
     field: "nice",
@@ -196,7 +216,9 @@ const INTS = new Set<Flag>([
   "max-tasks",
   "poll-interval",
   "grace-ms",
+  "max-offline-ms",
   "max-consecutive-errors",
+  "thread-memory-mb",
   "nice",
 ]);
 
@@ -224,7 +246,9 @@ const Schema = z.object({
   debug: z.boolean({ error: "must be true or false" }),
   config: z.string().min(1).nullable(),
   graceMs: count(0),
-  maxConsecutiveErrors: count(0),
+  maxOfflineMs: count(0),
+  maxConsecutiveErrors: count(0).nullable(),
+  threadMemoryMb: count(16).max(65_536, "must be at most 65536"),
   nice: count(0).max(19, "must be at most 19"),
   transport: z.enum(["ws", "http"], { error: 'must be "ws" or "http"' }),
 });
@@ -246,7 +270,9 @@ function defaults(): Record<Flag, unknown> {
     "debug": false,
     "config": null,
     "grace-ms": 30_000,
-    "max-consecutive-errors": 10,
+    "max-offline-ms": 300_000,
+    "max-consecutive-errors": null,
+    "thread-memory-mb": 1024,
     "nice": 10,
     "transport": "ws",
   };
