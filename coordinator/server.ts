@@ -14,7 +14,7 @@ import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { recoverBatches } from "./enqueue.ts";
 import { expireLeases } from "./expire_leases.ts";
-import { queuePrefix } from "./keys.ts";
+import { decodeQueueKey, queuePrefix } from "./keys.ts";
 import { watchReadySignals } from "./ready_watch.ts";
 import { watchRemoteEnds } from "./remote_ends.ts";
 import { watchBus } from "./bus.ts";
@@ -51,7 +51,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const kv = await Deno.openKv(config.db);
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   const queues = new Set<string>(["default"]);
-  for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(e.key[1] as string);
+  for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(decodeQueueKey(e.key).name);
   const ctx: Ctx = {
     reputation: undefined as unknown as ReputationCache,
     kv,

@@ -8,7 +8,13 @@
 import type { WorkerInfo } from "../shared/protocol.ts";
 import { counterValue } from "./committer.ts";
 import type { Ctx } from "./context.ts";
-import { workerKey, workerPrefix, workerStatKey, workerStatPrefix } from "./keys.ts";
+import {
+  decodeWorkerStatKey,
+  workerKey,
+  workerPrefix,
+  workerStatKey,
+  workerStatPrefix,
+} from "./keys.ts";
 
 export interface WorkerRecord {
   id: string;
@@ -76,7 +82,7 @@ export class WorkerRegistry {
     for (const { record } of this.#seen.values()) records.set(record.id, record);
     const stats = new Map<string, Record<string, number>>();
     for await (const e of this.#ctx.kv.list({ prefix: workerStatPrefix() })) {
-      const [, id, stat] = e.key as [string, string, string];
+      const { workerId: id, stat } = decodeWorkerStatKey(e.key);
       (stats.get(id) ?? stats.set(id, {}).get(id)!)[stat] = counterValue(e.value);
     }
     const since = this.#ctx.now() - this.#ctx.config.workerOfflineMs;

@@ -12,7 +12,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { upgradeWebSocket } from "hono/deno";
 import { CLOSE } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
-import { donorPrefix } from "../keys.ts";
+import { decodeDonorStatKey, donorPrefix } from "../keys.ts";
 import type { WsHub } from "../ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
 
@@ -58,7 +58,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
     async (c) => {
       const byId = new Map<string, { id: string; completed: number; computeMs: number }>();
       for await (const e of ctx.kv.list({ prefix: donorPrefix() })) {
-        const [, id, stat] = e.key as [string, string, "completed" | "computeMs"];
+        const { donorId: id, stat } = decodeDonorStatKey(e.key);
         const d = byId.get(id) ?? byId.set(id, { id, completed: 0, computeMs: 0 }).get(id)!;
         d[stat] = counterValue(e.value);
       }
