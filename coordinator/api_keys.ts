@@ -2,7 +2,8 @@
  * The API key store. A key is 256 random bits, shown once when it is made; the KV keeps only its
  * SHA-256 (a slow password hash buys nothing for a key this random), with an id, a name, a role
  * and the first characters for display. Revoked keys keep their record (so `list` shows them and
- * `--auth auto` stays enforced) but lose their hash entry, so they stop working at once.
+ * `--auth auto` stays enforced, and a revoked worker key still means worker tokens are required)
+ * but lose their hash entry, so they stop working at once.
  *
  * @example
  * ```ts
@@ -18,7 +19,8 @@
 import { z } from "zod";
 import { apiKeyHashKey, apiKeyKey, apiKeyPrefix } from "./keys.ts";
 
-export const KeyRole = z.enum(["client", "admin"]);
+/** `worker` keys are worker tokens: one per operator or machine, each revocable on its own. */
+export const KeyRole = z.enum(["client", "admin", "worker"]);
 export type KeyRole = z.infer<typeof KeyRole>;
 
 export const KeyName = z.string().trim().min(1).max(100);
@@ -139,8 +141,12 @@ export async function findApiKey(kv: Deno.Kv, key: string): Promise<ApiKeyRef | 
   return (await kv.get<ApiKeyRef>(apiKeyHashKey(await hashApiKey(key)))).value;
 }
 
-/** Whether any key was ever made (revoked ones count): what `--auth auto` turns on. */
-export async function anyApiKeyExists(kv: Deno.Kv): Promise<boolean> {
-  for await (const _ of kv.list({ prefix: apiKeyPrefix() }, { limit: 1 })) return true;
-  return false;
+/**
+ * The roles of every key ever made, revoked ones included: a client or admin key is what
+ * `--auth auto` turns on, a worker key means worker tokens are configured.
+ */
+export async function apiKeyRolesEver(kv: Deno.Kv): Promise<Set<KeyRole>> {
+  const roles = new Set<KeyRole>();
+  for await (const e of kv.list<ApiKeyRecord>({ prefix: apiKeyPrefix() })) roles.add(e.value.role);
+  return roles;
 }

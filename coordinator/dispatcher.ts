@@ -55,6 +55,8 @@ export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "wai
   /** The browser volunteer behind the worker: one donor never gets two replicas of a task. */
   donorId?: string | null | undefined;
   kind?: WorkerKind | undefined;
+  /** Trusted as the operator's own (auth.ts `operatorWorker`); otherwise judged by its record. */
+  operator?: boolean | undefined;
   signal?: AbortSignal;
 };
 
@@ -104,9 +106,10 @@ export class Dispatcher {
     const donorId = options.donorId ?? null;
     const kind = options.kind ?? "other";
     const rep = await this.#ctx.reputation.get("w", options.workerId);
-    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, kind);
+    const operator = options.operator === true;
+    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, operator);
     const spotChecks = this.#ctx.config.spotChecks === "all" ||
-      (this.#ctx.config.spotChecks === "browser" && kind === "browser");
+      (this.#ctx.config.spotChecks !== "off" && !operator);
     if (trust === "banned") {
       // Below the threshold: no more work. Wait out the poll so the caller does not spin.
       await this.#ctx.signals.waitForReady(options.waitMs, options.signal, () => false);
@@ -306,6 +309,7 @@ export class Dispatcher {
         slot: e.slot,
         donorId,
         kind: options.kind ?? "other",
+        operator: options.operator === true,
       };
       const intent: Intent = {
         checks: [{ key: e.key, versionstamp: e.versionstamp }],

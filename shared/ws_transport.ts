@@ -297,6 +297,14 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       return report({ type: "release", taskId, leaseId });
     },
 
+    started(taskId: string, leaseId: string) {
+      try {
+        if (open) socket?.send(JSON.stringify({ type: "started", taskId, leaseId }));
+      } catch {
+        // Lost with the socket: credit then counts from the lease, and the lease is handed back.
+      }
+    },
+
     setCapacity(slots: number) {
       capacity = slots;
       if (open) socket?.send(JSON.stringify({ type: "credit", slots }));

@@ -20,7 +20,7 @@ import {
   Task,
 } from "../../shared/protocol.ts";
 import { awaitTasks, isFinal } from "../await_tasks.ts";
-import { canSee, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
+import { canSee, operatorWorker, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
 import type { Ctx } from "../context.ts";
 import { cancelTask } from "../cancel.ts";
 import { enqueue } from "../enqueue.ts";
@@ -152,6 +152,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
         waitMs: b.waitMs ?? 0,
         types,
         queues: b.queues,
+        operator: operatorWorker(c.get("auth"), "other"),
         signal: c.req.raw.signal,
       });
       return c.json(
