@@ -145,14 +145,15 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       const b = c.req.valid("json");
       const workerId = (b.worker_id ?? b.workerId)!;
       const types = b.task_types ?? b.types;
-      workers.seen(workerId, types ? { types } : {});
+      const operator = operatorWorker(c.get("auth"), "other");
+      workers.seen(workerId, types ? { types, operator } : { operator });
       const [lease] = await dispatcher.claim({
         workerId,
         max: 1,
         waitMs: b.waitMs ?? 0,
         types,
         queues: b.queues,
-        operator: operatorWorker(c.get("auth"), "other"),
+        operator,
         signal: c.req.raw.signal,
       });
       return c.json(
