@@ -17,7 +17,7 @@
  * @module
  */
 import { z } from "zod";
-import { apiKeyHashKey, apiKeyKey, apiKeyPrefix } from "./keys.ts";
+import { apiKeyHashKey, apiKeyKey, apiKeyPrefix, apiKeyRoleKey } from "./keys.ts";
 
 /** `worker` keys are worker tokens: one per operator or machine, each revocable on its own. */
 export const KeyRole = z.enum(["client", "admin", "worker"]);
@@ -99,6 +99,7 @@ export async function createApiKey(
       .check({ key: apiKeyHashKey(hash), versionstamp: null })
       .set(apiKeyKey(record.id), record)
       .set(apiKeyHashKey(hash), ref)
+      .set(apiKeyRoleKey(role), true)
       .commit();
     if (res.ok) return { key, record };
   }
@@ -142,11 +143,21 @@ export async function findApiKey(kv: Deno.Kv, key: string): Promise<ApiKeyRef | 
 }
 
 /**
- * The roles of every key ever made, revoked ones included: a client or admin key is what
- * `--auth auto` turns on, a worker key means worker tokens are configured.
+ * The roles of the keys ever made, revoked ones included: a client or admin key is what
+ * `--auth auto` turns on, a worker key means worker tokens are configured. Reads the role markers
+ * `createApiKey` writes; `scan` also walks every key, for stores older than the markers.
  */
-export async function apiKeyRolesEver(kv: Deno.Kv): Promise<Set<KeyRole>> {
+export async function apiKeyRolesEver(
+  kv: Deno.Kv,
+  options: { scan?: boolean } = {},
+): Promise<Set<KeyRole>> {
   const roles = new Set<KeyRole>();
-  for await (const e of kv.list<ApiKeyRecord>({ prefix: apiKeyPrefix() })) roles.add(e.value.role);
+  const markers = await kv.getMany(KeyRole.options.map(apiKeyRoleKey));
+  markers.forEach((m, i) => m.versionstamp !== null && roles.add(KeyRole.options[i]!));
+  if (options.scan) {
+    for await (const e of kv.list<ApiKeyRecord>({ prefix: apiKeyPrefix() })) {
+      roles.add(e.value.role);
+    }
+  }
   return roles;
 }

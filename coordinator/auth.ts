@@ -278,13 +278,16 @@ export function createAuthenticator(
   const seen = { clientOrAdmin: false, worker: false };
   let checkedAt = -Infinity;
   let checking: Promise<void> | null = null;
+  let scanned = false;
   const workerToken = config.workerToken === undefined
     ? null
     : new TextEncoder().encode(config.workerToken);
 
   async function refresh(): Promise<typeof seen> {
     if ((seen.clientOrAdmin && seen.worker) || now() - checkedAt < RECHECK_MS) return seen;
-    checking ??= apiKeyRolesEver(kv).then((roles) => {
+    // One scan covers keys made before role markers existed; markers cover every key since.
+    checking ??= apiKeyRolesEver(kv, { scan: !scanned }).then((roles) => {
+      scanned = true;
       const clientOrAdmin = roles.has("client") || roles.has("admin");
       if (clientOrAdmin && !seen.clientOrAdmin && config.auth === "auto") options.onEnforced?.();
       seen.clientOrAdmin ||= clientOrAdmin;

@@ -25,6 +25,7 @@
  * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
+ * | ["apikey_role", role]                      | true             | create (never deleted)     |
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -141,6 +142,8 @@ export const spotKey = (taskId: string): Deno.KvKey => ["spot", taskId];
 export const apiKeyKey = (id: string): Deno.KvKey => ["apikey", id];
 export const apiKeyPrefix = (): Deno.KvKey => ["apikey"];
 export const apiKeyHashKey = (sha256Hex: string): Deno.KvKey => ["apikey_hash", sha256Hex];
+/** A key of this role was ever made: one read instead of a scan of every key. */
+export const apiKeyRoleKey = (role: string): Deno.KvKey => ["apikey_role", role];
 
 /** Journal of a batch too large for one commit: the head, and one entry per part (task ids). */
 export const batchKey = (batchId: string): Deno.KvKey => ["batch", batchId];

@@ -14,6 +14,7 @@
 import assert from "node:assert/strict";
 import { createApiKey } from "../coordinator/api_keys.ts";
 import { keysCli } from "../coordinator/keys_cli.ts";
+import { apiKeyRoleKey } from "../coordinator/keys.ts";
 import { spawnWorker } from "../shared/_worker_test_helpers.ts";
 import { callJson, eventually, testCoordinator } from "./_helpers.ts";
 import { connectSocket, OTHER_ADDRESS, rawHttp } from "./_socket.ts";
@@ -273,4 +274,21 @@ Deno.test("a worker key is refused on client routes once keys are enforced, and 
   s.send({ type: "hello", workerId: "w-ws", kind: "deno", slots: 0 });
   await s.next((m) => m.type === "welcome");
   await s.close();
+});
+
+Deno.test("a key store from before role markers is still enforced: the first look scans every key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessera-old-keys-" });
+  const db = `${dir}/kv.sqlite`;
+  try {
+    const kv = await Deno.openKv(db);
+    const { key } = await createApiKey(kv, { name: "old", role: "client" });
+    await kv.delete(apiKeyRoleKey("client"));
+    kv.close();
+    await using c = await testCoordinator({ db });
+    assertRefusal(await c.call("POST", "/tasks", echo), 401, "unauthorized");
+    const mine = { authorization: `Bearer ${key}` };
+    assert.equal((await c.call("POST", "/tasks", echo, mine)).status, 201);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
