@@ -341,6 +341,11 @@ export const WhoAmI = z.object({
   enforced: z.boolean(),
   /** Anonymous from this machine while enforced: the dashboard may be read, nothing else. */
   localReadOnly: z.boolean().optional(),
+  /**
+   * A worker calling with this token, from where this request came, is trusted as the operator's
+   * own (its result alone may be accepted; no spot checks) unless it says it is a browser.
+   */
+  trustedWorker: z.boolean(),
 });
 export type WhoAmI = z.infer<typeof WhoAmI>;
 

@@ -76,6 +76,8 @@ Deno.test({
     const who = await remote("GET", "/whoami");
     assert.equal(who.status, 200);
     assert.equal(who.body.enforced, false);
+    assert.equal(who.body.trustedWorker, false);
+    assert.equal((await local("GET", "/whoami")).body.trustedWorker, true);
     const claim = await remote("POST", "/leases", { workerId: "volunteer", kind: "other" });
     assert.equal(claim.status, 200, JSON.stringify(claim.body));
     // This machine does everything.
@@ -231,6 +233,7 @@ Deno.test({
 
     const who = await remote("GET", "/whoami", undefined, bearer(made.key));
     assert.equal(who.body.role, "worker");
+    assert.equal(who.body.trustedWorker, true);
     const claimed = await remote(
       "POST",
       "/leases",

@@ -63,6 +63,7 @@ export function metaRoutes({ ctx, workers }: Deps) {
         ...(auth.keyName !== null ? { name: auth.keyName } : {}),
         enforced: auth.enforced,
         ...(auth.enforced && auth.role === "anonymous" ? { localReadOnly: auth.local } : {}),
+        trustedWorker: auth.operator,
       }, 200);
     },
   );
