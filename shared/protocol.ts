@@ -444,8 +444,9 @@ export const SocketComplete = z.object({
 });
 
 /**
- * The worker started running a lease it holds (a prefetched lease may wait first). Donor credit
- * is the coordinator's time from this notice to the accepted report; no reply.
+ * The worker started running a lease it holds after it waited for a free slot (prefetched).
+ * Donor credit is the coordinator's time from this notice (without one, from the lease) to the
+ * accepted report, capped by the task's timeout; no reply.
  */
 export const SocketStarted = z.object({
   type: z.literal("started"),

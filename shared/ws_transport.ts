@@ -55,6 +55,8 @@ export interface WsTransport extends Transport {
 type Ack = Extract<ServerMessage, { type: "ack" }>;
 
 const MAX_BACKOFF_MS = 30_000;
+/** A lease that waited this long for a free slot gets a start notice. */
+const NOTICE_AFTER_MS = 50;
 
 export function createWsTransport(options: WsTransportOptions): WsTransport {
   const http = createHttpTransport({
@@ -77,6 +79,8 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   const buffered: Lease[] = [];
   /** leaseId → when the core took it, for the donor's compute time. */
   const started = new Map<string, number>();
+  /** leaseId → when it was pushed to us, to tell a prefetched lease from one run at once. */
+  const arrived = new Map<string, number>();
   const claimWaiters = new Set<() => void>();
   const pending = new Map<number, { resolve(a: Ack): void; reject(e: unknown): void }>();
   const openWaiters = new Set<() => void>();
@@ -117,6 +121,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           for (const w of [...openWaiters]) w();
           return;
         case "lease":
+          arrived.set(msg.lease.leaseId, Date.now());
           buffered.push(msg.lease);
           keepAlive(msg.lease);
           return wakeClaims();
@@ -129,6 +134,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           // A buffered (not yet started) lease is simply dropped.
           const i = buffered.findIndex((l) => l.leaseId === msg.leaseId);
           if (i >= 0) buffered.splice(i, 1);
+          arrived.delete(msg.leaseId);
           return options.onCancel?.(msg.taskId, msg.leaseId);
         }
         case "error":
@@ -140,6 +146,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       open = false;
       // The coordinator released every lease this socket held, buffered ones included.
       buffered.length = 0;
+      arrived.clear();
       stopKeepAlives();
       for (const p of pending.values()) {
         p.reject(new TransportError("network", "socket closed before the reply"));
@@ -298,6 +305,11 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     },
 
     started(taskId: string, leaseId: string) {
+      const waited = Date.now() - (arrived.get(leaseId) ?? 0);
+      arrived.delete(leaseId);
+      // Run as soon as it came, the lease's own start is the same time: a notice for every task
+      // would halve the tasks a volunteer's socket may report within its message rate.
+      if (waited < NOTICE_AFTER_MS) return;
       try {
         if (open) socket?.send(JSON.stringify({ type: "started", taskId, leaseId }));
       } catch {
