@@ -149,12 +149,12 @@ Deno.test("the worker core sends the start notice when a prefetched lease really
   await c.call("POST", "/tasks", {
     tasks: [0, 1].map((i) => ({
       type: "demo.sleep",
-      params: { ms: 400, i },
+      params: { ms: 600, i },
       verification: NONE,
     })),
   });
   const quiet = createLogger({ level: "error" });
-  // Room for two leases, one thread: the second lease waits ~400 ms before it starts.
+  // Room for two leases, one thread: the second lease waits ~600 ms before it starts.
   const transport = createWsTransport({
     url: c.url,
     workerId: "core-donor",
@@ -187,8 +187,8 @@ Deno.test("the worker core sends the start notice when a prefetched lease really
       const x = (await donors(c)).get("d-core");
       return x?.completed === 2 ? x : null;
     }, 10_000);
-    // From the lease instead of the start, the second task would count ~800 ms: ~1,200 in all.
-    assert.ok(d.computeMs >= 750 && d.computeMs < 1000, `credited ${d.computeMs} ms`);
+    // From the lease instead of the start, the second task would count ~1,200 ms: ~1,800 in all.
+    assert.ok(d.computeMs >= 1150 && d.computeMs < 1500, `credited ${d.computeMs} ms`);
   } finally {
     await core.stop({ graceMs: 0 });
     transport.close();
