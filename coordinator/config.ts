@@ -78,7 +78,7 @@ const OPTIONS = {
   "worker-token": [
     "workerToken",
     "TESSERA_WORKER_TOKEN",
-    "a worker token (worker keys are more); worker calls then need one",
+    "one worker token (worker keys add more); worker calls then need one",
   ],
   auth: ["auth", "TESSERA_AUTH", "auto | on | off: when API keys are required"],
   "max-sockets-per-address": [

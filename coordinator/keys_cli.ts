@@ -35,7 +35,7 @@ const HELP = `Usage: deno task keys <command> [options]
 Once a client or admin key exists, a coordinator with --auth auto (the default) requires keys on
 every API call; before that, only its own machine may submit or administer. Once a worker key
 exists, worker calls need a worker token (worker.ts --token KEY), and workers holding one are
-trusted: their results need no second opinion.
+trusted: with adaptive verification their results need no second opinion.
 `;
 
 class UsageError extends Error {
