@@ -31,6 +31,7 @@
  * | ["verify_by", verifyBy, taskId]            | 1                | quorum task starts waiting |
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
+ * | ["apikey_role", role]                      | true             | create (never deleted)     |
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -153,6 +154,8 @@ export const spotKey = (taskId: string): Deno.KvKey => ["spot", taskId];
 export const apiKeyKey = (id: string): Deno.KvKey => ["apikey", id];
 export const apiKeyPrefix = (): Deno.KvKey => ["apikey"];
 export const apiKeyHashKey = (sha256Hex: string): Deno.KvKey => ["apikey_hash", sha256Hex];
+/** A key of this role was ever made: one read instead of a scan of every key. */
+export const apiKeyRoleKey = (role: string): Deno.KvKey => ["apikey_role", role];
 
 /** Journal of a batch too large for one commit: the head, and one entry per part (task ids). */
 export const batchKey = (batchId: string): Deno.KvKey => ["batch", batchId];

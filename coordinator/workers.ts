@@ -19,6 +19,8 @@ import {
 export interface WorkerRecord {
   id: string;
   kind: "deno" | "browser" | "other";
+  /** Last seen as the operator's own (auth.ts), so shown trusted; absent on older records. */
+  operator?: boolean;
   types: string[];
   concurrency: number | null;
   firstSeen: number;
@@ -36,12 +38,16 @@ export class WorkerRegistry {
   }
 
   /** Records a sighting (a claim, a heartbeat, a socket hello). */
-  seen(id: string, info: Partial<Pick<WorkerRecord, "kind" | "types" | "concurrency">> = {}): void {
+  seen(
+    id: string,
+    info: Partial<Pick<WorkerRecord, "kind" | "operator" | "types" | "concurrency">> = {},
+  ): void {
     const now = this.#ctx.now();
     const known = this.#seen.get(id);
     const record: WorkerRecord = {
       id,
       kind: info.kind ?? known?.record.kind ?? "other",
+      operator: info.operator ?? known?.record.operator ?? false,
       types: info.types ?? known?.record.types ?? [],
       concurrency: info.concurrency ?? known?.record.concurrency ?? null,
       firstSeen: known?.record.firstSeen ?? now,
@@ -108,7 +114,10 @@ export class WorkerRegistry {
     const rep = await this.#ctx.reputation.get("w", id);
     return {
       ...toInfo(known, stats, this.#ctx.now() - this.#ctx.config.workerOfflineMs),
-      reputation: { ...rep, trust: await this.#ctx.reputation.trust(id, null, known.kind) },
+      reputation: {
+        ...rep,
+        trust: await this.#ctx.reputation.trust(id, null, known.operator === true),
+      },
     };
   }
 }

@@ -16,8 +16,13 @@
  * Limits for anonymous sockets (no worker token or admin key): at most `maxSocketsPerAddress`
  * open per address (close 4002), and a token bucket per socket (`socketMessageRate`/s) and per
  * address (4× that): a sender over either gets an error message and close 4003. A socket whose
- * hello is accepted as a non-browser worker (workers are open) is no longer anonymous. Frames
- * larger than any valid message are refused like invalid ones.
+ * hello is accepted as a non-browser worker of the operator's own (from this machine while
+ * workers are open) is no longer anonymous; one from elsewhere stays a volunteer. Frames larger
+ * than any valid message are refused like invalid ones.
+ *
+ * A `started` notice records, on the coordinator's clock, when a held lease began to run: donor
+ * credit counts from there (donor_credit.ts), so the time a prefetched lease waited is not
+ * credited and the worker's own figure is never believed.
  *
  * @module
  */
@@ -47,6 +52,8 @@ export interface SocketAuth {
   worker: boolean;
   /** Presented the worker token or an admin key: not held to the anonymous limits. */
   trusted: boolean;
+  /** Its workers are the operator's own unless they say browser (auth.ts). */
+  operator?: boolean;
 }
 
 /** The part of a WebSocket the hub uses (the Deno socket, or a test double). */
@@ -68,6 +75,9 @@ interface Conn {
   capacity: number;
   /** leaseId → taskId of the leases this socket holds. */
   held: Map<string, string>;
+  /** leaseId → when its `started` notice came. */
+  started: Map<string, number>;
+  operator: boolean;
   claim: AbortController | null;
   invalid: number;
   closed: boolean;
@@ -156,6 +166,8 @@ export class WsHub {
       queues: undefined,
       capacity: 0,
       held: new Map(),
+      started: new Map(),
+      operator: auth.operator === true,
       claim: null,
       invalid: 0,
       closed: false,
@@ -294,7 +306,8 @@ export class WsHub {
           "a worker token is required for kind " + msg.kind,
         );
       }
-      if (msg.kind !== "browser") this.#unlimit(conn);
+      conn.operator &&= msg.kind !== "browser";
+      if (conn.operator) this.#unlimit(conn);
       clearTimeout(conn.helloTimer!);
       conn.greeted = true;
       const refused = await this.#reattach(conn, msg.workerId, msg.leases ?? []);
@@ -307,6 +320,7 @@ export class WsHub {
       conn.capacity = msg.slots;
       this.#workers.seen(msg.workerId, {
         kind: msg.kind,
+        operator: conn.operator,
         types: msg.types ?? [...this.#ctx.handlers.keys()],
         ...(msg.concurrency ? { concurrency: msg.concurrency } : {}),
       });
@@ -323,6 +337,12 @@ export class WsHub {
     }
     this.#workers.seen(conn.workerId);
     switch (msg.type) {
+      case "started": {
+        if (conn.held.has(msg.leaseId) && !conn.started.has(msg.leaseId)) {
+          conn.started.set(msg.leaseId, this.#ctx.now());
+        }
+        return;
+      }
       case "credit": {
         const lower = msg.slots < conn.capacity;
         conn.capacity = msg.slots;
@@ -350,8 +370,10 @@ export class WsHub {
         if (!conn.held.has(msg.leaseId)) {
           return this.#ackRefused(conn, msg.ref, notHeld(msg.leaseId));
         }
+        const startedAt = conn.started.get(msg.leaseId);
+        conn.started.delete(msg.leaseId);
         const outcome = msg.type === "complete"
-          ? { kind: "completed" as const, result: msg.result ?? null }
+          ? { kind: "completed" as const, result: msg.result ?? null, startedAt }
           : msg.type === "fail"
           ? { kind: "failed" as const, error: msg.error }
           : { kind: "released" as const };
@@ -366,7 +388,6 @@ export class WsHub {
           outcome,
         }]);
         if (!done!.ok) return this.#ackRefused(conn, msg.ref, done!.error);
-        if (msg.type === "complete" && conn.donorId) this.#creditDonor(conn.donorId, msg.runMs);
         this.#send(conn, { type: "ack", ref: msg.ref, ok: true });
         return;
       }
@@ -387,17 +408,6 @@ export class WsHub {
     this.#send(conn, { type: "ack", ref, ok: false, code: e.code, message: e.message });
   }
 
-  #creditDonor(donorId: string, runMs: number | undefined): void {
-    this.#ctx.committer.commit({
-      checks: [],
-      mutations: [],
-      sums: [
-        [donorStatKey(donorId, "completed"), 1n],
-        [donorStatKey(donorId, "computeMs"), BigInt(Math.round(runMs ?? 0))],
-      ],
-    }).catch((e) => this.#ctx.log.warn("donor credit failed", { donorId, error: String(e) }));
-  }
-
   /** Keeps one claim open for the socket's free slots; pushes what it gets. */
   async #pump(conn: Conn): Promise<void> {
     while (!conn.closed && conn.workerId && !conn.claim) {
@@ -415,6 +425,7 @@ export class WsHub {
           queues: conn.queues,
           donorId: conn.donorId,
           kind: conn.kind,
+          operator: conn.operator,
           signal: controller.signal,
         });
       } catch (e) {
@@ -501,6 +512,7 @@ export class WsHub {
     if (!conn) return;
     this.#byLease.delete(leaseId);
     conn.held.delete(leaseId);
+    conn.started.delete(leaseId);
     // Ended by someone else (cancel, expiry): tell the holder to stop.
     if (task.status === "cancelled" || task.history.at(-1)?.outcome === "expired") {
       this.#send(conn, { type: "cancel", taskId: task.id, leaseId });
@@ -519,6 +531,7 @@ export class WsHub {
     if (!release) return this.#forget(conn);
     const held = [...conn.held].map(([leaseId, taskId]) => ({ leaseId, taskId }));
     conn.held.clear();
+    conn.started.clear();
     if (held.length === 0) return;
     const results = await finishMany(
       this.#ctx,

@@ -74,4 +74,9 @@ export interface Transport {
   fail(taskId: string, leaseId: string, error: TaskError): Promise<ReportOutcome>;
   /** Hands the lease back unfinished: requeued at once, the attempt not counted. */
   release(taskId: string, leaseId: string): Promise<ReportOutcome>;
+  /**
+   * The attempt starts running now (a prefetched lease may have waited): the coordinator times
+   * donor credit from this notice. Best effort, no reply; transports without it omit it.
+   */
+  started?(taskId: string, leaseId: string): void;
 }

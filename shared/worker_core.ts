@@ -321,6 +321,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
     scheduleHeartbeat(r, Math.max(50, leaseMs / 3));
     let outcome: Promise<TaskOutcome>;
     try {
+      transport.started?.(lease.taskId, lease.leaseId);
       outcome = executor.run(lease, {
         signal: r.controller.signal,
         onProgress: (fraction) => (r.progress = fraction),

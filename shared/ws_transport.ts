@@ -70,6 +70,8 @@ export interface WsTransport extends Transport {
 type Ack = Extract<ServerMessage, { type: "ack" }>;
 
 const MAX_BACKOFF_MS = 30_000;
+/** A lease that waited this long for a free slot gets a start notice. */
+const NOTICE_AFTER_MS = 50;
 
 export function createWsTransport(options: WsTransportOptions): WsTransport {
   const http = createHttpTransport({
@@ -99,6 +101,8 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   const held = new Map<string, string>();
   /** leaseId → when the core took it, for the donor's compute time. */
   const started = new Map<string, number>();
+  /** leaseId → when it was pushed to us, to tell a prefetched lease from one run at once. */
+  const arrived = new Map<string, number>();
   const claimWaiters = new Set<() => void>();
   const pending = new Map<number, { resolve(a: Ack): void; reject(e: unknown): void }>();
   const openWaiters = new Set<() => void>();
@@ -143,6 +147,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           return;
         case "lease":
           held.set(msg.lease.leaseId, msg.lease.taskId);
+          arrived.set(msg.lease.leaseId, Date.now());
           if (capacity === 0) return void handBack(msg.lease);
           buffered.push(msg.lease);
           keepAlive(msg.lease);
@@ -153,6 +158,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           return p?.resolve(msg);
         }
         case "cancel":
+          arrived.delete(msg.leaseId);
           return dropLease(msg.leaseId, "cancelled");
         case "error":
           return;
@@ -357,6 +363,19 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       return report({ type: "fail", taskId, leaseId, error });
     },
     release,
+
+    started(taskId: string, leaseId: string) {
+      const waited = Date.now() - (arrived.get(leaseId) ?? 0);
+      arrived.delete(leaseId);
+      // Run as soon as it came, the lease's own start is the same time: a notice for every task
+      // would halve the tasks a volunteer's socket may report within its message rate.
+      if (waited < NOTICE_AFTER_MS) return;
+      try {
+        if (open) socket?.send(JSON.stringify({ type: "started", taskId, leaseId }));
+      } catch {
+        // Lost with the socket: credit then counts from the lease, and the lease is handed back.
+      }
+    },
 
     setCapacity(slots: number) {
       capacity = slots;

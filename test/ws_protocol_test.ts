@@ -212,7 +212,9 @@ Deno.test("donor totals are kept for browser volunteers", async () => {
     const d = (await c.call("GET", "/donors")).body.donors;
     return d.length && d[0].completed === 2 ? d : null;
   });
-  assert.deepEqual(donors[0], { id: "donor-abc", completed: 2, computeMs: 80 });
+  assert.equal(donors[0].id, "donor-abc");
+  // Timed by the coordinator, not taken from runMs (donor_credit_test.ts pins how).
+  assert.ok(donors[0].computeMs >= 0 && donors[0].computeMs < 5000, String(donors[0].computeMs));
   const w = (await c.call("GET", "/workers/tab-1/stats")).body;
   assert.equal(w.kind, "browser");
   await s.close();

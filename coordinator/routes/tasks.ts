@@ -20,7 +20,7 @@ import {
   Task,
 } from "../../shared/protocol.ts";
 import { awaitTasks, isFinal } from "../await_tasks.ts";
-import { canSee, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
+import { canSee, operatorWorker, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
 import type { Ctx } from "../context.ts";
 import { cancelTask } from "../cancel.ts";
 import { enqueue } from "../enqueue.ts";
@@ -145,7 +145,8 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       const b = c.req.valid("json");
       const workerId = (b.worker_id ?? b.workerId)!;
       const types = b.task_types ?? b.types;
-      workers.seen(workerId, types ? { types } : {});
+      const operator = operatorWorker(c.get("auth"), "other");
+      workers.seen(workerId, types ? { types, operator } : { operator });
       const [lease] = await dispatcher.claim({
         workerId,
         max: 1,
@@ -153,6 +154,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
         types,
         queues: b.queues,
         via: "seed",
+        operator,
         signal: c.req.raw.signal,
       });
       return c.json(

@@ -2,9 +2,10 @@
  * `GET /api/ws`: the WebSocket lease endpoint (protocol in shared/protocol.ts), and the donors'
  * totals kept from socket completions.
  *
- * The token (worker token or admin key) comes as `?token=` or a bearer header; without one a
+ * The token (a worker token or an admin key) comes as `?token=` or a bearer header; without one a
  * socket may only say hello as `kind: "browser"` (an anonymous volunteer) unless workers are
- * open (no worker token and no enforced keys). A refused token closes the socket with 4001.
+ * open (no worker token configured and no enforced keys), and then it is trusted only from this
+ * machine (auth.ts). A refused token closes the socket with 4001.
  *
  * @module
  */
@@ -25,10 +26,9 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
     "/ws",
     upgradeWebSocket((c) => {
       const auth = c.get("auth");
-      const workerTokenSet = ctx.config.workerToken !== undefined;
-      const refused = auth.refused && (auth.enforced || workerTokenSet);
+      const refused = auth.refused && (auth.enforced || auth.workerTokens);
       const trusted = auth.role === "worker" || auth.role === "admin";
-      const open = !auth.enforced && !workerTokenSet && auth.role === "anonymous";
+      const open = !auth.enforced && !auth.workerTokens && auth.role === "anonymous";
       let conn: ReturnType<WsHub["open"]> | null = null;
       return {
         onOpen: (_evt, ws) => {
@@ -36,7 +36,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
           conn = hub.open({
             send: (d) => ws.send(d),
             close: (code, reason) => ws.close(code, reason),
-          }, { address: auth.address, worker: trusted || open, trusted });
+          }, { address: auth.address, worker: trusted || open, trusted, operator: auth.operator });
         },
         onMessage: (evt) => conn?.message(evt.data),
         onClose: () => conn?.close(),
