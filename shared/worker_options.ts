@@ -85,7 +85,7 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     field: "coordinator",
     env: "TESSERA_COORDINATOR",
     value: "URL",
-    help: "coordinator base URL",
+    help: "coordinator base URL, or several on one store, comma-separated (failover)",
     default: "http://127.0.0.1:8787",
   },
   "worker-id": {
@@ -232,7 +232,11 @@ const knownType = z.string().refine((t) => handlerTypes.includes(t), {
 });
 
 const Schema = z.object({
-  coordinator: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
+  /** One coordinator URL, or several (comma-separated) that share a store, for failover. */
+  coordinator: z.string().refine(
+    (v) => v.split(",").every((u) => z.url({ protocol: /^https?$/ }).safeParse(u.trim()).success),
+    { error: "must be an http:// or https:// URL, or several separated by commas" },
+  ),
   workerId: z.string().min(1, "must not be empty").max(200, "must be at most 200 characters")
     .nullable(),
   types: z.array(knownType).nullable(),

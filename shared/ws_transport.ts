@@ -81,8 +81,13 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     kind: options.kind,
   });
   const Socket = options.WebSocket ?? WebSocket;
-  const wsUrl = options.url.replace(/\/+$/, "").replace(/\/api$/, "").replace(/^http/, "ws") +
-    "/api/ws" + (options.token ? `?token=${encodeURIComponent(options.token)}` : "");
+  // Several coordinators on one store (comma-separated): a socket that closes reconnects to the
+  // next one, and re-attaches its leases there (the lease in KV is the truth, wherever it is read).
+  const wsUrls = options.url.split(",").map((u) => u.trim()).filter(Boolean).map((u) =>
+    u.replace(/\/+$/, "").replace(/\/api$/, "").replace(/^http/, "ws") + "/api/ws" +
+    (options.token ? `?token=${encodeURIComponent(options.token)}` : "")
+  );
+  let current = 0;
   const replyTimeoutMs = options.replyTimeoutMs ?? 15_000;
 
   let socket: WebSocket | null = null;
@@ -114,7 +119,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   function connect(): void {
     if (closedForGood) return;
     options.onStatus?.("connecting");
-    const ws = new Socket(wsUrl);
+    const ws = new Socket(wsUrls[current]!);
     socket = ws;
     ws.onopen = () => {
       const leases = [...held].map(([leaseId, taskId]) => ({ taskId, leaseId }));
@@ -185,6 +190,16 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       options.onStatus?.("closed");
       wakeClaims();
       if (closedForGood) return;
+      if (wsUrls.length > 1) {
+        // Another coordinator is likely up: try it at once, and back off only once all were tried.
+        current = (current + 1) % wsUrls.length;
+        const delay = failures++ < wsUrls.length
+          ? 0
+          : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (failures - wsUrls.length)) *
+            (0.5 + Math.random() / 2);
+        setTimeout(connect, delay);
+        return;
+      }
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
     };

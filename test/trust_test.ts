@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { createApiKey } from "../coordinator/api_keys.ts";
 import { keysCli } from "../coordinator/keys_cli.ts";
 import { apiKeyRoleKey } from "../coordinator/keys.ts";
-import { spawnWorker } from "../shared/_worker_test_helpers.ts";
+import { spawnWorker } from "./_worker_helpers.ts";
 import { callJson, eventually, testCoordinator } from "./_helpers.ts";
 import { connectSocket, OTHER_ADDRESS, rawHttp } from "./_socket.ts";
 

@@ -11,7 +11,7 @@ import {
   startTestCoordinator,
   type TestCoordinator,
   type WorkerProcess,
-} from "../shared/_worker_test_helpers.ts";
+} from "./_worker_helpers.ts";
 
 /** One worker per test: replicated (quorum) verification would wait for a second one. */
 const NO_QUORUM = { mode: "none" as const };

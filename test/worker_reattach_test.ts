@@ -8,7 +8,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from "../coordinator/config.ts";
 import { startCoordinator } from "../coordinator/server.ts";
 import type { Task } from "../shared/protocol.ts";
-import { spawnWorker, type WorkerProcess } from "../shared/_worker_test_helpers.ts";
+import { spawnWorker, type WorkerProcess } from "./_worker_helpers.ts";
 import { callJson, eventually, REPO_ROOT } from "./_helpers.ts";
 
 const TASK = {

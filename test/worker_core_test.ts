@@ -1,12 +1,12 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { createLogger } from "./logger.ts";
-import { createHttpTransport, type HttpTransportOptions } from "./http_transport.ts";
-import { createDenoExecutor } from "./deno_executor.ts";
-import type { Lease } from "./protocol.ts";
-import type { ClaimOptions, Transport } from "./transport.ts";
-import { type Executor, startWorkerCore, type WorkerCoreOptions } from "./worker_core.ts";
-import { runTask } from "./_worker_run_task.ts";
-import { startTestCoordinator, type TestCoordinator } from "./_worker_test_helpers.ts";
+import { createLogger } from "../shared/logger.ts";
+import { createHttpTransport, type HttpTransportOptions } from "../shared/http_transport.ts";
+import { createDenoExecutor } from "../shared/deno_executor.ts";
+import type { Lease } from "../shared/protocol.ts";
+import type { ClaimOptions, Transport } from "../shared/transport.ts";
+import { type Executor, startWorkerCore, type WorkerCoreOptions } from "../shared/worker_core.ts";
+import { runTask } from "../shared/_worker_run_task.ts";
+import { startTestCoordinator, type TestCoordinator } from "./_worker_helpers.ts";
 
 const quiet = createLogger({ level: "error" });
 /** One worker here: replicated (quorum) verification would wait for a second one. */
