@@ -9,6 +9,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Committer } from "./committer.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import type { Signals } from "./signals.ts";
+import type { ClaimObserver } from "./metrics.ts";
 import type { ReputationCache } from "./reputation.ts";
 
 export interface Ctx {
@@ -27,6 +28,8 @@ export interface Ctx {
    */
   leasedTasks: LeasedTasks;
   reputation: ReputationCache;
+  /** Told of every claim that got work (`metrics.ts`); absent in tests that build a Ctx. */
+  metrics?: ClaimObserver;
   now(): number;
 }
 
