@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseWorkerOptions } from "../shared/worker_options.ts";
 import { parseProfiles } from "../shared/worker_profiles.ts";
-import { REPO_ROOT } from "./_helpers.ts";
+import { eventually, REPO_ROOT } from "./_helpers.ts";
 
 const DEPLOY = `${REPO_ROOT}deploy/`;
 const GRACE_S = 30; // worker.ts's default --grace-ms, in seconds
@@ -298,8 +298,11 @@ Deno.test("deploy/compose.yaml and systemd: their commands run here as written â
       const done = await call("GET", `/tasks/${t.id}?wait=20000`);
       assert.equal(done.body.status, "completed", JSON.stringify(done.body));
     }
-    const seenWorkers = (await call("GET", "/workers")).body.workers as Array<{ id: string }>;
-    assert.ok(seenWorkers.some((w) => w.id === `${Deno.hostname()}-lightweight`));
+    // The systemd-style worker says hello under the name its unit gives it.
+    await eventually(async () => {
+      const list = (await call("GET", "/workers")).body.workers as Array<{ id: string }>;
+      return list.some((w) => w.id === `${Deno.hostname()}-lightweight`);
+    }, 15_000);
 
     // Without the token a worker is refused at start (exit 1), so the token really is needed.
     const anonymous = await output(
@@ -327,4 +330,57 @@ Deno.test("deploy/compose.yaml and systemd: their commands run here as written â
     await coordinator.status;
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const composeCli = (() => {
+  for (const path of ["/usr/bin/docker-compose", "/usr/local/bin/docker-compose"]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch { /* not here */ }
+  }
+  return null;
+})();
+
+Deno.test({
+  name: "deploy/compose.yaml: docker-compose config accepts it, and refuses to run without a token",
+  ignore: composeCli === null,
+  async fn() {
+    const config = (env: Record<string, string>) =>
+      output([composeCli!, "-f", `${DEPLOY}compose.yaml`, "config"], env);
+    const ok = await config({ TESSERA_WORKER_TOKEN: "t0k" });
+    assert.equal(ok.code, 0, ok.stderr);
+    const resolved = parseYaml(ok.stdout) as Any;
+    assert.equal(resolved.services.worker.environment.TESSERA_TOKEN, "t0k");
+    assert.equal(resolved.services.coordinator.environment.TESSERA_WORKER_TOKEN, "t0k");
+    const refused = await config({});
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /set TESSERA_WORKER_TOKEN/);
+  },
+});
+
+const kubectl = (() => {
+  try {
+    return Deno.statSync("/usr/bin/kubectl").isFile ? "/usr/bin/kubectl" : null;
+  } catch {
+    return null;
+  }
+})();
+
+Deno.test({
+  name:
+    "deploy/: kubectl kustomize renders it, the workers mounting the generated profiles ConfigMap",
+  ignore: kubectl === null,
+  async fn() {
+    const out = await output([kubectl!, "kustomize", DEPLOY], {});
+    assert.equal(out.code, 0, out.stderr);
+    const docs = parseAllDocuments(out.stdout).map((d) => d.toJS()) as Any[];
+    const cm = docs.find((d) => d.kind === "ConfigMap");
+    assert.match(cm.metadata.name, /^tessera-worker-profiles-[a-z0-9]+$/, "hashed name");
+    assert.equal(cm.data["worker-profiles.yaml"], profilesText);
+    for (const d of docs) assert.equal(d.metadata.namespace, "tessera");
+    for (const d of docs.filter((d) => d.kind === "Deployment")) {
+      assert.equal(d.spec.template.spec.volumes[0].configMap.name, cm.metadata.name);
+      assert.equal(d.spec.template.spec.containers[0].image, "tessera:latest");
+    }
+  },
 });
