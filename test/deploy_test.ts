@@ -61,6 +61,7 @@ Deno.test("deploy/Dockerfile: one image, the coordinator by default, on 0.0.0.0 
   assert.match(text, /^FROM denoland\/deno:/m);
   assert.match(text, /^\s*TESSERA_HOSTNAME=0\.0\.0\.0/m);
   assert.match(text, /^\s*TESSERA_DB=\/data\//m);
+  assert.match(text, /^\s*TESSERA_AUTH=on/m);
   assert.match(text, /^VOLUME \/data$/m);
   assert.match(text, /^CMD \["deno", "run", "-A", "--unstable-kv", "coordinator\/main\.ts"\]$/m);
   assert.match(text, /deno install --frozen/);
