@@ -1,7 +1,7 @@
 /**
  * `deno run -A worker.ts --coordinator http://host:8787` (or `deno task worker`): a Deno worker
- * for a Tessera coordinator. It reads its options (flags > environment > config file >
- * defaults; `--help` lists them), checks the coordinator and its token, then runs tasks on a pool
+ * for a Tessera coordinator. It reads its options (flags > environment > `--profile` > config
+ * file > defaults; `--help` lists them), checks the coordinator and its token, then runs tasks on a pool
  * of Web Workers until stopped. SIGINT/SIGTERM stop claiming, let in-flight tasks finish within
  * `--grace-ms`, release the rest and print final stats (exit 0); a second signal exits at once
  * (130). No task outcome stops it (a failing, stuck or crashing handler fails that attempt
@@ -15,7 +15,7 @@ import { createHttpTransport } from "./shared/http_transport.ts";
 import { createLogger } from "./shared/logger.ts";
 import { createWsTransport } from "./shared/ws_transport.ts";
 import { startWorkerCore, type WorkerStats } from "./shared/worker_core.ts";
-import { findConfigPath, parseWorkerOptions } from "./shared/worker_options.ts";
+import { findConfigPath, findProfilesPath, parseWorkerOptions } from "./shared/worker_options.ts";
 
 /** How often a progress line is printed. */
 const PROGRESS_EVERY_MS = 5_000;
@@ -35,7 +35,16 @@ if (configPath !== null) {
     die(2, `cannot read config file ${configPath}: ${(e as Error).message}`);
   }
 }
-const parsed = parseWorkerOptions(Deno.args, env, fileText);
+const profilesPath = findProfilesPath(Deno.args, env, fileText);
+let profilesText: string | null = null;
+if (profilesPath !== null) {
+  try {
+    profilesText = await Deno.readTextFile(profilesPath);
+  } catch (e) {
+    die(2, `cannot read profiles file ${profilesPath}: ${(e as Error).message}`);
+  }
+}
+const parsed = parseWorkerOptions(Deno.args, env, fileText, profilesText);
 if (parsed.kind === "help") {
   console.log(parsed.text);
   Deno.exit(0);
@@ -156,6 +165,9 @@ log.info("worker started", {
   coordinator: options.coordinator,
   concurrency: options.concurrency,
   types: options.types.join(","),
+  queues: options.queues.join(",") || "all",
+  nice: options.nice,
+  ...(options.profile ? { profile: options.profile } : {}),
 });
 
 let last = { at: performance.now(), done: 0, idle: false };

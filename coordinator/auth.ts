@@ -12,7 +12,7 @@
  * | public      | GET health, donors, whoami, openapi.json, ws; /dashboard files | everyone       |
  * | client      | submit, list, read, await, cancel, retry                       | client, admin  |
  * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…  | worker, admin  |
- * | dashboard   | GET stats, workers, workers/{id}/stats, live                   | admin          |
+ * | dashboard   | GET stats, workers, workers/{id}/stats, live; GET /metrics     | admin          |
  * | admin       | any other /api path (default deny)                             | admin          |
  *
  * Enforcement (`--auth`): `on`; `off`; or `auto` (the default), which enforces as soon as one
@@ -97,6 +97,7 @@ const CLASSES: Array<[method: "GET" | "POST", pattern: RegExp, cls: RouteClass]>
   ["POST", /^\/api\/leases(\/report)?$/, "worker"],
   ["GET", new RegExp(`^/api/(stats|live|workers|workers/${ID}/stats)$`), "dashboard"],
   ["GET", /^\/dashboard(\/.*)?$/, "public"],
+  ["GET", /^\/metrics$/, "dashboard"],
 ];
 const TASK_LOOKUP = new RegExp(`^/api/tasks/${ID}$`);
 

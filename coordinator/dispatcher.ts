@@ -132,6 +132,7 @@ export class Dispatcher {
       return [];
     }
     while (true) {
+      const started = performance.now();
       const leases: Lease[] = [];
       // A newcomer's first answers are checked against known ones; later, now and then.
       const samples = rep.agree + rep.disagree;
@@ -152,6 +153,9 @@ export class Dispatcher {
         leases.push(...await this.#claimNow({ ...options, max: options.max - leases.length }));
       }
       const left = deadline - this.#ctx.now();
+      if (leases.length > 0) {
+        this.#ctx.metrics?.claimed(kind, leases.length, performance.now() - started);
+      }
       if (leases.length > 0 || left <= 0 || options.signal?.aborted) return leases;
       // Woken for matching work; the cap re-checks now and then, in case a wake-up was missed.
       await this.#ctx.signals.waitForReady(

@@ -31,6 +31,9 @@ import { dashboardRoutes } from "./assets.ts";
 import { LiveFeed } from "./live.ts";
 import { liveRoutes } from "./routes/live.ts";
 import { donateRoutes } from "./donate_assets.ts";
+import { createMetrics } from "./metrics.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { VERSION } from "./routes/meta.ts";
 
 export interface Coordinator {
   url: string;
@@ -115,6 +118,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
   app.route("/api", liveRoutes(live));
   app.route("/dashboard", dashboardRoutes(log));
+  const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
+  app.route("/", metricsRoutes(metrics));
   // The donate page at `/` (Vite-built from web-worker/ on first request), files under /assets/.
   app.route("/", donateRoutes(log));
   const server = Deno.serve({
@@ -139,6 +144,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       for (const t of timers) clearInterval(t);
       await hub.closeAll();
       live.close();
+      metrics.close();
       await server.shutdown();
       await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
       await readyWatch.stop();

@@ -135,6 +135,16 @@ export class WsHub {
     return this.#conns.size;
   }
 
+  /** Open sockets by the kind their hello gave ("unknown" before it), for the metrics. */
+  socketsByKind(): Record<string, number> {
+    const out: Record<string, number> = { deno: 0, browser: 0, other: 0, unknown: 0 };
+    for (const c of this.#conns) {
+      const kind = c.workerId === null ? "unknown" : c.kind;
+      out[kind] = (out[kind] ?? 0) + 1;
+    }
+    return out;
+  }
+
   /** Anonymous sockets open from one address. */
   anonymousFrom(address: string): number {
     return this.#anonymous.get(address) ?? 0;

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { handlerTypes } from "../handlers/mod.ts";
 import { LIMITS, QueueName } from "./protocol.ts";
+import { profileLayer } from "./worker_profiles.ts";
 
 /** The validated options, frozen. */
 export interface WorkerOptions {
@@ -44,6 +45,9 @@ export interface WorkerOptions {
   nice: number;
   /** `ws`: leases pushed over a WebSocket; `http`: long-poll claims. */
   transport: "ws" | "http";
+  /** The profile whose options sit between the environment and the config file. */
+  profile: string | null;
+  profilesFile: string | null;
 }
 
 export type ParsedWorkerOptions =
@@ -69,7 +73,9 @@ type Flag =
   | "max-consecutive-errors"
   | "thread-memory-mb"
   | "nice"
-  | "transport";
+  | "transport"
+  | "profile"
+  | "profiles-file";
 
 interface OptionSpec {
   field: keyof WorkerOptions;
@@ -207,6 +213,20 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "ws: leases pushed over a WebSocket; http: long-poll claims",
     default: "ws",
   },
+  "profile": {
+    field: "profile",
+    env: "TESSERA_PROFILE",
+    value: "NAME",
+    help: "a named profile from the profiles file (types, queues, concurrency, nice)",
+    default: "none",
+  },
+  "profiles-file": {
+    field: "profilesFile",
+    env: "TESSERA_PROFILES_FILE",
+    value: "FILE",
+    help: "YAML or JSON file of worker profiles",
+    default: "none",
+  },
 };
 
 const FLAGS = Object.keys(OPTIONS) as Flag[];
@@ -255,6 +275,8 @@ const Schema = z.object({
   threadMemoryMb: count(16).max(65_536, "must be at most 65536"),
   nice: count(0).max(19, "must be at most 19"),
   transport: z.enum(["ws", "http"], { error: 'must be "ws" or "http"' }),
+  profile: z.string().min(1, "must not be empty").nullable(),
+  profilesFile: z.string().min(1, "must not be empty").nullable(),
 });
 
 function defaults(): Record<Flag, unknown> {
@@ -279,6 +301,8 @@ function defaults(): Record<Flag, unknown> {
     "thread-memory-mb": 1024,
     "nice": 10,
     "transport": "ws",
+    "profile": null,
+    "profiles-file": null,
   };
 }
 
@@ -294,7 +318,7 @@ export function workerHelp(): string {
     "",
     "Runs tasks from a Tessera coordinator. SIGINT/SIGTERM stop claiming, let in-flight tasks",
     "finish within --grace-ms and hand the rest back; a second signal exits at once.",
-    "Precedence: flags > environment variables > config file > defaults.",
+    "Precedence: flags > environment variables > --profile > config file > defaults.",
     "",
     `  ${"flag".padEnd(30)} ${"environment variable".padEnd(31)} meaning`,
     ...rows,
@@ -337,6 +361,24 @@ export function findConfigPath(
   const flags = parseFlags(args);
   const fromFlag = flags.ok ? flags.values.config : undefined;
   return typeof fromFlag === "string" ? fromFlag : env[OPTIONS.config.env] || null;
+}
+
+/**
+ * The profiles file named by `--profiles-file`, `TESSERA_PROFILES_FILE` or the config file
+ * (`fileText`), so the caller can read it before {@link parseWorkerOptions}.
+ */
+export function findProfilesPath(
+  args: string[],
+  env: Record<string, string | undefined>,
+  fileText: string | null,
+): string | null {
+  const flags = parseFlags(args);
+  const fromFlag = flags.ok ? flags.values["profiles-file"] : undefined;
+  if (typeof fromFlag === "string") return fromFlag;
+  if (env[OPTIONS["profiles-file"].env]) return env[OPTIONS["profiles-file"].env]!;
+  const file = fileText === null ? null : parseFile(fileText);
+  const fromFile = file?.ok ? file.layer["profiles-file"] : undefined;
+  return typeof fromFile === "string" && fromFile ? fromFile : null;
 }
 
 /** `TESSERA_MAX_TASKS`, `MAX_TASKS`, `maxTasks`, `max_tasks` → `max-tasks`. */
@@ -405,7 +447,8 @@ function normalize(flag: Flag, value: unknown): unknown {
 
 /**
  * Parses the worker's options. `fileText` is the content of the config file (see
- * {@link findConfigPath}), or null when there is none.
+ * {@link findConfigPath}), or null when there is none; `profilesText` the content of the
+ * profiles file ({@link findProfilesPath}), read only when a profile is named.
  *
  * @example
  * ```ts
@@ -417,6 +460,7 @@ export function parseWorkerOptions(
   args: string[],
   env: Record<string, string | undefined>,
   fileText: string | null,
+  profilesText: string | null = null,
 ): ParsedWorkerOptions {
   const flags = parseFlags(args);
   if (!flags.ok) return { kind: "error", message: flags.message };
@@ -425,10 +469,19 @@ export function parseWorkerOptions(
   const file = fileText === null ? { ok: true as const, layer: {} } : parseFile(fileText);
   if (!file.ok) return { kind: "error", message: file.message };
 
+  const profileName = flags.values.profile ?? env[OPTIONS.profile.env] ?? file.layer.profile;
+  let profile: Layer = {};
+  if (typeof profileName === "string" && profileName !== "") {
+    const found = profileLayer(profilesText, profileName);
+    if (!found.ok) return { kind: "error", message: found.message };
+    profile = found.layer;
+  }
+
   const merged = defaults();
   const source: Partial<Record<Flag, string>> = {};
   const layers: Array<[string, Layer]> = [
     ["the config file", file.layer],
+    [`profile "${profileName}"`, profile],
     [
       "environment",
       Object.fromEntries(FLAGS.flatMap((f) => {
