@@ -93,8 +93,8 @@ export default defineHandler({
     if (hog === "cpu") {
       // Never yields, on purpose; bounded all the same, since any client may submit it and a
       // thread stuck in a loop keeps its core even after it is terminated.
-      const end = Date.now() + HOG_CPU_MS;
-      while (Date.now() < end) { /* spin */ }
+      const end = performance.now() + HOG_CPU_MS;
+      while (performance.now() < end) { /* spin */ }
     }
     if (hog === "memory") {
       const kept: number[][] = [];
