@@ -5,7 +5,7 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
+import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, createAuthenticator, requireRole } from "./auth.ts";
 import { ApiFailure } from "./errors.ts";
@@ -55,19 +55,6 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
   }
 
   const app = new OpenAPIHono();
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: config.maxBodyBytes,
-      onError: () => {
-        throw new ApiFailure(
-          "payload_too_large",
-          `request body is larger than ${config.maxBodyBytes} bytes`,
-          "body",
-        );
-      },
-    }),
-  );
   app.use("*", authenticate(authn));
   app.use(
     "*",
@@ -80,16 +67,22 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
     }),
   );
   app.use("*", requireRole({ workerTokenSet: config.workerToken !== undefined }));
+  app.use("*", bufferedBody(config.maxBodyBytes));
   app.route("/api", api);
 
   app.onError((err, c) => {
     if (err instanceof ApiFailure) return c.json(err.toJSON(), err.status, err.headers);
     if (err instanceof HTTPException) {
-      const invalidJson = /json/i.test(err.message);
-      const failure = invalidJson
+      const failure = err.status === 415
+        ? new ApiFailure(
+          "unsupported_media_type",
+          "the body must be JSON, sent as content-type: application/json",
+          "content-type",
+        )
+        : /json/i.test(err.message)
         ? new ApiFailure("invalid_json", "request body is not valid JSON", "body")
         : new ApiFailure("bad_request", err.message || "bad request");
-      return c.json(failure.toJSON(), err.status === 413 ? 413 : failure.status);
+      return c.json(failure.toJSON(), failure.status);
     }
     log.error("unhandled error", {
       path: c.req.path,
@@ -102,4 +95,52 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
     c.json(new ApiFailure("not_found", `no route ${c.req.method} ${c.req.path}`).toJSON(), 404)
   );
   return app;
+}
+
+/**
+ * Reads the whole request body once, within `maxBytes`, before any route sees it, so that a
+ * body that is too large is a 413 and one that breaks off (shorter than its Content-Length, a
+ * chunked body cut short, a reset connection) is a 400 on field `body`, wherever it is read
+ * later.
+ */
+function bufferedBody(maxBytes: number): MiddlewareHandler {
+  const tooLarge = () =>
+    new ApiFailure("payload_too_large", `request body is larger than ${maxBytes} bytes`, "body");
+  return async function bufferedBody(c, next) {
+    const body = c.req.raw.body;
+    if (body === null) return await next();
+    if (Number(c.req.header("content-length")) > maxBytes) throw tooLarge();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > maxBytes) {
+          reader.cancel().catch(() => {});
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    } catch (e) {
+      if (e instanceof ApiFailure) throw e;
+      throw new ApiFailure(
+        "bad_request",
+        "the request body could not be read: the connection ended before it was complete",
+        "body",
+        { cause: e },
+      );
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    // As hono's bodyLimit does; the new request keeps following the old one's abort signal.
+    c.req.raw = new Request(c.req.raw, { body: bytes });
+    await next();
+  };
 }

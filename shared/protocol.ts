@@ -340,10 +340,41 @@ export const WhoAmI = z.object({
 });
 export type WhoAmI = z.infer<typeof WhoAmI>;
 
+/**
+ * Every error code the API answers with, and its HTTP status: `bad_request` (400: a request the
+ * HTTP layer cannot take, such as a body shorter than its Content-Length or a broken WebSocket
+ * handshake), `invalid_json`, `validation`, `unknown_type` (400), `unauthorized` (401),
+ * `forbidden` (403), `not_found` (404), `stale_lease`, `cancelled`, `conflict` (409: also a
+ * repeated report of an accepted lease with another result), `idempotency_conflict` (409: a known
+ * idempotency key with other params), `payload_too_large` (413), `unsupported_media_type` (415:
+ * a body that is not `application/json`), `rate_limited` (429), `internal` (500), `unavailable`
+ * (503).
+ */
+export const ApiErrorCode = z.enum([
+  "bad_request",
+  "invalid_json",
+  "validation",
+  "unknown_type",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "stale_lease",
+  "cancelled",
+  "conflict",
+  "idempotency_conflict",
+  "payload_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "internal",
+  "unavailable",
+]);
+export type ApiErrorCode = z.infer<typeof ApiErrorCode>;
+
 /** The one error shape of the API. */
 export const ApiError = z.object({
   error: z.object({
-    code: z.string(),
+    /** An `ApiErrorCode`; a string on the wire, so older clients read newer codes. */
+    code: z.string().describe(`one of ${ApiErrorCode.options.join(", ")}`),
     message: z.string(),
     field: z.string().optional(),
   }),

@@ -296,3 +296,21 @@ Deno.test("--db with a KV Connect URL creates no folder", async () => {
     await Deno.remove(cwd, { recursive: true });
   }
 });
+
+Deno.test("a long-poll claim whose client went away takes no task (the body is read up front)", async () => {
+  await using c = await testCoordinator();
+  const gone = new AbortController();
+  const polling = fetch(`${c.api}/leases`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ workerId: "gone", waitMs: 10_000 }),
+    signal: gone.signal,
+  }).catch(() => null);
+  await sleep(200);
+  gone.abort();
+  await polling;
+  await sleep(100);
+  await c.call("POST", "/tasks", { type: "demo.echo", params: {} });
+  const claim = await c.call("POST", "/leases", { workerId: "here", waitMs: 2000 });
+  assert.equal(claim.body.leases.length, 1, "the task went to the live claimer");
+});

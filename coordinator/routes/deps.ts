@@ -23,11 +23,9 @@ export function router(): OpenAPIHono {
       if (result.success) return;
       const issue = firstIssue(result.error.issues);
       const field = fieldName(issue.path);
-      throw new ApiFailure(
-        "validation",
-        field ? `${field}: ${issue.message}` : issue.message,
-        field || result.target,
-      );
+      // A body that is not an object at all (`null`, `[]`) is about the body, not a field.
+      const where = field || (result.target === "json" ? "body" : result.target);
+      throw new ApiFailure("validation", field ? `${field}: ${issue.message}` : issue.message, where);
     },
   });
 }
