@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, createAuthenticator, requireRole } from "./auth.ts";
@@ -13,7 +13,8 @@ import { rateLimit } from "./rate_limit.ts";
 import { leaseRoutes } from "./routes/leases.ts";
 import { metaRoutes, VERSION } from "./routes/meta.ts";
 import { taskRoutes } from "./routes/tasks.ts";
-import type { Deps } from "./routes/deps.ts";
+import { type Deps, jsonResponse } from "./routes/deps.ts";
+import { ApiError } from "../shared/protocol.ts";
 import { wsRoutes } from "./routes/ws.ts";
 import type { WsHub } from "./ws_hub.ts";
 
@@ -39,8 +40,10 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
       description:
         "Durable tasks, claim leases and results for the Tessera volunteer compute grid.",
     },
+    servers: [{ url: "/api", description: "this coordinator" }],
     security: [{ bearer: [] }],
   });
+  documentStreams(api);
 
   const authn = createAuthenticator(deps.ctx.kv, config, {
     onEnforced: () => log.info("auth enforced: an API key exists (--auth auto)"),
@@ -95,6 +98,42 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
     c.json(new ApiFailure("not_found", `no route ${c.req.method} ${c.req.path}`).toJSON(), 404)
   );
   return app;
+}
+
+/** `/ws` and `/live` are not zod routes (an upgrade, a stream): documented by hand. */
+function documentStreams(api: OpenAPIHono): void {
+  api.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/ws",
+    summary: "The WebSocket lease protocol (messages: ClientMessage, ServerMessage)",
+    description: "Upgrade to a WebSocket; say hello, announce free slots, receive leases, " +
+      "report on them. Without a token only `kind: browser` volunteers are accepted. Close " +
+      "codes: 4000 bad hello, 4001 token refused, 4002 too many sockets, 4003 rate limited, " +
+      "4004 too many invalid messages.",
+    security: [{ bearer: [] }, {}],
+    request: { query: z.object({ token: z.string().optional() }) },
+    responses: {
+      101: { description: "switching protocols" },
+      400: jsonResponse(ApiError, "`bad_request`: a broken handshake; `field` names the header"),
+      401: jsonResponse(ApiError, "`unauthorized`"),
+      429: jsonResponse(ApiError, "`rate_limited`"),
+    },
+  });
+  api.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/live",
+    summary: "The dashboard's Server-Sent Events: `stats` every second, `task` as tasks end",
+    request: { query: z.object({ types: z.string().optional(), token: z.string().optional() }) },
+    responses: {
+      200: {
+        description: "an event stream",
+        content: { "text/event-stream": { schema: z.string() } },
+      },
+      401: jsonResponse(ApiError, "`unauthorized`"),
+      403: jsonResponse(ApiError, "`forbidden`: admin keys only (or read-only from this machine)"),
+      429: jsonResponse(ApiError, "`rate_limited`"),
+    },
+  });
 }
 
 /**

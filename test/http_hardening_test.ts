@@ -253,7 +253,7 @@ Deno.test("repeating an accepted completion with a different result answers 409 
 Deno.test("GET /api/openapi.json has the /api server, the socket and live routes, and every refusal", async () => {
   await using c = await testCoordinator();
   const doc = (await c.call("GET", "/openapi.json")).body;
-  assert.deepEqual(doc.servers, [{ url: "/api" }]);
+  assert.equal(doc.servers?.[0]?.url, "/api");
   assert.ok(doc.paths["/ws"]?.get, "documents /ws");
   assert.ok(doc.paths["/live"]?.get, "documents /live");
   for (const [path, method] of [["/leases", "post"], ["/leases/report", "post"]] as const) {

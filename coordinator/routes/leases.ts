@@ -5,14 +5,13 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
-  ApiError,
   ClaimRequest,
   ClaimResponse,
   ReportOutcome,
   ReportRequest,
 } from "../../shared/protocol.ts";
 import { finishMany } from "../finish_attempt.ts";
-import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
+import { type Deps, jsonBody, jsonResponse, refusals, router } from "./deps.ts";
 
 export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
   const app = router();
@@ -25,7 +24,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       request: { body: jsonBody(ClaimRequest) },
       responses: {
         200: jsonResponse(ClaimResponse, "the leases (possibly none)"),
-        400: jsonResponse(ApiError, "invalid input"),
+        ...refusals,
       },
     }),
     async (c) => {
@@ -56,7 +55,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       request: { body: jsonBody(ReportRequest) },
       responses: {
         200: jsonResponse(z.object({ outcomes: z.array(ReportOutcome) }), "one outcome per item"),
-        400: jsonResponse(ApiError, "invalid input"),
+        ...refusals,
       },
     }),
     async (c) => {
