@@ -11,6 +11,7 @@ import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts
 import { approxBytes, type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
+import { refuseOtherRequest } from "./idempotency.ts";
 import {
   batchKey,
   batchPartKey,
@@ -286,12 +287,16 @@ export async function enqueue(
   const byKey = new Map<string, number>();
   const unique: SubmitTaskParsed[] = [];
   const slot: number[] = [];
-  for (const input of inputs) {
+  const keyField = (i: number) => options.batch ? `tasks.${i}.idempotencyKey` : "idempotencyKey";
+  const firstInput: number[] = [];
+  for (const [i, input] of inputs.entries()) {
     const k = input.idempotencyKey;
     if (k !== undefined && byKey.has(k)) {
+      refuseOtherRequest(input, unique[byKey.get(k)!]!, keyField(i));
       slot.push(byKey.get(k)!);
       continue;
     }
+    firstInput.push(i);
     if (k !== undefined) byKey.set(k, unique.length);
     slot.push(unique.length);
     unique.push(input);
@@ -305,6 +310,9 @@ export async function enqueue(
   const knownIds = known.map((e, j) => [e.value, keyed[j]![1]] as const).filter(([v]) => v);
   const knownTasks = await getMany<Task>(ctx.kv, knownIds.map(([id]) => taskKey(id!)));
   knownIds.forEach(([, i], j) => (results[i] = knownTasks[j]!.value));
+  const sameAsKnown = (i: number) =>
+    results[i] && refuseOtherRequest(unique[i]!, results[i]!, keyField(firstInput[i]!));
+  unique.forEach((_, i) => sameAsKnown(i));
 
   const fresh: Task[] = [];
   const freshIndex: number[] = [];
@@ -327,6 +335,7 @@ export async function enqueue(
     for (const [i, u] of unique.entries()) {
       if (results[i] === null && u.idempotencyKey !== undefined) {
         results[i] = await existingFor(ctx, u.idempotencyKey, owner);
+        sameAsKnown(i);
       }
     }
   } else {
@@ -336,6 +345,7 @@ export async function enqueue(
       await Promise.all(chunk.map(async (t) => {
         if (await ctx.committer.commit(intentFor([t], now))) return accept(t);
         results[indexOf.get(t.id)!] = await existingFor(ctx, t.idempotencyKey!, owner);
+        sameAsKnown(indexOf.get(t.id)!);
       }));
     }));
   }

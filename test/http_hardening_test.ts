@@ -188,7 +188,8 @@ Deno.test("reusing an idempotency key with different params answers 409 idempote
   assert.equal(same.body.id, first.body.id);
   const differing: Array<Record<string, unknown>> = [
     { type: "demo.echo", params: { a: 2, b: [1, 2] } },
-    { type: "demo.sleep", params: { a: 1, b: [1, 2] } },
+    { type: "demo.sleep", params: { ms: 1 } },
+    { type: "demo.echo", params: { a: 1, b: [1, 2] }, maxAttempts: 7 },
     { type: "demo.echo", params: { a: 1, b: [1, 2] }, queue: "other" },
     { type: "demo.echo", params: { a: 1, b: [1, 2] }, priority: 5 },
   ];
