@@ -12,6 +12,7 @@ import { approxBytes, type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
 import { refuseOtherRequest } from "./idempotency.ts";
+import { listIndexMoves } from "./list_index.ts";
 import {
   batchKey,
   batchPartKey,
@@ -19,6 +20,7 @@ import {
   countKey,
   delayedKey,
   idempotencyKey,
+  isListIndexKey,
   queueKey,
   rateKey,
   readyKey,
@@ -120,7 +122,7 @@ function intentFor(tasks: Task[], now: number): Intent {
   let bytes = 0;
   let ready = false;
   for (const t of tasks) {
-    mutations.push({ type: "set", key: taskKey(t.id), value: t });
+    mutations.push({ type: "set", key: taskKey(t.id), value: t }, ...listIndexMoves(null, t));
     for (let slot = 0; slot < t.replicas; slot++) mutations.push(queueEntry(t, now, slot));
     if (t.runAt <= now) ready = true;
     if (t.idempotencyKey !== null) {
@@ -141,7 +143,7 @@ function recordsIntent(tasks: Task[], journal: Deno.KvKey): Intent {
   const full = intentFor(tasks, 0);
   const keep = (m: Deno.KvMutation) =>
     m.key[0] === "task" || m.key[0] === "idem" ||
-    m.key[0] === "idem_owner";
+    m.key[0] === "idem_owner" || isListIndexKey(m.key);
   return {
     checks: full.checks,
     mutations: [

@@ -114,6 +114,9 @@ export const statusIndexPrefix = (bucket: ListBucket, queue: string): Deno.KvKey
 ];
 export const ownerIndexKey = (owner: string, id: string): Deno.KvKey => ["by_owner", owner, id];
 export const ownerIndexPrefix = (owner: string): Deno.KvKey => ["by_owner", owner];
+/** Whether a key is a list index entry (kept with its task record in a two-phase batch). */
+export const isListIndexKey = (key: Deno.KvKey): boolean =>
+  key[0] === "by_status" || key[0] === "by_owner";
 export const listIndexBuiltKey = (): Deno.KvKey => ["meta", "list_index"];
 /** The task id in an index, task or lease key: the last part, or the second for a lease. */
 export const taskIdOf = (key: Deno.KvKey): string =>

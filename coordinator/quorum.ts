@@ -31,6 +31,7 @@ import {
   taskKey,
   workerStatKey,
 } from "./keys.ts";
+import { listIndexMoves } from "./list_index.ts";
 import { repSums, type Trust } from "./reputation.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
@@ -215,7 +216,7 @@ export async function endReplica(
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
   }
 
-  mutations.push({ type: "set", key: taskKey(t.id), value: next });
+  mutations.push({ type: "set", key: taskKey(t.id), value: next }, ...listIndexMoves(t, next));
   if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
   if (next.status !== t.status) {
     sums.push([countKey(t.type, t.queue, t.status), -1n], [

@@ -14,6 +14,7 @@ import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { recoverBatches } from "./enqueue.ts";
 import { expireLeases } from "./expire_leases.ts";
+import { backfillListIndex } from "./list_index.ts";
 import { queuePrefix, readySignalKey } from "./keys.ts";
 import { promoteDelayed } from "./promote_delayed.ts";
 import { Signals } from "./signals.ts";
@@ -59,6 +60,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   ctx.reputation = new ReputationCache(ctx);
   // A batch a dead process left half written is finished or undone before anyone sees it.
   await recoverBatches(ctx);
+  await backfillListIndex(ctx);
   const dispatcher = new Dispatcher(ctx);
   const workers = new WorkerRegistry(ctx);
 
