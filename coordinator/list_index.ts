@@ -8,8 +8,8 @@
 import type { Task, TaskStatus } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import {
-  listIndexBuiltKey,
   type ListBucket,
+  listIndexBuiltKey,
   ownerIndexKey,
   statusIndexKey,
   taskKey,
@@ -79,7 +79,10 @@ export async function backfillListIndex(ctx: Ctx): Promise<number> {
     // A task changed meanwhile: its own transition wrote its entries; one by one for the rest.
     if (!(await op.commit()).ok) {
       for (const e of chunk) {
-        const one = ctx.kv.atomic().check({ key: taskKey(e.value.id), versionstamp: e.versionstamp });
+        const one = ctx.kv.atomic().check({
+          key: taskKey(e.value.id),
+          versionstamp: e.versionstamp,
+        });
         for (const m of listIndexMoves(null, e.value)) one.mutate(m);
         await one.commit();
       }

@@ -17,9 +17,9 @@
 import type { Task, TaskStatus } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import {
-  type ListBucket,
   leasePrefix,
   leasesOfTask,
+  type ListBucket,
   ownerIndexPrefix,
   queuePrefix,
   statusIndexPrefix,
@@ -99,7 +99,11 @@ export async function listTasks(
 }
 
 /** The cheapest source that yields every task the filter can match, in id order. */
-async function sourceFor(ctx: Ctx, f: ListFilter, batch: number): Promise<AsyncIterable<Candidate>> {
+async function sourceFor(
+  ctx: Ctx,
+  f: ListFilter,
+  batch: number,
+): Promise<AsyncIterable<Candidate>> {
   const fromStatus = (bucket: ListBucket, queue: string) =>
     map(range<StatusEntry>(ctx, statusIndexPrefix(bucket, queue), f.cursor, batch), (e) => ({
       id: taskIdOf(e.key),

@@ -55,7 +55,9 @@ Deno.test("the same idempotency key returns the same task, never a duplicate", a
     ),
   );
   assert.deepEqual(differing.map((r) => r.status).sort(), [201, ...Array(9).fill(409)]);
-  assert.ok(differing.every((r) => r.status === 201 || r.body.error.code === "idempotency_conflict"));
+  assert.ok(
+    differing.every((r) => r.status === 201 || r.body.error.code === "idempotency_conflict"),
+  );
   const stats = (await c.call("GET", "/stats")).body;
   assert.equal(stats.status.pending, 4, "order-42, k1, race and race-2: four tasks");
 });

@@ -42,7 +42,9 @@ Deno.test("GET /api/tasks with a cursor beyond U+FFFF answers 200, for every lis
   await using c = await testCoordinator();
   await c.call("POST", "/tasks", { type: "demo.echo", params: {} });
   for (const cursor of ["%F0%9F%98%80", "%EF%BF%BF", "%F4%8F%BF%BF"]) {
-    for (const filter of ["", "&status=processing", "&status=failed", "&status=pending", "&queue=q"]) {
+    for (
+      const filter of ["", "&status=processing", "&status=failed", "&status=pending", "&queue=q"]
+    ) {
       const res = await c.call("GET", `/tasks?cursor=${cursor}${filter}`);
       assert.equal(res.status, 200, `${cursor}${filter}: ${JSON.stringify(res.body)}`);
       assert.deepEqual(res.body, { tasks: [], cursor: null });
@@ -50,7 +52,8 @@ Deno.test("GET /api/tasks with a cursor beyond U+FFFF answers 200, for every lis
   }
 });
 
-const UPGRADE = "GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+const UPGRADE =
+  "GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
 const KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 
 Deno.test("a broken WebSocket handshake gets 400 naming the header, never 500", async () => {
@@ -111,7 +114,7 @@ Deno.test("a body shorter than its Content-Length gets 400 bad_request on field 
   }
   const res = await rawHttp(
     c.port,
-    "POST /api/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"typ",
+    'POST /api/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"typ',
     { halfClose: true },
   );
   assert.equal(res.status, 400);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createApiKey } from "../coordinator/api_keys.ts";
-import { testCoordinator, type TestCoordinator } from "./_helpers.ts";
+import { type TestCoordinator, testCoordinator } from "./_helpers.ts";
 
 const echo = (queue: string, i: number) => ({ type: "demo.echo", params: { i }, queue });
 
@@ -77,7 +77,9 @@ Deno.test("GET /api/tasks pages through sparse matches: every page full, nothing
     })).body.tasks;
     want.push(...t.map((x: any) => x.id));
   }
-  for (const query of ["status=pending&limit=3", "queue=q&limit=3", "status=pending&queue=q&limit=3"]) {
+  for (
+    const query of ["status=pending&limit=3", "queue=q&limit=3", "status=pending&queue=q&limit=3"]
+  ) {
     const { sizes, ids } = await pages(c, query);
     assert.deepEqual(ids, want, query);
     assert.deepEqual(sizes, [3, 3, 3, 1], query);
@@ -130,7 +132,9 @@ Deno.test("a client's list is full pages of its own tasks, however many others' 
   const key = async (name: string) => (await createApiKey(c.ctx.kv, { name, role: "client" })).key;
   const alice = { authorization: `Bearer ${await key("alice")}` };
   const bob = { authorization: `Bearer ${await key("bob")}` };
-  const admin = { authorization: `Bearer ${(await createApiKey(c.ctx.kv, { name: "a", role: "admin" })).key}` };
+  const admin = {
+    authorization: `Bearer ${(await createApiKey(c.ctx.kv, { name: "a", role: "admin" })).key}`,
+  };
   const want: string[] = [];
   for (let round = 0; round < 3; round++) {
     const tasks = Array.from({ length: 400 }, (_, i) => echo("q", i));
