@@ -30,8 +30,9 @@ import {
 
 const ulid = monotonicFactory();
 
-/** Tasks per intent: 2 to 3 mutations each stays under the 1,000-mutation limit. */
+/** Tasks per intent; mutations per intent stay under the KV's 1,000, with room for the sums. */
 const CHUNK_TASKS = 300;
+const CHUNK_MUTATIONS = 900;
 const CHUNK_BYTES = 600 * 1024;
 
 /** Builds the stored task for a validated submission; `owner` is the submitting key's id. */
@@ -237,20 +238,25 @@ function chunks(tasks: Task[]): Task[][] {
   const out: Task[][] = [];
   let cur: Task[] = [];
   let bytes = 0;
+  let mutations = 0;
   for (const t of tasks) {
     const b = approxBytes(t.params) + 600;
+    // The record, a ready entry per replica, the idempotency key, the list index entries.
+    const m = 1 + t.replicas + (t.idempotencyKey !== null ? 1 : 0) + listIndexMoves(null, t).length;
     const checks = cur.filter((c) => c.idempotencyKey !== null).length;
     if (
       cur.length > 0 &&
-      (cur.length >= CHUNK_TASKS || bytes + b > CHUNK_BYTES ||
+      (cur.length >= CHUNK_TASKS || bytes + b > CHUNK_BYTES || mutations + m > CHUNK_MUTATIONS ||
         (t.idempotencyKey !== null && checks >= 90))
     ) {
       out.push(cur);
       cur = [];
       bytes = 0;
+      mutations = 0;
     }
     cur.push(t);
     bytes += b;
+    mutations += m;
   }
   if (cur.length > 0) out.push(cur);
   return out;

@@ -626,6 +626,21 @@ Deno.test({
       expect(batchOther?.json?.outcomes?.[0]?.code === "conflict", "another result, batched");
       const kept = await call("GET", `/tasks/${edgeTask.id}`, undefined, auth.b);
       expect(kept?.json?.result?.n === 1, "the first result stands");
+      // Large batches stay under the KV's 1,000 mutations per operation, whatever each task costs.
+      for (
+        const [n, extra] of [[1000, {}], [300, {
+          verification: { mode: "quorum", replicas: 5, agree: 3, maxReplicas: 5 },
+        }]] as const
+      ) {
+        const tasks = Array.from({ length: n }, (_, i) => ({
+          type: "demo.echo",
+          params: { i },
+          queue: "edge-bulk",
+          ...extra,
+        }));
+        const res = await call("POST", "/tasks", { tasks }, auth.b);
+        expect(res?.status === 201, `a batch of ${n}: ${res?.status}`);
+      }
       // The streams: the live feed answers (its handler), the socket is counted where it opens.
       await call("GET", "/live", undefined, auth.admin);
       const edgeMs = Date.now() - edgeStarted;

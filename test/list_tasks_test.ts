@@ -197,3 +197,19 @@ Deno.test("GET /api/tasks lists a replicated task by its status while replicas r
   assert.deepEqual(await list("pending"), []);
   assert.deepEqual(await list("processing"), []);
 });
+
+Deno.test("a batch of 1,000 owned tasks, or of 5-replica tasks, fits the KV's mutation limit", async () => {
+  await using c = await testCoordinator({ auth: "on" });
+  const key = (await createApiKey(c.ctx.kv, { name: "alice", role: "client" })).key;
+  const alice = { authorization: `Bearer ${key}` };
+  const quorum = { mode: "quorum", replicas: 5, agree: 3, maxReplicas: 5 };
+  for (const n of [250, 300, 1000]) {
+    for (const extra of [{}, { verification: quorum }]) {
+      const tasks = Array.from({ length: n }, (_, i) => ({ ...echo(`b${n}`, i), ...extra }));
+      const res = await c.call("POST", "/tasks", { tasks }, alice);
+      assert.equal(res.status, 201, `${n} ${JSON.stringify(extra)}: ${JSON.stringify(res.body)}`);
+    }
+    const listed = await c.call("GET", `/tasks?queue=b${n}&limit=1000`, undefined, alice);
+    assert.equal(listed.body.tasks.length, Math.min(1000, 2 * n));
+  }
+});
