@@ -62,40 +62,32 @@ export function listIndexMoves(before: Task | null, after: Task): Deno.KvMutatio
 const BACKFILL_CHUNK = 100;
 
 /**
- * Writes the index entries of every task once, for a KV written before the indexes existed
- * (run before serving). Each entry is written with a check on its task's versionstamp, so a
- * task another process changes meanwhile keeps the entry that process wrote.
+ * One bounded, idempotent step of the backfill: the index entries of up to 100 tasks after
+ * `cursor` (a task id; null at first), each written with a check on its task's versionstamp,
+ * so a task another process changes meanwhile keeps the entries its own transition wrote.
+ * Returns the next cursor, or null when done. (Shaped as a key-layout migration step.)
  */
-export async function backfillListIndex(ctx: Ctx): Promise<number> {
-  if ((await ctx.kv.get(listIndexBuiltKey())).value !== null) return 0;
-  let n = 0;
-  let chunk: Deno.KvEntry<Task>[] = [];
-  const flush = async () => {
+export async function backfillStep(ctx: Ctx, cursor: string | null): Promise<string | null> {
+  const prefix = taskPrefix();
+  const selector = cursor === null ? { prefix } : { prefix, start: [...prefix, cursor, ""] };
+  const chunk = await Array.fromAsync(ctx.kv.list<Task>(selector, { limit: BACKFILL_CHUNK }));
+  const write = async (entries: Deno.KvEntry<Task>[]) => {
     const op = ctx.kv.atomic();
-    for (const e of chunk) {
+    for (const e of entries) {
       op.check({ key: taskKey(e.value.id), versionstamp: e.versionstamp });
       for (const m of listIndexMoves(null, e.value)) op.mutate(m);
     }
-    // A task changed meanwhile: its own transition wrote its entries; one by one for the rest.
-    if (!(await op.commit()).ok) {
-      for (const e of chunk) {
-        const one = ctx.kv.atomic().check({
-          key: taskKey(e.value.id),
-          versionstamp: e.versionstamp,
-        });
-        for (const m of listIndexMoves(null, e.value)) one.mutate(m);
-        await one.commit();
-      }
-    }
-    n += chunk.length;
-    chunk = [];
+    return (await op.commit()).ok;
   };
-  for await (const e of ctx.kv.list<Task>({ prefix: taskPrefix() })) {
-    chunk.push(e);
-    if (chunk.length >= BACKFILL_CHUNK) await flush();
-  }
-  if (chunk.length > 0) await flush();
+  // A task changed meanwhile: one by one, so only that one is left to its own transition.
+  if (!await write(chunk)) { for (const e of chunk) await write([e]); }
+  return chunk.length < BACKFILL_CHUNK ? null : chunk.at(-1)!.value.id;
+}
+
+/** Writes the index entries of every task once, for a KV from before the indexes (at start). */
+export async function backfillListIndex(ctx: Ctx): Promise<void> {
+  if ((await ctx.kv.get(listIndexBuiltKey())).value !== null) return;
+  let cursor: string | null = null;
+  do cursor = await backfillStep(ctx, cursor); while (cursor !== null);
   await ctx.kv.set(listIndexBuiltKey(), 1);
-  if (n > 0) ctx.log.info("list indexes written for existing tasks", { tasks: n });
-  return n;
 }

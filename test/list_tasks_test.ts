@@ -157,8 +157,9 @@ Deno.test("a KV written before the list indexes gets them at start", async () =>
     let ids: string[];
     {
       await using c = await testCoordinator({ db });
+      await completed(c, "done", 50);
       ids = (await c.call("POST", "/tasks", {
-        tasks: [0, 1, 2].map((i) => echo("q", i)),
+        tasks: Array.from({ length: 250 }, (_, i) => echo("q", i)),
       })).body.tasks.map((t: any) => t.id);
     }
     {
@@ -169,8 +170,10 @@ Deno.test("a KV written before the list indexes gets them at start", async () =>
       }
     }
     await using c = await testCoordinator({ db });
-    const res = await c.call("GET", "/tasks?status=pending&queue=q");
+    const res = await c.call("GET", "/tasks?status=pending&limit=1000");
     assert.deepEqual(res.body.tasks.map((t: any) => t.id), ids);
+    const done = await c.call("GET", "/tasks?status=completed&queue=done&limit=1000");
+    assert.equal(done.body.tasks.length, 50);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
