@@ -19,32 +19,33 @@ import type { WsHub } from "../ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
 
 /**
- * The handshake checks `Deno.upgradeWebSocket` would throw on, as 400s naming the header; and a
- * last guard for any other refusal of the upgrade, so a bad handshake is never a 500.
+ * Runs `upgrade` after the handshake checks `Deno.upgradeWebSocket` would throw on, as 400s
+ * naming the header; any other refusal of the upgrade is a 400 too, never a 500.
  */
-const handshake: MiddlewareHandler = async function handshake(c, next) {
-  const refuse = (field: string, message: string): never => {
-    throw new ApiFailure("bad_request", message, field);
+const handshake = (upgrade: MiddlewareHandler): MiddlewareHandler =>
+  async function handshake(c, next) {
+    const refuse = (field: string, message: string): never => {
+      throw new ApiFailure("bad_request", message, field);
+    };
+    if (c.req.header("upgrade")?.trim().toLowerCase() !== "websocket") {
+      refuse("upgrade", "GET /api/ws is a WebSocket endpoint: send Upgrade: websocket");
+    }
+    if (!/(^|,)\s*upgrade\s*(,|$)/i.test(c.req.header("connection") ?? "")) {
+      refuse("connection", "a WebSocket handshake needs Connection: Upgrade");
+    }
+    if (!/^[A-Za-z0-9+/]{22}==$/.test(c.req.header("sec-websocket-key")?.trim() ?? "")) {
+      refuse("sec-websocket-key", "Sec-WebSocket-Key must be 16 bytes in base64");
+    }
+    if (c.req.header("sec-websocket-version")?.trim() !== "13") {
+      refuse("sec-websocket-version", "only Sec-WebSocket-Version: 13 is spoken");
+    }
+    try {
+      return await upgrade(c, next);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      return refuse("upgrade", `the WebSocket handshake was refused: ${e.message}`);
+    }
   };
-  if (c.req.header("upgrade")?.trim().toLowerCase() !== "websocket") {
-    refuse("upgrade", "GET /api/ws is a WebSocket endpoint: send Upgrade: websocket");
-  }
-  if (!/(^|,)\s*upgrade\s*(,|$)/i.test(c.req.header("connection") ?? "")) {
-    refuse("connection", "a WebSocket handshake needs Connection: Upgrade");
-  }
-  if (!/^[A-Za-z0-9+/]{22}==$/.test(c.req.header("sec-websocket-key")?.trim() ?? "")) {
-    refuse("sec-websocket-key", "Sec-WebSocket-Key must be 16 bytes in base64");
-  }
-  if (c.req.header("sec-websocket-version")?.trim() !== "13") {
-    refuse("sec-websocket-version", "only Sec-WebSocket-Version: 13 is spoken");
-  }
-  try {
-    await next();
-  } catch (e) {
-    if (e instanceof ApiFailure || !(e instanceof TypeError)) throw e;
-    refuse("upgrade", `the WebSocket handshake was refused: ${e.message}`);
-  }
-};
 
 export const Donor = z.object({ id: z.string(), completed: z.number(), computeMs: z.number() });
 
@@ -53,8 +54,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
 
   app.get(
     "/ws",
-    handshake,
-    upgradeWebSocket((c) => {
+    handshake(upgradeWebSocket((c) => {
       const auth = c.get("auth");
       const workerTokenSet = ctx.config.workerToken !== undefined;
       const refused = auth.refused && (auth.enforced || workerTokenSet);
@@ -73,7 +73,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
         onClose: () => conn?.close(),
         onError: () => conn?.close(),
       };
-    }, { protocol: undefined }), // the protocol has no subprotocols: none is chosen
+    }, { protocol: undefined })), // the protocol has no subprotocols: none is chosen
   );
 
   app.openapi(
