@@ -233,8 +233,14 @@ export const SubmitTask = z.object({
   runAt: z.number().int().min(0).optional(),
   /** Alternative to runAt: start no earlier than this many ms from now. */
   delayMs: z.number().int().min(0).max(365 * 24 * 3600_000).optional(),
-  /** The same key always returns the same task, never a duplicate. */
-  idempotencyKey: z.string().min(1).max(200).optional(),
+  /**
+   * The same key always returns the same task, never a duplicate; the same key with other
+   * params is refused (409 `idempotency_conflict`). Keys are stored as UTF-8, so a lone
+   * surrogate (not well-formed UTF-16) would collide with others: refused.
+   */
+  idempotencyKey: z.string().min(1).max(200).refine((k) => k.isWellFormed(), {
+    message: "must be well-formed UTF-16 (no lone surrogates)",
+  }).optional(),
   /** Overrides the task type's default result verification. */
   verification: Verification.optional(),
 });
@@ -370,10 +376,41 @@ export const WhoAmI = z.object({
 });
 export type WhoAmI = z.infer<typeof WhoAmI>;
 
+/**
+ * Every error code the API answers with, and its HTTP status: `bad_request` (400: a request the
+ * HTTP layer cannot take, such as a body shorter than its Content-Length or a broken WebSocket
+ * handshake), `invalid_json`, `validation`, `unknown_type` (400), `unauthorized` (401),
+ * `forbidden` (403), `not_found` (404), `stale_lease`, `cancelled`, `conflict` (409: also a
+ * repeated report of an accepted lease with another result), `idempotency_conflict` (409: a known
+ * idempotency key with other params), `payload_too_large` (413), `unsupported_media_type` (415:
+ * a body that is not `application/json`), `rate_limited` (429), `internal` (500), `unavailable`
+ * (503).
+ */
+export const ApiErrorCode = z.enum([
+  "bad_request",
+  "invalid_json",
+  "validation",
+  "unknown_type",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "stale_lease",
+  "cancelled",
+  "conflict",
+  "idempotency_conflict",
+  "payload_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "internal",
+  "unavailable",
+]);
+export type ApiErrorCode = z.infer<typeof ApiErrorCode>;
+
 /** The one error shape of the API. */
 export const ApiError = z.object({
   error: z.object({
-    code: z.string(),
+    /** An `ApiErrorCode`; a string on the wire, so older clients read newer codes. */
+    code: z.string().describe(`one of ${ApiErrorCode.options.join(", ")}`),
     message: z.string(),
     field: z.string().optional(),
   }),
