@@ -498,7 +498,7 @@ Deno.test({
         }
       }
       const ws = (query: string, headers: string) =>
-        `GET /api/ws${query} HTTP/1.1\r\nHost: x\r\n${headers}\r\n`;
+        `GET /api/ws${query} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`;
       const UP = "Upgrade: websocket\r\n";
       const CONN = "Connection: Upgrade\r\n";
       const VER = "Sec-WebSocket-Version: 13\r\n";
@@ -522,7 +522,7 @@ Deno.test({
         await raw(request, { expect: status, ...(field ? { field } : {}) });
       }
       const head = (path: string, who: Record<string, string>, extra: string) =>
-        `POST /api${path} HTTP/1.1\r\nHost: x\r\n${
+        `POST /api${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${
           Object.entries(who).map(([k, v]) => `${k}: ${v}\r\n`).join("")
         }${extra}\r\n`;
       for (const [path, who] of bodyRoutes) {

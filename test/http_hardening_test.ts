@@ -53,7 +53,7 @@ Deno.test("GET /api/tasks with a cursor beyond U+FFFF answers 200, for every lis
 });
 
 const UPGRADE =
-  "GET /api/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+  "GET /api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
 const KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
 
 Deno.test("a broken WebSocket handshake gets 400 naming the header, never 500", async () => {
@@ -104,7 +104,7 @@ Deno.test("a body shorter than its Content-Length gets 400 bad_request on field 
     for (const path of ["/api/tasks", "/api/leases", "/api/tasks/x/complete"]) {
       const res = await rawHttp(
         c.port,
-        `POST ${path} HTTP/1.1\r\nHost: x\r\n${type}Content-Length: 100\r\n\r\n{"type"`,
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${type}Content-Length: 100\r\n\r\n{"type"`,
         { halfClose: true },
       );
       assert.equal(res.status, 400, `${path} ${type}`);
@@ -114,7 +114,7 @@ Deno.test("a body shorter than its Content-Length gets 400 bad_request on field 
   }
   const res = await rawHttp(
     c.port,
-    'POST /api/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"typ',
+    'POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"typ',
     { halfClose: true },
   );
   assert.equal(res.status, 400);
