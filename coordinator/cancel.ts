@@ -14,9 +14,11 @@ import { listIndexMoves } from "./list_index.ts";
 import { endReplica } from "./quorum.ts";
 import { readTaskState } from "./read_task.ts";
 import { busNotice } from "./bus.ts";
+import type { Intent } from "./committer.ts";
+import { type Round, transact } from "./transact.ts";
 
 export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
-  for (let round = 0; round < 8; round++) {
+  return await transact(ctx, `task ${id}`, async (): Promise<Round<Task>> => {
     const { task, leases } = await readTaskState(ctx, id);
     const t = task.value;
     if (!t) throw new ApiFailure("not_found", `no task ${id}`);
@@ -37,15 +39,19 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         }, now);
         const leaseIds = [first.value.leaseId, ...ended.endedLeases];
         ended.intent.mutations.push(busNotice(ctx, { kind: "lease_ended", taskId: id, leaseIds }));
-        if (!await ctx.committer.commit(ended.intent)) continue;
-        announce(ctx, { ...ended, leaseIds: [first.value.leaseId, ...ended.endedLeases] });
-        return ended.next;
+        return {
+          intent: ended.intent,
+          after: () => {
+            announce(ctx, { ...ended, leaseIds });
+            return ended.next;
+          },
+        };
       }
       const slots = await Array.fromAsync(
         ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) }),
       );
       const next: Task = { ...t, status: "cancelled", completedAt: now, waiting: null };
-      const ok = await ctx.committer.commit({
+      const intent: Intent = {
         checks: [{ key: task.key, versionstamp: task.versionstamp }],
         mutations: [...slots.map((e) => ({ type: "delete" as const, key: e.key })), {
           type: "set",
@@ -56,10 +62,8 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
           countKey(t.type, t.queue, "cancelled"),
           1n,
         ]],
-      });
-      if (!ok) continue;
-      ctx.signals.taskEnded(next);
-      return next;
+      };
+      return { intent, after: () => endedTask(next) };
     }
     if (leases.length > 0) {
       // Processing: end every live attempt as cancelled, in one operation.
@@ -72,10 +76,13 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
       }
       const leaseIds = leases.map((l) => l.value.leaseId);
       ended.intent.mutations.push(busNotice(ctx, { kind: "lease_ended", taskId: id, leaseIds }));
-      if (!await ctx.committer.commit(ended.intent)) continue;
-      for (const l of leases) ctx.signals.leaseEnded(l.value.leaseId, ended.next);
-      ctx.signals.taskEnded(ended.next);
-      return ended.next;
+      return {
+        intent: ended.intent,
+        after: () => {
+          for (const l of leases) ctx.signals.leaseEnded(l.value.leaseId, ended.next);
+          return endedTask(ended.next);
+        },
+      };
     }
     const [ready, delayed] = await ctx.kv.getMany([
       readyKey(t.queue, t.type, t.priority, t.id),
@@ -83,9 +90,9 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
     ]);
     const entry = ready!.value !== null ? ready! : delayed!.value !== null ? delayed! : null;
     // No entry and no lease: a claim or promotion is between reads; look again.
-    if (!entry) continue;
+    if (!entry) return null;
     const next: Task = { ...t, status: "cancelled", completedAt: now };
-    const ok = await ctx.committer.commit({
+    const intent: Intent = {
       checks: [
         { key: entry.key, versionstamp: entry.versionstamp },
         { key: task.key, versionstamp: task.versionstamp },
@@ -99,10 +106,12 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         countKey(t.type, t.queue, "cancelled"),
         1n,
       ]],
-    });
-    if (!ok) continue;
+    };
+    return { intent, after: () => endedTask(next) };
+  });
+
+  function endedTask(next: Task): Task {
     ctx.signals.taskEnded(next);
     return next;
   }
-  throw new ApiFailure("conflict", `task ${id} is changing too fast; try again`);
 }

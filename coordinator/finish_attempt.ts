@@ -14,6 +14,7 @@ import { announce, endLease, isReplicated } from "./end_lease.ts";
 import { ApiFailure } from "./errors.ts";
 import { leaseKey, taskKey } from "./keys.ts";
 import { readTaskState } from "./read_task.ts";
+import { type Round, transact } from "./transact.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface FinishRequest {
@@ -31,7 +32,7 @@ export interface Finished {
 }
 
 export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finished> {
-  for (let round = 0; round < 8; round++) {
+  return await transact(ctx, `task ${req.taskId}`, async (): Promise<Round<Finished>> => {
     const { task, leases } = await readTaskState(ctx, req.taskId);
     if (!task.value) throw new ApiFailure("not_found", `no task ${req.taskId}`);
     const lease = req.leaseId !== undefined
@@ -43,7 +44,9 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
       );
       if (ended && ended.outcome === req.outcome.kind) {
         await refuseOtherResult(task.value, ended.leaseId, req.outcome);
-        return { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true };
+        return {
+          value: { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true },
+        };
       }
       if (task.value.status === "cancelled") {
         throw new ApiFailure("cancelled", `task ${req.taskId} was cancelled`);
@@ -59,15 +62,16 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
       );
     }
     const ended = await endLease(ctx, task as Deno.KvEntry<Task>, lease, req.outcome, ctx.now());
-    if (!await ctx.committer.commit(ended.intent)) continue;
-    announce(ctx, ended);
-    if (ended.refused) throw ended.refused;
-    const others = leases.filter((l) => !ended.leaseIds.includes(l.value.leaseId)).map((l) =>
-      l.value
-    );
-    return { task: taskView(ended.next, others), duplicate: false };
-  }
-  throw new ApiFailure("conflict", `task ${req.taskId} is changing too fast; try again`);
+    return {
+      intent: ended.intent,
+      after: () => {
+        announce(ctx, ended);
+        if (ended.refused) throw ended.refused;
+        const others = leases.filter((l) => !ended.leaseIds.includes(l.value.leaseId));
+        return { task: taskView(ended.next, others.map((l) => l.value)), duplicate: false };
+      },
+    };
+  });
 }
 
 /**

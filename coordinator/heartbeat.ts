@@ -6,6 +6,7 @@
  */
 import type { Ctx } from "./context.ts";
 import { ApiFailure } from "./errors.ts";
+import { transact } from "./transact.ts";
 import { leaseExpiryKey, leaseKey, taskKey } from "./keys.ts";
 import type { Task } from "../shared/protocol.ts";
 import type { LeaseRecord } from "./task_view.ts";
@@ -16,7 +17,7 @@ export async function heartbeat(
   leaseId: string,
   progress?: number,
 ): Promise<{ expiresAt: number }> {
-  for (let round = 0; round < 8; round++) {
+  return await transact(ctx, `lease ${leaseId}`, async () => {
     const lease = await ctx.kv.get<LeaseRecord>(leaseKey(taskId, leaseId));
     if (!lease.value) {
       const task = await ctx.kv.get<Task>(taskKey(taskId));
@@ -32,16 +33,17 @@ export async function heartbeat(
       expiresAt: Math.max(old.expiresAt, ctx.now() + old.leaseMs),
       ...(progress !== undefined ? { progress } : {}),
     };
-    const ok = await ctx.committer.commit({
-      checks: [{ key: lease.key, versionstamp: lease.versionstamp }],
-      mutations: [
-        { type: "set", key: lease.key, value: next },
-        { type: "delete", key: leaseExpiryKey(old.expiresAt, taskId, leaseId) },
-        { type: "set", key: leaseExpiryKey(next.expiresAt, taskId, leaseId), value: 1 },
-      ],
-      bytes: 300,
-    });
-    if (ok) return { expiresAt: next.expiresAt };
-  }
-  throw new ApiFailure("conflict", `lease ${leaseId} is changing too fast; try again`);
+    return {
+      intent: {
+        checks: [{ key: lease.key, versionstamp: lease.versionstamp }],
+        mutations: [
+          { type: "set", key: lease.key, value: next },
+          { type: "delete", key: leaseExpiryKey(old.expiresAt, taskId, leaseId) },
+          { type: "set", key: leaseExpiryKey(next.expiresAt, taskId, leaseId), value: 1 },
+        ],
+        bytes: 300,
+      },
+      after: () => ({ expiresAt: next.expiresAt }),
+    };
+  });
 }

@@ -6,12 +6,14 @@
  */
 import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
+import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
+import { transact } from "./transact.ts";
 import { countKey, failedKey, readyKey, readySignalKey, taskKey } from "./keys.ts";
 import { listIndexMoves } from "./list_index.ts";
 
 export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
-  for (let round = 0; round < 8; round++) {
+  return await transact(ctx, `task ${id}`, async () => {
     const entry = await ctx.kv.get<Task>(taskKey(id));
     const t = entry.value;
     if (!t) throw new ApiFailure("not_found", `no task ${id}`);
@@ -37,7 +39,7 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       verifyBy: null,
       replicas: t.verification.mode === "quorum" ? t.verification.replicas : 1,
     };
-    const ok = await ctx.committer.commit({
+    const intent: Intent = {
       checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
       mutations: [
         { type: "set", key: taskKey(id), value: next },
@@ -54,10 +56,13 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
         [countKey(t.type, t.queue, "pending"), 1n],
         [readySignalKey(t.queue, t.type), BigInt(next.replicas)],
       ],
-    });
-    if (!ok) continue;
-    ctx.signals.readyArrived([next]);
-    return next;
-  }
-  throw new ApiFailure("conflict", `task ${id} is changing too fast; try again`);
+    };
+    return {
+      intent,
+      after: () => {
+        ctx.signals.readyArrived([next]);
+        return next;
+      },
+    };
+  });
 }
