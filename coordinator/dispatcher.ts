@@ -12,6 +12,7 @@
 import type { ClaimRequest, Lease, Task, WorkerKind } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
+import { sizeBound } from "./encoded_size.ts";
 import {
   countKey,
   holderKey,
@@ -340,6 +341,7 @@ export class Dispatcher {
           intent.mutations.push({ type: "set", key: h, value: 1 });
         }
         intent.mutations.push({ type: "set", key: taskKey(task.id), value: next });
+        intent.bytes! += sizeBound(next);
         if (task.status === "pending") {
           intent.sums!.push(
             [countKey(task.type, task.queue, "pending"), -1n],

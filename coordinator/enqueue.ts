@@ -8,9 +8,11 @@
  */
 import { monotonicFactory } from "ulid";
 import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts";
-import { approxBytes, type Ctx, getMany } from "./context.ts";
+import { type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
-import { ApiFailure } from "./errors.ts";
+import { sizeBound } from "./encoded_size.ts";
+import { ApiFailure, storageFailure } from "./errors.ts";
+import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
 import {
   batchKey,
   batchPartKey,
@@ -27,9 +29,19 @@ import {
 
 const ulid = monotonicFactory();
 
-/** Tasks per intent: 2 to 3 mutations each stays under the 1,000-mutation limit. */
-const CHUNK_TASKS = 300;
+/** Per intent, under the KV limits (1,000 mutations, 100 checks, 800 KiB) with room to spare. */
+const CHUNK_MUTATIONS = 900;
+const CHUNK_CHECKS = 90;
 const CHUNK_BYTES = 600 * 1024;
+/** What a task's record costs KV at most, measured once per submission. */
+const recordBytes = new WeakMap<Task, number>();
+function taskBytes(t: Task): number {
+  let n = recordBytes.get(t);
+  if (n === undefined) recordBytes.set(t, n = sizeBound(t) + 64);
+  return n;
+}
+/** A task's mutations: its record, one entry per replica slot, its idempotency key. */
+const taskMutations = (t: Task) => 1 + t.replicas + (t.idempotencyKey !== null ? 1 : 0);
 
 /** Builds the stored task for a validated submission; `owner` is the submitting key's id. */
 export function newTask(
@@ -128,49 +140,76 @@ function intentFor(tasks: Task[], now: number): Intent {
       mutations.push({ type: "set", key, value: t.id });
     }
     sums.push([countKey(t.type, t.queue, "pending"), 1n]);
-    bytes += approxBytes(t) + 64;
+    bytes += taskBytes(t);
   }
   sums.push([rateKey("submitted", Math.floor(now / 1000)), BigInt(tasks.length)]);
   if (ready) sums.push([readySignalKey(), 1n]);
   return { checks, mutations, sums, bytes };
 }
 
-/** The records half of a task's submission: the task and its idempotency key. */
-function recordsIntent(tasks: Task[], journal: Deno.KvKey): Intent {
-  const full = intentFor(tasks, 0);
-  const keep = (m: Deno.KvMutation) =>
-    m.key[0] === "task" || m.key[0] === "idem" ||
-    m.key[0] === "idem_owner";
-  return {
-    checks: full.checks,
-    mutations: [
-      ...full.mutations.filter(keep),
-      { type: "set", key: journal, value: tasks.map((t) => t.id) },
-    ],
-    bytes: full.bytes,
-  };
+/**
+ * The records half of a batch part: the tasks, marked with their batch, their idempotency keys
+ * as `{ id, batch }`, and the journal entry listing them. Until the batch reaches phase 2 nobody
+ * sees them (idempotency_lookup.ts, task_record.ts), so rolling them back loses no answer given.
+ */
+function recordsIntent(tasks: Task[], batch: string, journal: Deno.KvKey): Intent {
+  const checks: Deno.AtomicCheck[] = [];
+  const mutations: Deno.KvMutation[] = [];
+  let bytes = 0;
+  for (const t of tasks) {
+    mutations.push({ type: "set", key: taskKey(t.id), value: { ...t, batch } });
+    if (t.idempotencyKey !== null) {
+      const key = idempotencyKey(t.idempotencyKey, t.owner ?? null);
+      const ref: IdemRef = { id: t.id, batch };
+      checks.push({ key, versionstamp: null });
+      mutations.push({ type: "set", key, value: ref });
+    }
+    bytes += taskBytes(t) + 64;
+  }
+  mutations.push({ type: "set", key: journal, value: tasks.map((t) => t.id) });
+  return { checks, mutations, bytes: bytes + tasks.length * 30 };
+}
+
+/** The undo of `recordsIntent`: the records, their keys and the journal entry go. */
+function undoIntent(tasks: Task[], journal: Deno.AtomicCheck): Intent {
+  const mutations: Deno.KvMutation[] = [{ type: "delete", key: journal.key }];
+  for (const t of tasks) {
+    mutations.push({ type: "delete", key: taskKey(t.id) });
+    if (t.idempotencyKey !== null) {
+      mutations.push({ type: "delete", key: idempotencyKey(t.idempotencyKey, t.owner ?? null) });
+    }
+  }
+  return { checks: journal.versionstamp !== null ? [journal] : [], mutations };
 }
 
 /** The queue half: ready (or delayed) entries and counters, and the journal entry is done. */
-function queueIntent(tasks: Task[], now: number, journal: Deno.KvKey): Intent {
+function queueIntent(tasks: Task[], now: number, journal: Deno.AtomicCheck): Intent {
   const full = intentFor(tasks, now);
   return {
-    checks: [],
+    // A journal entry read with its versionstamp is settled once, even by two recoverers.
+    checks: journal.versionstamp !== null ? [journal] : [],
     mutations: [
       ...full.mutations.filter((m) => m.key[0] === "ready" || m.key[0] === "delayed"),
-      { type: "delete", key: journal },
+      { type: "delete", key: journal.key },
     ],
     sums: full.sums,
     bytes: tasks.length * 100,
   };
 }
 
+interface Written {
+  tasks: Task[];
+  journal: Deno.KvKey;
+}
+
 /**
  * A batch larger than one atomic operation (the KV takes 1,000 mutations per commit; a task
  * needs two) is written in two phases under a journal, so it is all or nothing even if the
- * process dies midway: first the task records (unclaimable without a ready entry), then, once
- * every record is in, the ready entries and counters. `recoverBatches` rolls a batch that died
- * in phase 1 back and one that died in phase 2 forward.
+ * process dies midway: first the task records and idempotency keys (unclaimable without a ready
+ * entry, and invisible: see `recordsIntent`), then, once every record is in, the head says phase
+ * 2 (the batch is accepted from here on) and the ready entries and counters follow.
+ * `recoverBatches` rolls a batch that died in phase 1 back and one that died in phase 2 forward.
+ * A phase 1 that fails (a full disk) is undone at once and the error goes to the client.
  */
 async function enqueueJournaled(
   ctx: Ctx,
@@ -181,25 +220,99 @@ async function enqueueJournaled(
   const batchId = crypto.randomUUID();
   const head = batchKey(batchId);
   await ctx.kv.set(head, { phase: 1, at: now, owner });
-  const written: Array<{ tasks: Task[]; journal: Deno.KvKey }> = [];
-  await Promise.all(parts.map(async (chunk, n) => {
+  const written: Written[] = [];
+  const tried = await Promise.allSettled(parts.map(async (chunk, n) => {
     const journal = batchPartKey(batchId, String(n));
-    if (await ctx.committer.commit(recordsIntent(chunk, journal))) {
+    if (await ctx.committer.commit(recordsIntent(chunk, batchId, journal))) {
       written.push({ tasks: chunk, journal });
       return;
     }
     // An idempotency key was taken meanwhile: one by one, to find which.
-    await Promise.all(chunk.map(async (t, k) => {
-      const single = batchPartKey(batchId, `${n}.${k}`);
-      if (await ctx.committer.commit(recordsIntent([t], single))) {
-        written.push({ tasks: [t], journal: single });
+    const single = await Promise.allSettled(chunk.map(async (t, k) => {
+      const journal = batchPartKey(batchId, `${n}.${k}`);
+      if (await ctx.committer.commit(recordsIntent([t], batchId, journal))) {
+        written.push({ tasks: [t], journal });
       }
     }));
+    const failed = single.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   }));
-  await ctx.kv.set(head, { phase: 2, at: now, owner });
-  await Promise.all(written.map((w) => ctx.committer.commit(queueIntent(w.tasks, now, w.journal))));
-  await ctx.kv.delete(head);
+  const failed = tried.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  try {
+    if (failed) throw failed.reason;
+    await ctx.kv.set(head, { phase: 2, at: now, owner });
+  } catch (error) {
+    await undoBatch(ctx, batchId, written);
+    throw storageFailure(error) ?? error;
+  }
+  const queued = await Promise.allSettled(
+    written.map((w) =>
+      ctx.committer.commit(queueIntent(w.tasks, now, { key: w.journal, versionstamp: null }))
+    ),
+  );
+  if (queued.some((r) => r.status === "rejected")) {
+    // Accepted (phase 2 is durable) but not all claimable yet: finish it as soon as KV lets us.
+    ctx.log.error("batch accepted, ready entries not all written: finishing it later", {
+      batch: batchId,
+      error: String(queued.find((r) => r.status === "rejected")),
+    });
+    settleLater(ctx, batchId);
+  } else {
+    await ctx.kv.delete(head).catch(() => settleLater(ctx, batchId));
+  }
   return written.flatMap((w) => w.tasks);
+}
+
+/** Rolls back the parts of a phase-1 batch this process wrote, then its head. */
+async function undoBatch(ctx: Ctx, batchId: string, written: Written[]): Promise<void> {
+  try {
+    await Promise.all(
+      written.map((w) =>
+        ctx.committer.commit(undoIntent(w.tasks, { key: w.journal, versionstamp: null }))
+      ),
+    );
+    await ctx.kv.delete(batchKey(batchId));
+  } catch (error) {
+    // The head still says phase 1, so nobody sees these records; undo them when KV lets us.
+    ctx.log.error("could not undo a failed batch yet: retrying", {
+      batch: batchId,
+      error: String(error),
+    });
+    settleLater(ctx, batchId);
+  }
+}
+
+/** Retries `settleBatch` with backoff (the disk may fill and free), up to a restart. */
+function settleLater(ctx: Ctx, batchId: string, delay = 500): void {
+  const timer = setTimeout(async () => {
+    try {
+      await settleBatch(ctx, batchId);
+    } catch (error) {
+      if (delay >= 60_000 || /closed/i.test(String(error))) {
+        ctx.log.error("batch left for recovery at the next start", { batch: batchId });
+        return;
+      }
+      settleLater(ctx, batchId, delay * 2);
+    }
+  }, delay);
+  Deno.unrefTimer(timer);
+}
+
+/** Finishes (phase 2) or undoes (phase 1) one batch from its journal. */
+async function settleBatch(ctx: Ctx, batchId: string): Promise<boolean> {
+  const head = await ctx.kv.get<{ phase: 1 | 2 }>(batchKey(batchId));
+  if (!head.value) return false;
+  for await (const part of ctx.kv.list<string[]>({ prefix: batchKey(batchId) })) {
+    const tasks = (await getMany<Task>(ctx.kv, part.value.map(taskKey)))
+      .flatMap((e) => (e.value ? [e.value] : []));
+    const journal = { key: part.key, versionstamp: part.versionstamp };
+    // Phase 1: the records were never visible; remove them and their idempotency keys.
+    await ctx.committer.commit(
+      head.value.phase === 2 ? queueIntent(tasks, ctx.now(), journal) : undoIntent(tasks, journal),
+    );
+  }
+  await ctx.kv.atomic().check(head).delete(head.key).commit();
+  return true;
 }
 
 /** Finishes or undoes batches a dead process left half written (run before serving). */
@@ -207,23 +320,7 @@ export async function recoverBatches(ctx: Ctx): Promise<number> {
   let n = 0;
   for await (const h of ctx.kv.list<{ phase: 1 | 2 }>({ prefix: batchPrefix() })) {
     if (h.key.length !== 2) continue;
-    const batchId = h.key[1] as string;
-    for await (const part of ctx.kv.list<string[]>({ prefix: batchKey(batchId) })) {
-      const tasks = (await getMany<Task>(ctx.kv, part.value.map(taskKey)))
-        .flatMap((e) => (e.value ? [e.value] : []));
-      if (h.value.phase === 2) {
-        await ctx.committer.commit(queueIntent(tasks, ctx.now(), part.key));
-        continue;
-      }
-      // Phase 1: the records were never visible; remove them and their idempotency keys.
-      const undo = recordsIntent(tasks, part.key);
-      await ctx.committer.commit({
-        checks: [],
-        mutations: undo.mutations.map((m) => ({ type: "delete" as const, key: m.key })),
-      });
-    }
-    await ctx.kv.delete(h.key);
-    n++;
+    if (await settleBatch(ctx, h.key[1] as string)) n++;
   }
   if (n > 0) ctx.log.warn("recovered half-written batches", { batches: n });
   return n;
@@ -233,31 +330,30 @@ export async function recoverBatches(ctx: Ctx): Promise<number> {
 function chunks(tasks: Task[]): Task[][] {
   const out: Task[][] = [];
   let cur: Task[] = [];
-  let bytes = 0;
+  let bytes = 0, mutations = 0, checks = 0;
   for (const t of tasks) {
-    const b = approxBytes(t.params) + 600;
-    const checks = cur.filter((c) => c.idempotencyKey !== null).length;
+    const b = taskBytes(t) + 200;
+    const m = taskMutations(t);
+    const c = t.idempotencyKey !== null ? 1 : 0;
     if (
       cur.length > 0 &&
-      (cur.length >= CHUNK_TASKS || bytes + b > CHUNK_BYTES ||
-        (t.idempotencyKey !== null && checks >= 90))
+      (mutations + m > CHUNK_MUTATIONS || bytes + b > CHUNK_BYTES || checks + c > CHUNK_CHECKS)
     ) {
       out.push(cur);
       cur = [];
-      bytes = 0;
+      bytes = mutations = checks = 0;
     }
     cur.push(t);
     bytes += b;
+    mutations += m;
+    checks += c;
   }
   if (cur.length > 0) out.push(cur);
   return out;
 }
 
 async function existingFor(ctx: Ctx, key: string, owner: string | null): Promise<Task | null> {
-  const ref = await ctx.kv.get<string>(idempotencyKey(key, owner));
-  if (ref.value === null) return null;
-  const t = await ctx.kv.get<Task>(taskKey(ref.value));
-  return t.value;
+  return (await lookupIdempotent(ctx, [key], owner))[0]!;
 }
 
 async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
@@ -299,12 +395,10 @@ export async function enqueue(
 
   // Known keys answer without a write.
   const keyed = unique.map((u, i) => [u.idempotencyKey, i] as const).filter(([k]) => k);
-  const known = await getMany<string>(ctx.kv, keyed.map(([k]) => idempotencyKey(k!, owner)));
+  const known = await lookupIdempotent(ctx, keyed.map(([k]) => k!), owner);
   const results: (Task | null)[] = unique.map(() => null);
   const created: boolean[] = unique.map(() => false);
-  const knownIds = known.map((e, j) => [e.value, keyed[j]![1]] as const).filter(([v]) => v);
-  const knownTasks = await getMany<Task>(ctx.kv, knownIds.map(([id]) => taskKey(id!)));
-  knownIds.forEach(([, i], j) => (results[i] = knownTasks[j]!.value));
+  known.forEach((t, j) => (results[keyed[j]![1]] = t));
 
   const fresh: Task[] = [];
   const freshIndex: number[] = [];

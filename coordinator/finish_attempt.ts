@@ -13,6 +13,7 @@ import { announce, endLease, isReplicated } from "./end_lease.ts";
 import { ApiFailure } from "./errors.ts";
 import { leaseKey, taskKey } from "./keys.ts";
 import { readTaskState } from "./read_task.ts";
+import { presentTasks } from "./task_record.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface FinishRequest {
@@ -43,7 +44,8 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
           : req.workerId === undefined || a.workerId === req.workerId
       );
       if (ended && ended.outcome === req.outcome.kind) {
-        return { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true };
+        const [shown] = await presentTasks(ctx, [task.value]);
+        return { task: taskView(shown ?? task.value, leases.map((l) => l.value)), duplicate: true };
       }
       if (task.value.status === "cancelled") {
         throw new ApiFailure("cancelled", `task ${req.taskId} was cancelled`);

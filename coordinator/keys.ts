@@ -9,8 +9,8 @@
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
  * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
  * | ["failed", id]                             | 1                | fail for good              |
- * | ["idem", idempotencyKey]                   | task id          | enqueue (no owner)         |
- * | ["idem_owner", ownerKeyId, idempotencyKey] | task id          | enqueue by an API key      |
+ * | ["idem", idempotencyKey]                   | task id (*)      | enqueue (no owner)         |
+ * | ["idem_owner", ownerKeyId, idempotencyKey] | task id (*)      | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
  * | ["count", type, queue, status]             | KvU64 (wrapping) | every transition (sum)     |
  * | ["rate", kind, epochSecond]                | KvU64            | submit, complete, fail     |
@@ -20,11 +20,14 @@
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
- * | ["replica", taskId, leaseId]               | result           | replica completion         |
+ * | ["replica", taskId, leaseId]               | result (UTF-8)   | replica completion         |
+ * | ["result", taskId, part]                   | UTF-8 JSON bytes | completion, when too large |
  * | ["rep", "w" | "d", id, "agree"|"disagree"] | KvU64            | quorum decision, spot check|
  * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
+ *
+ * (*) `{ id, batch }` when written by a batch over one commit.
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -39,6 +42,12 @@
  * - Idempotency keys are scoped per owner (the API key that submitted), so two clients never
  *   see each other's tasks through a shared key. Tasks without an owner (open mode) keep the
  *   original `["idem", key]` layout.
+ * - A task record must fit one KV value (64 KiB of V8 encoding, where a float costs 9 bytes):
+ *   a result that would not fit beside it is kept under `["result", id, part]` and the record
+ *   says how many parts (task_record.ts).
+ * - A batch over one commit marks its idempotency keys `{ id, batch }` and its records
+ *   `batch`: while the batch head is in phase 1 (it may still be rolled back) lookups wait and
+ *   reads do not see them (idempotency_lookup.ts, task_record.ts).
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
@@ -125,6 +134,12 @@ export const replicaKey = (taskId: string, leaseId: string): Deno.KvKey => [
   "replica",
   taskId,
   leaseId,
+];
+/** One part of a result kept apart from its task record (task_record.ts). */
+export const resultPartKey = (taskId: string, part: number): Deno.KvKey => [
+  "result",
+  taskId,
+  part,
 ];
 export const replicasOfTask = (taskId: string): Deno.KvKey => ["replica", taskId];
 export type RepKind = "w" | "d";

@@ -10,6 +10,7 @@
 import type { Task, TaskStatus } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import { failedPrefix, leasePrefix, leasesOfTask, taskKey, taskPrefix } from "./keys.ts";
+import { presentTasks } from "./task_record.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface ListFilter {
@@ -70,7 +71,8 @@ export async function listTasks(
     if (tasks.length >= f.limit) break;
   }
   // Stored "pending" may be leased: derive the status clients see.
-  const views = await Promise.all(tasks.map(async (t) => {
+  const shown = (await presentTasks(ctx, tasks)).flatMap((t) => (t ? [t] : []));
+  const views = await Promise.all(shown.map(async (t) => {
     if (t.status !== "pending") return t;
     const leases = await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) }));
     return taskView(t, leases.map((l) => l.value));
@@ -82,9 +84,9 @@ export async function listTasks(
 
 async function viewsOf(ctx: Ctx, ids: string[]): Promise<Task[]> {
   const entries = await getMany<Task>(ctx.kv, ids.map(taskKey));
+  const shown = await presentTasks(ctx, entries.map((e) => e.value));
   return Promise.all(
-    entries.filter((e) => e.value).map(async (e) => {
-      const t = e.value!;
+    shown.flatMap((t) => (t ? [t] : [])).map(async (t) => {
       const leases = await Array.fromAsync(
         ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) }),
       );

@@ -15,7 +15,7 @@
 import { canonicalHash } from "../shared/canonical_hash.ts";
 import type { Attempt, Task, TaskError, Vote } from "../shared/protocol.ts";
 import type { Intent } from "./committer.ts";
-import { approxBytes, type Ctx } from "./context.ts";
+import type { Ctx } from "./context.ts";
 import { backoffDelay, type EndedAttempt, type Outcome } from "./end_attempt.ts";
 import { queueEntry } from "./enqueue.ts";
 import {
@@ -28,9 +28,9 @@ import {
   readySignalKey,
   readySlotsPrefix,
   replicaKey,
-  taskKey,
   workerStatKey,
 } from "./keys.ts";
+import { decodeResult, encodeResult, storeTask } from "./task_record.ts";
 import { repSums, type Trust } from "./reputation.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
@@ -72,6 +72,7 @@ export async function endReplica(
     error: err && { ...err, message: err.message.slice(0, 300) },
   });
   const second = Math.floor(now / 1000);
+  let replicaBytes = 0;
 
   /** Ends the other replicas and removes every queued slot: the task is decided. */
   const closeTask = async () => {
@@ -103,11 +104,10 @@ export async function endReplica(
       at: now,
     };
     const votes = [...t.votes, vote];
-    mutations.push({
-      type: "set",
-      key: replicaKey(t.id, l.leaseId),
-      value: outcome.result ?? null,
-    });
+    // As UTF-8 JSON: within the result limit, where its V8 encoding (floats) might not be.
+    const replicaResult = encodeResult(outcome.result);
+    replicaBytes = replicaResult.length;
+    mutations.push({ type: "set", key: replicaKey(t.id, l.leaseId), value: replicaResult });
     const trusts = await Promise.all(
       votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.kind ?? "other")),
     );
@@ -123,7 +123,7 @@ export async function endReplica(
       let result = outcome.result;
       if (winner !== hash) {
         const from = votes.find((x) => x.hash === winner)!;
-        result = (await ctx.kv.get(replicaKey(t.id, from.leaseId))).value;
+        result = decodeResult((await ctx.kv.get(replicaKey(t.id, from.leaseId))).value);
       }
       const agreed = counted.filter((x) => x.vote.hash === winner).length;
       next = {
@@ -215,7 +215,8 @@ export async function endReplica(
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
   }
 
-  mutations.push({ type: "set", key: taskKey(t.id), value: next });
+  const record = storeTask(next);
+  mutations.push(...record.mutations);
   if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
   if (next.status !== t.status) {
     sums.push([countKey(t.type, t.queue, t.status), -1n], [
@@ -230,7 +231,7 @@ export async function endReplica(
     ],
     mutations,
     sums,
-    bytes: approxBytes(next) + 2000,
+    bytes: record.bytes + replicaBytes + 2000,
   };
   return { intent, next, final, endedLeases, voters };
 }
