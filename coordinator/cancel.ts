@@ -8,10 +8,11 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { endAttempt } from "./end_attempt.ts";
 import { ApiFailure } from "./errors.ts";
-import { countKey, delayedKey, readyKey, readySlotsPrefix, taskKey } from "./keys.ts";
+import { countKey, delayedKey, readyKey, readySlotsPrefix } from "./keys.ts";
 import { announce, isReplicated } from "./end_lease.ts";
 import { endReplica } from "./quorum.ts";
 import { readTaskState } from "./read_task.ts";
+import { storeTask } from "./task_record.ts";
 
 export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
   for (let round = 0; round < 8; round++) {
@@ -43,11 +44,10 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
       const next: Task = { ...t, status: "cancelled", completedAt: now };
       const ok = await ctx.committer.commit({
         checks: [{ key: task.key, versionstamp: task.versionstamp }],
-        mutations: [...slots.map((e) => ({ type: "delete" as const, key: e.key })), {
-          type: "set",
-          key: taskKey(id),
-          value: next,
-        }],
+        mutations: [
+          ...slots.map((e) => ({ type: "delete" as const, key: e.key })),
+          ...storeTask(next).mutations,
+        ],
         sums: [[countKey(t.type, t.queue, t.status), -1n], [
           countKey(t.type, t.queue, "cancelled"),
           1n,
@@ -84,11 +84,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         { key: entry.key, versionstamp: entry.versionstamp },
         { key: task.key, versionstamp: task.versionstamp },
       ],
-      mutations: [{ type: "delete", key: entry.key }, {
-        type: "set",
-        key: taskKey(id),
-        value: next,
-      }],
+      mutations: [{ type: "delete", key: entry.key }, ...storeTask(next).mutations],
       sums: [[countKey(t.type, t.queue, "pending"), -1n], [
         countKey(t.type, t.queue, "cancelled"),
         1n,

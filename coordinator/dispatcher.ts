@@ -12,7 +12,6 @@
 import type { ClaimRequest, Lease, Task, WorkerKind } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
-import { sizeBound } from "./encoded_size.ts";
 import {
   countKey,
   holderKey,
@@ -23,6 +22,7 @@ import {
   taskKey,
 } from "./keys.ts";
 import { makeSpotLease } from "./spot_checks.ts";
+import { storeTask } from "./task_record.ts";
 import { type LeaseRecord, taskView, workerView } from "./task_view.ts";
 
 interface Entry {
@@ -340,8 +340,9 @@ export class Dispatcher {
           intent.checks.push({ key: h, versionstamp: null });
           intent.mutations.push({ type: "set", key: h, value: 1 });
         }
-        intent.mutations.push({ type: "set", key: taskKey(task.id), value: next });
-        intent.bytes! += sizeBound(next);
+        const record = storeTask(next);
+        intent.mutations.push(...record.mutations);
+        intent.bytes! += record.bytes;
         if (task.status === "pending") {
           intent.sums!.push(
             [countKey(task.type, task.queue, "pending"), -1n],

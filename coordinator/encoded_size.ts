@@ -8,10 +8,16 @@
  * - an atomic operation is refused above 819,200 bytes, counting each mutation's value plus
  *   twice its encoded key ("Total mutation size too large").
  *
+ * The encoding depends on how a value sits in memory. Arrays fresh from `JSON.parse` are packed
+ * and encode densely: at most 2.5× their JSON length (deeply nested arrays; floats 2.25×). Arrays
+ * read back from KV are holey and encode sparsely, each element with its index: up to 3.5×
+ * (nested arrays; floats 3–3.25×). So the same record grows when it is read and written again;
+ * `storeTask` repacks a record that comes near the limit.
+ *
  * Exact measurement costs ~25 µs of fixed overhead (node:v8), ten times `JSON.stringify` on a
- * small record, so small values are bounded from their JSON length instead: the V8 encoding never
- * exceeds 2.5× the JSON length (deeply nested arrays; floats 2.25×), and `WORST_RATIO` keeps a
- * margin. Only values whose bound could matter are serialized.
+ * small record, and ~1 µs per 100 bytes (200 µs for a 64×64 tile's record), so sizes are bounded
+ * from the JSON length (`sizeBound`, over the 3.5 worst) and measured (`encodedSize`) only where
+ * the bound comes near a limit.
  *
  * @module
  */
@@ -20,12 +26,10 @@ import { serialize } from "node:v8";
 export const KV_VALUE_BYTES = 65_536;
 export const KV_OP_BYTES = 819_200;
 
-/** V8 encoding ÷ JSON length never exceeds this (2.5 measured worst, see the module comment). */
-export const WORST_RATIO = 3;
+/** V8 encoding ÷ JSON length never exceeds this (3.5 measured worst, see the module comment). */
+export const WORST_RATIO = 4;
 /** Header and framing of a top-level value. */
 const OVERHEAD = 64;
-/** Below this JSON length the bound is used: serializing costs more than it saves. */
-const EXACT_ABOVE = 4096;
 
 /** The exact size KV counts for `value`. */
 export function encodedSize(value: unknown): number {
@@ -34,12 +38,8 @@ export function encodedSize(value: unknown): number {
   return serialize(value).length;
 }
 
-/**
- * An upper bound on `encodedSize(value)`, exact for large values, cheap for small ones.
- * `jsonLength` may be passed when the caller has it already.
- */
-export function sizeBound(value: unknown, jsonLength?: number): number {
+/** An upper bound on `encodedSize(value)`, from its JSON length: as cheap as that. */
+export function sizeBound(value: unknown): number {
   if (value instanceof Uint8Array || value instanceof Deno.KvU64) return encodedSize(value);
-  const json = jsonLength ?? JSON.stringify(value)?.length ?? 0;
-  return json < EXACT_ABOVE ? json * WORST_RATIO + OVERHEAD : encodedSize(value);
+  return (JSON.stringify(value)?.length ?? 0) * WORST_RATIO + OVERHEAD;
 }

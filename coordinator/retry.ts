@@ -8,6 +8,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { ApiFailure } from "./errors.ts";
 import { countKey, failedKey, readyKey, readySignalKey, taskKey } from "./keys.ts";
+import { storeTask } from "./task_record.ts";
 
 export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
   for (let round = 0; round < 8; round++) {
@@ -37,7 +38,7 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
     const ok = await ctx.committer.commit({
       checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
       mutations: [
-        { type: "set", key: taskKey(id), value: next },
+        ...storeTask(next).mutations,
         ...Array.from({ length: next.replicas }, (_, slot) => ({
           type: "set" as const,
           key: readyKey(t.queue, t.type, t.priority, t.id, slot),

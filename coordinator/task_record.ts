@@ -1,8 +1,12 @@
 /**
  * How a task record is written so that it always fits one KV value (64 KiB of KV's own
- * encoding), and read back. A result that would not fit beside its record is kept under keys of
- * its own (`["result", id, part]`, UTF-8 JSON); a history that grew too long with large params
- * keeps fewer attempts. So every accepted task can end, whatever result within the limit it has.
+ * encoding), and read back. Near the limit, in this order: the record is repacked (a record read
+ * from KV encodes up to 40 % larger than the same record fresh from JSON, see encoded_size.ts);
+ * a result that would not fit beside it is kept under keys of its own (`["result", id, part]`,
+ * UTF-8 JSON); a history grown long keeps fewer attempts. Packed, params within their limit take
+ * at most 40 KiB, which leaves room for the largest error, votes and one attempt. So every
+ * accepted task can end, whatever result within the limit it has. Every write of a record read
+ * from KV goes through `storeTask`.
  *
  * @module
  */
@@ -18,6 +22,9 @@ export interface TaskWrite {
   /** An upper bound on what KV counts for these values. */
   bytes: number;
 }
+
+/** The record's target: a little under the limit, so a claim's or cancel's few bytes still fit. */
+const RECORD_BYTES = KV_VALUE_BYTES - 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -40,14 +47,18 @@ export function storeTask(task: Task): TaskWrite {
     const { batch: _, ...rest } = task as StoredTask;
     record = rest;
   }
+  // Below the limit the bound is enough; near it, measure.
   let size = sizeBound(record);
-  // Below the limit the bound is enough; near it, `sizeBound` measured exactly.
-  if (size <= KV_VALUE_BYTES) {
+  if (size > RECORD_BYTES) size = encodedSize(record);
+  if (size <= RECORD_BYTES) {
     return { mutations: [{ type: "set", key: taskKey(task.id), value: record }], bytes: size };
   }
+  // Fresh from JSON its arrays are packed again (records hold JSON data only).
+  record = JSON.parse(JSON.stringify(record));
+  size = encodedSize(record);
   const mutations: Deno.KvMutation[] = [];
   let bytes = 0;
-  if (record.result !== null && record.result !== undefined) {
+  if (size > RECORD_BYTES && record.result !== null && record.result !== undefined) {
     const json = encodeResult(record.result);
     let parts = 0;
     for (let at = 0; at < json.length; at += KV_VALUE_BYTES, parts++) {
@@ -58,7 +69,7 @@ export function storeTask(task: Task): TaskWrite {
     record = { ...record, result: null, resultParts: parts };
     size = encodedSize(record);
   }
-  for (let keep = record.history.length >> 1; size > KV_VALUE_BYTES && keep >= 1; keep >>= 1) {
+  for (let keep = record.history.length >> 1; size > RECORD_BYTES && keep >= 1; keep >>= 1) {
     record = { ...record, history: record.history.slice(-keep) };
     size = encodedSize(record);
   }

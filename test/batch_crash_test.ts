@@ -57,7 +57,9 @@ Deno.test("kill -9 mid-batch while a client resubmits the same keys: every id ac
       const kv = await Deno.openKv(db);
       try {
         while (!originalDone) {
-          if ((await Array.fromAsync(kv.list({ prefix: batchPrefix() }, { limit: 1 }))).length) break;
+          if ((await Array.fromAsync(kv.list({ prefix: batchPrefix() }, { limit: 1 }))).length) {
+            break;
+          }
           await sleep(2);
         }
       } finally {
@@ -97,7 +99,9 @@ Deno.test("kill -9 mid-batch while a client resubmits the same keys: every id ac
   // Every key maps to one task, and no record is left that no key points at.
   const kv = await Deno.openKv(db);
   try {
-    const tasks = await Array.fromAsync(kv.list<{ idempotencyKey: string }>({ prefix: taskPrefix() }));
+    const tasks = await Array.fromAsync(
+      kv.list<{ idempotencyKey: string }>({ prefix: taskPrefix() }),
+    );
     assert.equal(tasks.length, ROUNDS * BATCH);
     assert.equal(new Set(tasks.map((t) => t.value.idempotencyKey)).size, ROUNDS * BATCH);
     const ids = new Set(tasks.map((t) => t.key[1]));

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { encodedSize, KV_OP_BYTES, KV_VALUE_BYTES, sizeBound } from "../coordinator/encoded_size.ts";
+import {
+  encodedSize,
+  KV_OP_BYTES,
+  KV_VALUE_BYTES,
+  sizeBound,
+} from "../coordinator/encoded_size.ts";
 import { resultPartKey } from "../coordinator/keys.ts";
 import { LIMITS } from "../shared/protocol.ts";
 import { testCoordinator } from "./_helpers.ts";
@@ -35,18 +40,31 @@ Deno.test("encodedSize() is the size KV counts: 65,536 is the largest value it t
   }
 });
 
-Deno.test("sizeBound() never undercounts the encoding, even for its worst shapes", () => {
+Deno.test("sizeBound() never undercounts the encoding of its worst shapes, fresh or read back from KV", async () => {
   const shapes: unknown[] = [
     floats(3000),
     Array.from({ length: 500 }, () => [0.5]),
-    Array.from({ length: 300 }, () => JSON.parse("[".repeat(30) + "0.5" + "]".repeat(30))),
+    Array.from({ length: 250 }, () => JSON.parse("[".repeat(30) + "0.5" + "]".repeat(30))),
     JSON.parse("[".repeat(64) + "]".repeat(64)),
     "a".repeat(10_000) + "€",
     Array.from({ length: 900 }, () => [[]]),
+    Array.from({ length: 900 }, () => 1),
     { v: floats(4000) },
     0.5,
   ];
-  for (const v of shapes) assert.ok(sizeBound(v) >= encodedSize(v), JSON.stringify(v).slice(0, 40));
+  const kv = await Deno.openKv(":memory:");
+  try {
+    for (const v of shapes) {
+      // Read back, arrays encode sparsely (each element with its index): larger than fresh.
+      await kv.set(["v"], v);
+      const back = (await kv.get(["v"])).value;
+      for (const x of [v, back]) {
+        assert.ok(sizeBound(x) >= encodedSize(x), JSON.stringify(x).slice(0, 40));
+      }
+    }
+  } finally {
+    kv.close();
+  }
 });
 
 Deno.test("36 tasks of 16,007-byte float params (within the params limit) submit as one batch", async () => {
@@ -125,4 +143,36 @@ Deno.test("a quorum task whose replicas agree on the largest float result comple
   assert.equal(got.status, "completed");
   assert.deepEqual(got.agreement, { agreed: 2, of: 2 });
   assert.deepEqual(got.result, bigResult);
+});
+
+Deno.test("a task with the costliest params keeps failing with the longest errors, and every report is taken", async () => {
+  await using c = await testCoordinator();
+  // Nested arrays are KV's worst case per byte of JSON (2.5×): ~40 KB encoded, within 16 KiB.
+  const nest = () => JSON.parse("[".repeat(30) + "0.5" + "]".repeat(30));
+  const params = { v: Array.from({ length: 255 }, nest) };
+  assert.ok(JSON.stringify(params).length <= LIMITS.paramsBytes);
+  assert.ok(encodedSize(params) > 40_000);
+  const sub = await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params,
+    maxAttempts: 30,
+    backoffMs: 0,
+  });
+  assert.equal(sub.status, 201, JSON.stringify(sub.body));
+  // Two-byte characters cost KV twice what they cost JSON.
+  const workerId = "€".repeat(200);
+  const message = "€".repeat(LIMITS.errorMessageChars);
+  for (let i = 0; i < 25; i++) {
+    const [l] = (await c.call("POST", "/leases", { workerId, max: 1, waitMs: 2000 })).body.leases;
+    assert.ok(l, `attempt ${i + 1} was claimable`);
+    const r = await c.call("POST", `/tasks/${l.taskId}/fail`, {
+      leaseId: l.leaseId,
+      error: { code: "handler", message, retryable: true },
+    });
+    assert.equal(r.status, 200, `attempt ${i + 1}: ${JSON.stringify(r.body).slice(0, 200)}`);
+  }
+  const got = (await c.call("GET", `/tasks/${sub.body.id}`)).body;
+  assert.equal(got.attempts, 25);
+  assert.ok(got.history.length >= 1);
+  assert.equal(got.history.at(-1).attempt, 25, "the latest attempts are the ones kept");
 });
