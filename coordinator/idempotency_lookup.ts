@@ -11,7 +11,7 @@ import { type Ctx, getMany } from "./context.ts";
 import { ApiFailure } from "./errors.ts";
 import { batchKey, idempotencyKey, taskKey } from "./keys.ts";
 import { presentTasks } from "./task_record.ts";
-import type { StoredTask } from "./task_view.ts";
+import { type StoredTask, taskView } from "./task_view.ts";
 
 /** What an idempotency key holds. */
 export type IdemRef = string | { id: string; batch: string };
@@ -51,7 +51,7 @@ export async function lookupIdempotent(
       const tasks = await getMany<StoredTask>(ctx.kv, present.map((i) => taskKey(ids[i]!)));
       const shown = await presentTasks(ctx, tasks.map((e) => e.value));
       const out: Array<StoredTask | null> = keys.map(() => null);
-      present.forEach((i, j) => (out[i] = shown[j]!));
+      present.forEach((i, j) => (out[i] = shown[j] ? taskView(shown[j]!, []) : null));
       return out;
     }
     if (ctx.now() >= deadline) {

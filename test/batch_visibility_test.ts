@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { newTask } from "../coordinator/enqueue.ts";
+import { batchKey, batchPartKey, idempotencyKey, taskKey } from "../coordinator/keys.ts";
+import { sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
+
+const keyed = (n: number, tag: string) => ({
+  tasks: Array.from({ length: n }, (_, i) => ({
+    type: "demo.echo",
+    params: { i },
+    idempotencyKey: `${tag}-${i}`,
+  })),
+});
+
+/** Leaves a keyed batch in phase 1, as a writer that is still busy (or died) would. */
+async function phaseOneBatch(c: TestCoordinator, batch: string, keys: string[]) {
+  const tasks = keys.map((k, i) =>
+    newTask(c.ctx, {
+      type: "demo.echo",
+      params: { i },
+      idempotencyKey: k,
+      queue: "default",
+      priority: 0,
+      maxAttempts: 3,
+      leaseMs: 30_000,
+      backoffMs: 0,
+    }, Date.now())
+  );
+  const op = c.ctx.kv.atomic().set(batchKey(batch), { phase: 1, at: Date.now() });
+  for (const t of tasks) {
+    op.set(taskKey(t.id), { ...t, batch });
+    op.set(idempotencyKey(t.idempotencyKey!), { id: t.id, batch });
+  }
+  op.set(batchPartKey(batch, "0"), tasks.map((t) => t.id));
+  assert.ok((await op.commit()).ok);
+  return tasks;
+}
+
+Deno.test("resubmitting a large batch's keys returns its tasks, without internal fields", async () => {
+  await using c = await testCoordinator();
+  const first = await c.call("POST", "/tasks", keyed(1000, "k"));
+  assert.equal(first.status, 201);
+  const again = await c.call("POST", "/tasks", keyed(1000, "k"));
+  assert.equal(again.status, 200);
+  assert.deepEqual(
+    again.body.tasks.map((t: { id: string }) => t.id),
+    first.body.tasks.map((t: { id: string }) => t.id),
+  );
+  for (const t of again.body.tasks) assert.equal(t.batch, undefined);
+  const got = await c.call("GET", `/tasks/${first.body.tasks[0].id}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.batch, undefined);
+  const [l] = (await c.call("POST", "/leases", { workerId: "w", max: 1 })).body.leases;
+  assert.equal(l.task.batch, undefined);
+  const done = await c.call("POST", `/tasks/${l.taskId}/complete`, {
+    leaseId: l.leaseId,
+    result: 1,
+  });
+  assert.equal(done.status, 200);
+  assert.equal(done.body.batch, undefined);
+});
+
+Deno.test("a batch still in phase 1 is invisible to reads and lists; a lookup of its key waits for phase 2", async () => {
+  await using c = await testCoordinator();
+  const [t] = await phaseOneBatch(c, "b1", ["p-0"]);
+  assert.equal((await c.call("GET", `/tasks/${t!.id}`)).status, 404);
+  assert.equal((await c.call("GET", "/tasks")).body.tasks.length, 0);
+  const started = Date.now();
+  const resubmit = c.call("POST", "/tasks", keyed(1, "p"));
+  await sleep(300);
+  // The writer reaches phase 2: the batch is accepted, its ids may be handed out.
+  await c.ctx.kv.set(batchKey("b1"), { phase: 2, at: Date.now() });
+  const res = await resubmit;
+  assert.ok(Date.now() - started >= 300, "answered only once the batch was accepted");
+  assert.equal(res.status, 200);
+  assert.equal(res.body.tasks[0].id, t!.id);
+  assert.equal((await c.call("GET", `/tasks/${t!.id}`)).status, 200);
+});
+
+Deno.test("a lookup that waits on a batch which is then undone makes a new task", async () => {
+  await using c = await testCoordinator();
+  const [t] = await phaseOneBatch(c, "b2", ["u-0"]);
+  const resubmit = c.call("POST", "/tasks", keyed(1, "u"));
+  await sleep(200);
+  // Undone as an undo does it: records and keys first, then the head.
+  await c.ctx.kv.atomic().delete(taskKey(t!.id)).delete(idempotencyKey("u-0"))
+    .delete(batchPartKey("b2", "0")).commit();
+  await c.ctx.kv.delete(batchKey("b2"));
+  const res = await resubmit;
+  assert.equal(res.status, 201);
+  assert.notEqual(res.body.tasks[0].id, t!.id);
+  assert.equal((await c.call("GET", `/tasks/${res.body.tasks[0].id}`)).status, 200);
+});
