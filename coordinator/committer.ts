@@ -261,6 +261,18 @@ const MAX_IN_FLIGHT = 2;
 const LOCK_RETRIES = 200;
 const isLocked = (e: unknown) => e instanceof Error && /database is locked|busy/i.test(e.message);
 
+/** Runs a KV write outside the committer, retrying while another process holds the lock. */
+export async function whileLocked<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await write();
+    } catch (e) {
+      if (!isLocked(e) || attempt >= LOCK_RETRIES) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random() + 1));
+    }
+  }
+}
+
 /** Reads a wrapping KvU64 counter as a signed number. */
 export function counterValue(v: unknown): number {
   if (!(v instanceof Deno.KvU64)) return 0;

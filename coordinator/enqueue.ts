@@ -9,7 +9,7 @@
 import { monotonicFactory } from "ulid";
 import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
-import type { Intent } from "./committer.ts";
+import { type Intent, whileLocked } from "./committer.ts";
 import { sizeBound } from "./encoded_size.ts";
 import { ApiFailure, storageFailure } from "./errors.ts";
 import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
@@ -152,8 +152,14 @@ function intentFor(tasks: Task[], now: number): Intent {
  * as `{ id, batch }`, and the journal entry listing them. Until the batch reaches phase 2 nobody
  * sees them (idempotency_lookup.ts, task_record.ts), so rolling them back loses no answer given.
  */
-function recordsIntent(tasks: Task[], batch: string, journal: Deno.KvKey): Intent {
-  const checks: Deno.AtomicCheck[] = [];
+function recordsIntent(
+  tasks: Task[],
+  batch: string,
+  journal: Deno.KvKey,
+  head: Deno.AtomicCheck,
+): Intent {
+  // The head as this writer left it: a recoverer that took the batch over makes this fail.
+  const checks: Deno.AtomicCheck[] = [head];
   const mutations: Deno.KvMutation[] = [];
   let bytes = 0;
   for (const t of tasks) {
@@ -171,26 +177,34 @@ function recordsIntent(tasks: Task[], batch: string, journal: Deno.KvKey): Inten
 }
 
 /** The undo of `recordsIntent`: the records, their keys and the journal entry go. */
-function undoIntent(tasks: Task[], journal: Deno.AtomicCheck): Intent {
-  const mutations: Deno.KvMutation[] = [{ type: "delete", key: journal.key }];
+function undoIntent(tasks: Task[], journal: Deno.KvKey, checks: Deno.AtomicCheck[]): Intent {
+  const mutations: Deno.KvMutation[] = [{ type: "delete", key: journal }];
   for (const t of tasks) {
     mutations.push({ type: "delete", key: taskKey(t.id) });
     if (t.idempotencyKey !== null) {
       mutations.push({ type: "delete", key: idempotencyKey(t.idempotencyKey, t.owner ?? null) });
     }
   }
-  return { checks: journal.versionstamp !== null ? [journal] : [], mutations };
+  return { checks, mutations };
 }
 
-/** The queue half: ready (or delayed) entries and counters, and the journal entry is done. */
-function queueIntent(tasks: Task[], now: number, journal: Deno.AtomicCheck): Intent {
+/**
+ * The queue half: ready (or delayed) entries and counters, and the journal entry is done. The
+ * checks (the head as its writer left it, or the journal entry as a recoverer read it) make sure
+ * one process only applies it, so counters are never added twice.
+ */
+function queueIntent(
+  tasks: Task[],
+  now: number,
+  journal: Deno.KvKey,
+  checks: Deno.AtomicCheck[],
+): Intent {
   const full = intentFor(tasks, now);
   return {
-    // A journal entry read with its versionstamp is settled once, even by two recoverers.
-    checks: journal.versionstamp !== null ? [journal] : [],
+    checks,
     mutations: [
       ...full.mutations.filter((m) => m.key[0] === "ready" || m.key[0] === "delayed"),
-      { type: "delete", key: journal.key },
+      { type: "delete", key: journal },
     ],
     sums: full.sums,
     bytes: tasks.length * 100,
@@ -210,6 +224,11 @@ interface Written {
  * 2 (the batch is accepted from here on) and the ready entries and counters follow.
  * `recoverBatches` rolls a batch that died in phase 1 back and one that died in phase 2 forward.
  * A phase 1 that fails (a full disk) is undone at once and the error goes to the client.
+ *
+ * Every write checks the head's versionstamp. Another coordinator starting on the same file
+ * cannot tell this live batch from a dead one and may take it over (`settleBatch`): from then on
+ * this writer's writes fail, so in phase 1 it answers 503 rather than ids that recovery deletes,
+ * and in phase 2 it leaves the rest to the recoverer.
  */
 async function enqueueJournaled(
   ctx: Ctx,
@@ -218,19 +237,20 @@ async function enqueueJournaled(
   owner: string | null,
 ): Promise<Task[]> {
   const batchId = crypto.randomUUID();
-  const head = batchKey(batchId);
-  await ctx.kv.set(head, { phase: 1, at: now, owner });
+  const key = batchKey(batchId);
+  const begun = await whileLocked(() => ctx.kv.set(key, { phase: 1, at: now, owner }));
+  let head: Deno.AtomicCheck = { key, versionstamp: begun.versionstamp };
   const written: Written[] = [];
   const tried = await Promise.allSettled(parts.map(async (chunk, n) => {
     const journal = batchPartKey(batchId, String(n));
-    if (await ctx.committer.commit(recordsIntent(chunk, batchId, journal))) {
+    if (await ctx.committer.commit(recordsIntent(chunk, batchId, journal, head))) {
       written.push({ tasks: chunk, journal });
       return;
     }
     // An idempotency key was taken meanwhile: one by one, to find which.
     const single = await Promise.allSettled(chunk.map(async (t, k) => {
       const journal = batchPartKey(batchId, `${n}.${k}`);
-      if (await ctx.committer.commit(recordsIntent([t], batchId, journal))) {
+      if (await ctx.committer.commit(recordsIntent([t], batchId, journal, head))) {
         written.push({ tasks: [t], journal });
       }
     }));
@@ -240,15 +260,24 @@ async function enqueueJournaled(
   const failed = tried.find((r): r is PromiseRejectedResult => r.status === "rejected");
   try {
     if (failed) throw failed.reason;
-    await ctx.kv.set(head, { phase: 2, at: now, owner });
+    const accepted = await whileLocked(() =>
+      ctx.kv.atomic().check(head).set(key, { phase: 2, at: now, owner }).commit()
+    );
+    if (!accepted.ok) {
+      throw new ApiFailure(
+        "unavailable",
+        "the batch was interrupted (a coordinator starting on the same KV undid it); submit it again",
+        undefined,
+        { headers: { "retry-after": "1" } },
+      );
+    }
+    head = { key, versionstamp: accepted.versionstamp };
   } catch (error) {
     await undoBatch(ctx, batchId, written);
     throw storageFailure(error) ?? error;
   }
   const queued = await Promise.allSettled(
-    written.map((w) =>
-      ctx.committer.commit(queueIntent(w.tasks, now, { key: w.journal, versionstamp: null }))
-    ),
+    written.map((w) => ctx.committer.commit(queueIntent(w.tasks, now, w.journal, [head]))),
   );
   if (queued.some((r) => r.status === "rejected")) {
     // Accepted (phase 2 is durable) but not all claimable yet: finish it as soon as KV lets us.
@@ -257,9 +286,11 @@ async function enqueueJournaled(
       error: String(queued.find((r) => r.status === "rejected")),
     });
     settleLater(ctx, batchId);
-  } else {
-    await ctx.kv.delete(head).catch(() => settleLater(ctx, batchId));
+  } else if (queued.every((r) => r.status === "fulfilled" && r.value)) {
+    await whileLocked(() => ctx.kv.atomic().check(head).delete(key).commit())
+      .catch(() => settleLater(ctx, batchId));
   }
+  // Otherwise a recoverer took the batch over and finishes it.
   return written.flatMap((w) => w.tasks);
 }
 
@@ -267,11 +298,9 @@ async function enqueueJournaled(
 async function undoBatch(ctx: Ctx, batchId: string, written: Written[]): Promise<void> {
   try {
     await Promise.all(
-      written.map((w) =>
-        ctx.committer.commit(undoIntent(w.tasks, { key: w.journal, versionstamp: null }))
-      ),
+      written.map((w) => ctx.committer.commit(undoIntent(w.tasks, w.journal, []))),
     );
-    await ctx.kv.delete(batchKey(batchId));
+    await whileLocked(() => ctx.kv.delete(batchKey(batchId)));
   } catch (error) {
     // The head still says phase 1, so nobody sees these records; undo them when KV lets us.
     ctx.log.error("could not undo a failed batch yet: retrying", {
@@ -298,20 +327,32 @@ function settleLater(ctx: Ctx, batchId: string, delay = 500): void {
   Deno.unrefTimer(timer);
 }
 
-/** Finishes (phase 2) or undoes (phase 1) one batch from its journal. */
+/**
+ * Finishes (phase 2) or undoes (phase 1) one batch from its journal. It first takes the batch
+ * over (rewrites the head), so that a writer still alive can no longer add to it, and only then
+ * lists the parts: none is written after that.
+ */
 async function settleBatch(ctx: Ctx, batchId: string): Promise<boolean> {
-  const head = await ctx.kv.get<{ phase: 1 | 2 }>(batchKey(batchId));
-  if (!head.value) return false;
+  const found = await ctx.kv.get<{ phase: 1 | 2 }>(batchKey(batchId));
+  if (!found.value) return false;
+  const took = await whileLocked(() =>
+    ctx.kv.atomic().check(found)
+      .set(found.key, { ...found.value, recovering: true, at: ctx.now() }).commit()
+  );
+  if (!took.ok) return false;
+  const head = { key: found.key, versionstamp: took.versionstamp };
   for await (const part of ctx.kv.list<string[]>({ prefix: batchKey(batchId) })) {
     const tasks = (await getMany<Task>(ctx.kv, part.value.map(taskKey)))
       .flatMap((e) => (e.value ? [e.value] : []));
-    const journal = { key: part.key, versionstamp: part.versionstamp };
+    const journal = [{ key: part.key, versionstamp: part.versionstamp }];
     // Phase 1: the records were never visible; remove them and their idempotency keys.
     await ctx.committer.commit(
-      head.value.phase === 2 ? queueIntent(tasks, ctx.now(), journal) : undoIntent(tasks, journal),
+      found.value.phase === 2
+        ? queueIntent(tasks, ctx.now(), part.key, journal)
+        : undoIntent(tasks, part.key, journal),
     );
   }
-  await ctx.kv.atomic().check(head).delete(head.key).commit();
+  await whileLocked(() => ctx.kv.atomic().check(head).delete(head.key).commit());
   return true;
 }
 

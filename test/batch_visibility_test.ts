@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
-import { newTask } from "../coordinator/enqueue.ts";
-import { batchKey, batchPartKey, idempotencyKey, taskKey } from "../coordinator/keys.ts";
-import { sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
+import { newTask, recoverBatches } from "../coordinator/enqueue.ts";
+import {
+  batchKey,
+  batchPartKey,
+  batchPrefix,
+  idempotencyKey,
+  taskKey,
+  taskPrefix,
+} from "../coordinator/keys.ts";
+import { eventually, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
 
 const keyed = (n: number, tag: string) => ({
   tasks: Array.from({ length: n }, (_, i) => ({
@@ -89,4 +96,43 @@ Deno.test("a lookup that waits on a batch which is then undone makes a new task"
   assert.equal(res.status, 201);
   assert.notEqual(res.body.tasks[0].id, t!.id);
   assert.equal((await c.call("GET", `/tasks/${res.body.tasks[0].id}`)).status, 200);
+});
+
+Deno.test("a coordinator that recovers a batch another one is still writing never leaves acknowledged ids deleted or counted twice", async () => {
+  await using a = await testCoordinator();
+  await using b = await testCoordinator({ db: a.db });
+  let outcome: { status: number; body: { tasks?: Array<{ id: string }> } } | null = null;
+  const writing = a.call("POST", "/tasks", {
+    tasks: Array.from({ length: 1000 }, (_, i) => ({
+      type: "demo.echo",
+      params: { i, pad: "x".repeat(1200) },
+      idempotencyKey: `live-${i}`,
+    })),
+  }).then((r) => (outcome = r));
+  // B starts once part of A's batch is written: B cannot tell it from a dead one.
+  while (outcome === null) {
+    const journal = await Array.fromAsync(b.ctx.kv.list({ prefix: batchPrefix() }));
+    if (journal.some((e) => e.key.length === 3)) break;
+    await sleep(1);
+  }
+  const recovered = await recoverBatches(b.ctx);
+  await writing;
+  const res = outcome!;
+  assert.ok(res.status === 201 || res.status === 503, `${res.status}`);
+  // Settled either way: no journal left once both are done.
+  await eventually(async () =>
+    (await Array.fromAsync(a.ctx.kv.list({ prefix: batchPrefix() }))).length === 0
+  );
+  const records = await Array.fromAsync(a.ctx.kv.list({ prefix: taskPrefix() }));
+  const stats = (await a.call("GET", "/stats")).body;
+  if (res.status === 201) {
+    assert.equal(records.length, 1000);
+    for (const t of res.body.tasks!) {
+      assert.equal((await a.call("GET", `/tasks/${t.id}`)).status, 200);
+    }
+  } else {
+    assert.equal(recovered, 1, "only a batch taken over is refused");
+    assert.equal(records.length, 0, "an undone batch leaves no records");
+  }
+  assert.equal(stats.status.pending ?? 0, records.length, "each task counted once");
 });
