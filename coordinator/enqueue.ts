@@ -10,7 +10,7 @@ import { monotonicFactory } from "ulid";
 import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import { type Intent, whileLocked } from "./committer.ts";
-import { sizeBound } from "./encoded_size.ts";
+import { freshSizeBound } from "./encoded_size.ts";
 import { ApiFailure, storageFailure } from "./errors.ts";
 import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
 import {
@@ -33,11 +33,11 @@ const ulid = monotonicFactory();
 const CHUNK_MUTATIONS = 900;
 const CHUNK_CHECKS = 90;
 const CHUNK_BYTES = 600 * 1024;
-/** What a task's record costs KV at most, measured once per submission. */
+/** What a new task's record costs KV at most (it is fresh from JSON), once per submission. */
 const recordBytes = new WeakMap<Task, number>();
 function taskBytes(t: Task): number {
   let n = recordBytes.get(t);
-  if (n === undefined) recordBytes.set(t, n = sizeBound(t) + 64);
+  if (n === undefined) recordBytes.set(t, n = freshSizeBound(t) + 64);
   return n;
 }
 /** A task's mutations: its record, one entry per replica slot, its idempotency key. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   encodedSize,
+  freshSizeBound,
   KV_OP_BYTES,
   KV_VALUE_BYTES,
   sizeBound,
@@ -61,6 +62,9 @@ Deno.test("sizeBound() never undercounts the encoding of its worst shapes, fresh
       for (const x of [v, back]) {
         assert.ok(sizeBound(x) >= encodedSize(x), JSON.stringify(x).slice(0, 40));
       }
+      // Fresh from JSON (as a request's params are), arrays are packed.
+      const fresh = JSON.parse(JSON.stringify(v));
+      assert.ok(freshSizeBound(fresh) >= encodedSize(fresh), JSON.stringify(v).slice(0, 40));
     }
   } finally {
     kv.close();
