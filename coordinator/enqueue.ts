@@ -20,6 +20,7 @@ import {
   countKey,
   delayedKey,
   idempotencyKey,
+  keyString,
   queueKey,
   rateKey,
   readyKey,
@@ -176,15 +177,21 @@ function recordsIntent(
   return { checks, mutations, bytes: bytes + tasks.length * 30 };
 }
 
+/** What `recordsIntent` writes besides its journal entry: records and idempotency keys. */
+function recordKeys(tasks: Task[]): Deno.KvKey[] {
+  return tasks.flatMap((t) =>
+    t.idempotencyKey !== null
+      ? [taskKey(t.id), idempotencyKey(t.idempotencyKey, t.owner ?? null)]
+      : [taskKey(t.id)]
+  );
+}
+
 /** The undo of `recordsIntent`: the records, their keys and the journal entry go. */
 function undoIntent(tasks: Task[], journal: Deno.KvKey, checks: Deno.AtomicCheck[]): Intent {
-  const mutations: Deno.KvMutation[] = [{ type: "delete", key: journal }];
-  for (const t of tasks) {
-    mutations.push({ type: "delete", key: taskKey(t.id) });
-    if (t.idempotencyKey !== null) {
-      mutations.push({ type: "delete", key: idempotencyKey(t.idempotencyKey, t.owner ?? null) });
-    }
-  }
+  const mutations: Deno.KvMutation[] = [journal, ...recordKeys(tasks)].map((key) => ({
+    type: "delete" as const,
+    key,
+  }));
   return { checks, mutations };
 }
 
@@ -200,10 +207,12 @@ function queueIntent(
   checks: Deno.AtomicCheck[],
 ): Intent {
   const full = intentFor(tasks, now);
+  const written = new Set(recordKeys(tasks).map(keyString));
   return {
     checks,
     mutations: [
-      ...full.mutations.filter((m) => m.key[0] === "ready" || m.key[0] === "delayed"),
+      // Everything but what phase 1 wrote: ready or delayed entries, and any index of new tasks.
+      ...full.mutations.filter((m) => !written.has(keyString(m.key))),
       { type: "delete", key: journal },
     ],
     sums: full.sums,
