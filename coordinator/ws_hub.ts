@@ -23,7 +23,7 @@ import {
 } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { ApiFailure, fieldName } from "./errors.ts";
+import { ApiFailure, fieldName, storageFailure } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { donorStatKey } from "./keys.ts";
@@ -346,7 +346,8 @@ export class WsHub {
     }
   }
 
-  #ackRefused(conn: Conn, ref: number, e: unknown): void {
+  #ackRefused(conn: Conn, ref: number, error: unknown): void {
+    const e = storageFailure(error) ?? error;
     if (!(e instanceof ApiFailure)) {
       this.#ctx.log.error("socket message failed", { error: String(e) });
       return this.#send(conn, {
