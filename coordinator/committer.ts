@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { KV_OP_BYTES } from "./encoded_size.ts";
+import { keyBytes, KV_OP_BYTES, KV_OP_KEY_BYTES } from "./encoded_size.ts";
 import { keyString } from "./keys.ts";
 
 export interface Intent {
@@ -31,16 +31,9 @@ const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
 /** KV counts values plus every mutation's key twice; the margin covers counters and rounding. */
 const MAX_BYTES = KV_OP_BYTES - 32 * 1024;
-const MAX_KEY_BYTES = 64 * 1024;
+const MAX_KEY_BYTES = KV_OP_KEY_BYTES - 8 * 1024;
 /** A counter's key, which the committer adds per operation. */
 const SUM_KEY_BYTES = 64;
-
-/** About the encoded length of a key: its parts, with a type tag and terminator each. */
-function encodedKeyBytes(keys: string[], parts: number): number {
-  let n = parts * 9;
-  for (const k of keys) n += k.length;
-  return n;
-}
 
 interface Pending {
   intent: Intent;
@@ -102,9 +95,8 @@ export class Committer {
       ...intent.mutations.map((m) => keyString(m.key)),
     ];
     const sumKeys = (intent.sums ?? []).map(([k]) => keyString(k));
-    let parts = 0;
-    for (const m of intent.mutations) parts += m.key.length;
-    const kb = encodedKeyBytes(keys.slice(intent.checks.length), parts);
+    let kb = 0;
+    for (const m of intent.mutations) kb += keyBytes(m.key);
     return new Promise((resolve, reject) => {
       this.#queue.push({ intent, keys, sumKeys, keyBytes: kb, resolve, reject });
       if (!this.#scheduled) {

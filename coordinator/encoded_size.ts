@@ -6,7 +6,8 @@
  * Measured against Deno 2.9 (`test/kv_limits_test.ts` pins these):
  * - a value is refused above 65,536 bytes of `serialize(value)` ("Value too large");
  * - an atomic operation is refused above 819,200 bytes, counting each mutation's value plus
- *   twice its encoded key ("Total mutation size too large").
+ *   twice its encoded key ("Total mutation size too large"), and above 81,920 bytes of encoded
+ *   keys ("Total key size too large").
  *
  * The encoding depends on how a value sits in memory. Arrays fresh from `JSON.parse` are packed
  * and encode densely: at most 2.5× their JSON length (deeply nested arrays; floats 2.25×). Arrays
@@ -25,6 +26,7 @@ import { serialize } from "node:v8";
 
 export const KV_VALUE_BYTES = 65_536;
 export const KV_OP_BYTES = 819_200;
+export const KV_OP_KEY_BYTES = 81_920;
 
 /** V8 encoding ÷ JSON length never exceeds this (3.5 measured worst, see the module comment). */
 export const WORST_RATIO = 4;
@@ -52,4 +54,17 @@ export function sizeBound(value: unknown): number {
  */
 export function freshSizeBound(value: unknown): number {
   return (JSON.stringify(value)?.length ?? 0) * PACKED_RATIO + OVERHEAD;
+}
+
+/** The encoded size of a key: strings as UTF-8 with a tag and a terminator, numbers 9 bytes. */
+export function keyBytes(key: Deno.KvKey): number {
+  let n = 0;
+  for (const part of key) {
+    if (typeof part === "string") {
+      // deno-lint-ignore no-control-regex -- ASCII is one byte per character
+      n += (/^[\x00-\x7f]*$/.test(part) ? part.length : part.length * 3) + 2;
+    } else if (part instanceof Uint8Array) n += part.length + 2;
+    else n += typeof part === "boolean" ? 1 : 9;
+  }
+  return n;
 }

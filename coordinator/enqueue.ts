@@ -10,7 +10,7 @@ import { monotonicFactory } from "ulid";
 import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import { type Intent, whileLocked } from "./committer.ts";
-import { freshSizeBound } from "./encoded_size.ts";
+import { freshSizeBound, keyBytes } from "./encoded_size.ts";
 import { ApiFailure, storageFailure } from "./errors.ts";
 import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
 import {
@@ -30,15 +30,26 @@ import {
 
 const ulid = monotonicFactory();
 
-/** Per intent, under the KV limits (1,000 mutations, 100 checks, 800 KiB) with room to spare. */
+/**
+ * Per intent, under the KV limits (1,000 mutations, 100 checks, 800 KiB of values and keys,
+ * 80 KiB of keys) with room to spare.
+ */
 const CHUNK_MUTATIONS = 900;
 const CHUNK_CHECKS = 90;
 const CHUNK_BYTES = 600 * 1024;
+const CHUNK_KEY_BYTES = 64 * 1024;
 /** What a new task's record costs KV at most (it is fresh from JSON), once per submission. */
 const recordBytes = new WeakMap<Task, number>();
 function taskBytes(t: Task): number {
   let n = recordBytes.get(t);
   if (n === undefined) recordBytes.set(t, n = freshSizeBound(t) + 64);
+  return n;
+}
+/** The encoded size of a new task's keys: record, queue entries, idempotency key. */
+function taskKeyBytes(t: Task): number {
+  const ready = readyKey(t.queue, t.type, t.priority, t.id);
+  let n = keyBytes(taskKey(t.id)) + t.replicas * keyBytes(ready);
+  if (t.idempotencyKey !== null) n += keyBytes(idempotencyKey(t.idempotencyKey, t.owner ?? null));
   return n;
 }
 /** A task's mutations: its record, one entry per replica slot, its idempotency key. */
@@ -288,11 +299,12 @@ async function enqueueJournaled(
   const queued = await Promise.allSettled(
     written.map((w) => ctx.committer.commit(queueIntent(w.tasks, now, w.journal, [head]))),
   );
-  if (queued.some((r) => r.status === "rejected")) {
+  const refused = queued.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (refused) {
     // Accepted (phase 2 is durable) but not all claimable yet: finish it as soon as KV lets us.
     ctx.log.error("batch accepted, ready entries not all written: finishing it later", {
       batch: batchId,
-      error: String(queued.find((r) => r.status === "rejected")),
+      error: String(refused.reason),
     });
     settleLater(ctx, batchId);
   } else if (queued.every((r) => r.status === "fulfilled" && r.value)) {
@@ -380,23 +392,30 @@ export async function recoverBatches(ctx: Ctx): Promise<number> {
 function chunks(tasks: Task[]): Task[][] {
   const out: Task[][] = [];
   let cur: Task[] = [];
-  let bytes = 0, mutations = 0, checks = 0;
+  let bytes = 0, mutations = 0, checks = 0, keys = 0;
   for (const t of tasks) {
-    const b = taskBytes(t) + 200;
+    const k = taskKeyBytes(t);
+    const b = taskBytes(t) + 2 * k;
     const m = taskMutations(t);
     const c = t.idempotencyKey !== null ? 1 : 0;
     if (
       cur.length > 0 &&
-      (mutations + m > CHUNK_MUTATIONS || bytes + b > CHUNK_BYTES || checks + c > CHUNK_CHECKS)
+      (mutations + m > CHUNK_MUTATIONS || bytes + b > CHUNK_BYTES || checks + c > CHUNK_CHECKS ||
+        keys + k > CHUNK_KEY_BYTES)
     ) {
       out.push(cur);
       cur = [];
-      bytes = mutations = checks = 0;
+      bytes =
+        mutations =
+        checks =
+        keys =
+          0;
     }
     cur.push(t);
     bytes += b;
     mutations += m;
     checks += c;
+    keys += k;
   }
   if (cur.length > 0) out.push(cur);
   return out;

@@ -180,3 +180,21 @@ Deno.test("a task with the costliest params keeps failing with the longest error
   assert.ok(got.history.length >= 1);
   assert.equal(got.history.at(-1).attempt, 25, "the latest attempts are the ones kept");
 });
+
+Deno.test("300 quorum tasks of 3 replicas in a queue with the longest name submit as one batch", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  // 4 mutations a task (1,200 > KV's 1,000 per commit), ~530 bytes of keys (> its 80 KiB).
+  const queue = "q".repeat(100);
+  const res = await c.call("POST", "/tasks", {
+    tasks: Array.from({ length: 300 }, (_, i) => ({
+      type: "demo.echo",
+      queue,
+      params: { i },
+      verification: { mode: "quorum", replicas: 3, agree: 2, maxReplicas: 3 },
+    })),
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body).slice(0, 300));
+  const leases = (await c.call("POST", "/leases", { workerId: "w", max: 100, queues: [queue] }))
+    .body.leases;
+  assert.equal(leases.length, 100);
+});
