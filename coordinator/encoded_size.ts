@@ -3,7 +3,7 @@
  * bytes), not its JSON length. Floats cost 9 bytes each where JSON may spend 4 ("0.5,"), so a
  * value within a JSON limit can be far over KV's 64 KiB.
  *
- * Measured against Deno 2.9 (`test/kv_limits_test.ts` pins these):
+ * Measured against Deno 2.9 (`test/kv_sizes_test.ts` pins these):
  * - a value is refused above 65,536 bytes of `serialize(value)` ("Value too large");
  * - an atomic operation is refused above 819,200 bytes, counting each mutation's value plus
  *   twice its encoded key ("Total mutation size too large"), and above 81,920 bytes of encoded
