@@ -16,9 +16,9 @@
  * `storeTask` repacks a record that comes near the limit.
  *
  * Exact measurement costs ~25 µs of fixed overhead (node:v8), ten times `JSON.stringify` on a
- * small record, and about as much as it per byte beyond (100–190 µs for a 64×64 tile), so sizes are bounded
- * from the JSON length (`sizeBound`, over the 3.5 worst) and measured (`encodedSize`) only where
- * the bound comes near a limit.
+ * small record, and about as much as it per byte beyond (100–190 µs for a 64×64 tile), so sizes
+ * are bounded from the JSON length (`sizeBound`, over the 3.5 worst) and measured
+ * (`encodedSize`) only where the bound comes near a limit.
  *
  * @module
  */
