@@ -8,7 +8,7 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { authenticate, createAuthenticator, requireRole } from "./auth.ts";
-import { ApiFailure } from "./errors.ts";
+import { ApiFailure, storageFailure } from "./errors.ts";
 import { rateLimit } from "./rate_limit.ts";
 import { leaseRoutes } from "./routes/leases.ts";
 import { metaRoutes, VERSION } from "./routes/meta.ts";
@@ -83,6 +83,11 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
 
   app.onError((err, c) => {
     if (err instanceof ApiFailure) return c.json(err.toJSON(), err.status, err.headers);
+    const full = storageFailure(err);
+    if (full) {
+      log.error("storage full", { path: c.req.path, error: String(err) });
+      return c.json(full.toJSON(), full.status, full.headers);
+    }
     if (err instanceof HTTPException) {
       const failure = err.status === 415
         ? new ApiFailure(

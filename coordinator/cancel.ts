@@ -8,7 +8,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { endAttempt } from "./end_attempt.ts";
 import { ApiFailure } from "./errors.ts";
-import { countKey, delayedKey, readyKey, readySlotsPrefix, taskKey } from "./keys.ts";
+import { countKey, delayedKey, readyKey, readySlotsPrefix } from "./keys.ts";
 import { announce, isReplicated } from "./end_lease.ts";
 import { listIndexMoves } from "./list_index.ts";
 import { endReplica } from "./quorum.ts";
@@ -16,6 +16,7 @@ import { readTaskState } from "./read_task.ts";
 import { busNotice } from "./bus.ts";
 import type { Intent } from "./committer.ts";
 import { type Round, transact } from "./transact.ts";
+import { storeTask } from "./task_record.ts";
 
 export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
   return await transact(ctx, `task ${id}`, async (): Promise<Round<Task>> => {
@@ -53,11 +54,11 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
       const next: Task = { ...t, status: "cancelled", completedAt: now, waiting: null };
       const intent: Intent = {
         checks: [{ key: task.key, versionstamp: task.versionstamp }],
-        mutations: [...slots.map((e) => ({ type: "delete" as const, key: e.key })), {
-          type: "set",
-          key: taskKey(id),
-          value: next,
-        }, ...listIndexMoves(t, next)],
+        mutations: [
+          ...slots.map((e) => ({ type: "delete" as const, key: e.key })),
+          ...storeTask(next).mutations,
+          ...listIndexMoves(t, next),
+        ],
         sums: [[countKey(t.type, t.queue, t.status), -1n], [
           countKey(t.type, t.queue, "cancelled"),
           1n,
@@ -97,11 +98,11 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         { key: entry.key, versionstamp: entry.versionstamp },
         { key: task.key, versionstamp: task.versionstamp },
       ],
-      mutations: [{ type: "delete", key: entry.key }, {
-        type: "set",
-        key: taskKey(id),
-        value: next,
-      }, ...listIndexMoves(t, next)],
+      mutations: [
+        { type: "delete", key: entry.key },
+        ...storeTask(next).mutations,
+        ...listIndexMoves(t, next),
+      ],
       sums: [[countKey(t.type, t.queue, "pending"), -1n], [
         countKey(t.type, t.queue, "cancelled"),
         1n,

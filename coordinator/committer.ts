@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { keyBytes, KV_OP_BYTES, KV_OP_KEY_BYTES } from "./encoded_size.ts";
 import { keyString } from "./keys.ts";
 
 export interface Intent {
@@ -18,21 +19,28 @@ export interface Intent {
   mutations: Deno.KvMutation[];
   /** Counter increments; they commute, so they are merged per key and never conflict. */
   sums?: Array<[Deno.KvKey, bigint]>;
-  /** Rough size of the values written, in bytes, to respect the per-operation size limit. */
+  /**
+   * An upper bound on the KV-encoded size of the values written (`sizeBound` in
+   * encoded_size.ts), to respect the per-operation size limit; the committer adds the keys.
+   */
   bytes?: number;
 }
 
 /** KV limits per atomic operation (checked against Deno 2.9), with a margin for counters. */
 const MAX_CHECKS = 100;
 const MAX_MUTATIONS = 1000;
-const MAX_BYTES = 700 * 1024;
-const MAX_KEY_BYTES = 64 * 1024;
-const KEY_BYTES_ESTIMATE = 64;
+/** KV counts values plus every mutation's key twice; the margin covers counters and rounding. */
+const MAX_BYTES = KV_OP_BYTES - 32 * 1024;
+const MAX_KEY_BYTES = KV_OP_KEY_BYTES - 8 * 1024;
+/** A counter's key, which the committer adds per operation. */
+const SUM_KEY_BYTES = 64;
 
 interface Pending {
   intent: Intent;
   keys: string[];
   sumKeys: string[];
+  /** Encoded size of the mutations' keys. */
+  keyBytes: number;
   resolve(ok: boolean): void;
   reject(error: unknown): void;
 }
@@ -92,8 +100,10 @@ export class Committer {
       ...intent.mutations.map((m) => keyString(m.key)),
     ];
     const sumKeys = (intent.sums ?? []).map(([k]) => keyString(k));
+    let kb = 0;
+    for (const m of intent.mutations) kb += keyBytes(m.key);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ intent, keys, sumKeys, resolve, reject });
+      this.#queue.push({ intent, keys, sumKeys, keyBytes: kb, resolve, reject });
       if (!this.#scheduled) {
         // Wait for the current microtasks so intents made together share the first commit.
         this.#scheduled = true;
@@ -139,11 +149,12 @@ export class Committer {
       const i = p.intent;
       let newSums = 0;
       for (const k of p.sumKeys) if (!sumKeys.has(k)) newSums++;
+      const addKeys = p.keyBytes + newSums * SUM_KEY_BYTES;
       const fits = taken.length === 0 || (
         checks + i.checks.length <= MAX_CHECKS &&
         mutations + i.mutations.length + sumKeys.size + newSums <= MAX_MUTATIONS &&
-        bytes + (i.bytes ?? 0) <= MAX_BYTES &&
-        keyBytes + (i.mutations.length + newSums) * KEY_BYTES_ESTIMATE <= MAX_KEY_BYTES
+        bytes + (i.bytes ?? 0) + 2 * (keyBytes + addKeys) <= MAX_BYTES &&
+        keyBytes + addKeys <= MAX_KEY_BYTES
       );
       if (!fits) {
         // Keep order: once one does not fit, the rest wait for the next operation.
@@ -160,7 +171,7 @@ export class Committer {
       checks += i.checks.length;
       mutations += i.mutations.length;
       bytes += i.bytes ?? 0;
-      keyBytes += (i.mutations.length + newSums) * KEY_BYTES_ESTIMATE;
+      keyBytes += addKeys;
       taken.push(p);
     }
     this.#queue = rest;
@@ -247,6 +258,18 @@ const MAX_IN_FLIGHT = 2;
 /** Two coordinators on one file take turns for SQLite's write lock; waiting is the cure. */
 const LOCK_RETRIES = 200;
 const isLocked = (e: unknown) => e instanceof Error && /database is locked|busy/i.test(e.message);
+
+/** Runs a KV write outside the committer, retrying while another process holds the lock. */
+export async function whileLocked<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await write();
+    } catch (e) {
+      if (!isLocked(e) || attempt >= LOCK_RETRIES) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random() + 1));
+    }
+  }
+}
 
 /** Reads a wrapping KvU64 counter as a signed number. */
 export function counterValue(v: unknown): number {

@@ -7,6 +7,7 @@ import type { Handler } from "../handlers/contract.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Task } from "../shared/protocol.ts";
 import type { Committer } from "./committer.ts";
+import { sizeBound } from "./encoded_size.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import type { Signals } from "./signals.ts";
 import type { ClaimObserver } from "./metrics.ts";
@@ -57,7 +58,7 @@ export async function getMany<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.
   return (await Promise.all(chunks)).flat();
 }
 
-/** Rough byte size of a value, for the committer's per-operation size limit. */
+/** An upper bound on what KV counts for a value, for the committer's size limit. */
 export function approxBytes(value: unknown): number {
-  return JSON.stringify(value)?.length ?? 0;
+  return sizeBound(value);
 }

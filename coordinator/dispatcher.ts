@@ -25,6 +25,7 @@ import {
 } from "./keys.ts";
 import { makeSpotLease } from "./spot_checks.ts";
 import { hasRecord } from "./quorum.ts";
+import { storeTask } from "./task_record.ts";
 import { type LeaseRecord, taskView, workerView } from "./task_view.ts";
 
 interface Entry {
@@ -371,7 +372,9 @@ export class Dispatcher {
           intent.checks.push({ key: h, versionstamp: null });
           intent.mutations.push({ type: "set", key: h, value: 1 });
         }
-        intent.mutations.push({ type: "set", key: taskKey(task.id), value: next });
+        const record = storeTask(next);
+        intent.mutations.push(...record.mutations);
+        intent.bytes! += record.bytes;
         if (task.status === "pending") {
           intent.sums!.push(
             [countKey(task.type, task.queue, "pending"), -1n],

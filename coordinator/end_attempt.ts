@@ -7,7 +7,6 @@
  */
 import type { Attempt, Task, TaskError } from "../shared/protocol.ts";
 import { backoffDelay } from "../shared/backoff.ts";
-import { approxBytes } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import { queueEntry } from "./enqueue.ts";
@@ -19,9 +18,9 @@ import {
   leaseKey,
   rateKey,
   readySignalKey,
-  taskKey,
   workerStatKey,
 } from "./keys.ts";
+import { storeTask } from "./task_record.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
 export type Outcome =
@@ -116,10 +115,11 @@ export function endAttempt(
     }
   }
 
+  const record = storeTask(next);
   const mutations: Deno.KvMutation[] = [
     { type: "delete", key: leaseKey(task.id, lease.leaseId) },
     { type: "delete", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId) },
-    { type: "set", key: taskKey(task.id), value: next },
+    ...record.mutations,
     ...listIndexMoves(task, next),
   ];
   const sums: Array<[Deno.KvKey, bigint]> = [
@@ -148,7 +148,7 @@ export function endAttempt(
       checks: [{ key: leaseKey(task.id, lease.leaseId), versionstamp: leaseVersionstamp }],
       mutations,
       sums,
-      bytes: approxBytes(next) + 200,
+      bytes: record.bytes + 200,
     },
     next,
     final: next.status === "completed" || next.status === "failed" || next.status === "cancelled",

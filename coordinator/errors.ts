@@ -26,6 +26,7 @@ const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  storage_full: 507,
 };
 
 /** A refusal with a code, a message, and the input field it is about. */
@@ -63,4 +64,20 @@ export class ApiFailure extends Error {
 /** Turns a zod issue path into the dotted field name clients see: `tasks.3.params.width`. */
 export function fieldName(path: ReadonlyArray<PropertyKey>): string {
   return path.map(String).join(".");
+}
+
+/**
+ * KV's refusal when SQLite cannot grow its file (ENOSPC; Deno 2.9 throws a TypeError
+ * "database or disk is full"), as the refusal clients get. Nothing the failed commit held was
+ * written; a batch over one commit is undone (enqueue.ts).
+ */
+export function storageFailure(error: unknown): ApiFailure | null {
+  if (error instanceof ApiFailure) return error.code === "storage_full" ? error : null;
+  if (!(error instanceof Error) || !/disk is full|no space left/i.test(error.message)) return null;
+  return new ApiFailure(
+    "storage_full",
+    "the coordinator's storage is full: nothing was written; try again later",
+    undefined,
+    { headers: { "retry-after": "30" }, cause: error },
+  );
 }

@@ -15,6 +15,7 @@ import { ApiFailure } from "./errors.ts";
 import { leaseKey, taskKey } from "./keys.ts";
 import { readTaskState } from "./read_task.ts";
 import { type Round, transact } from "./transact.ts";
+import { presentTasks } from "./task_record.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface FinishRequest {
@@ -44,8 +45,12 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
       );
       if (ended && ended.outcome === req.outcome.kind) {
         await refuseOtherResult(task.value, ended.leaseId, req.outcome);
+        const [shown] = await presentTasks(ctx, [task.value]);
         return {
-          value: { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true },
+          value: {
+            task: taskView(shown ?? task.value, leases.map((l) => l.value)),
+            duplicate: true,
+          },
         };
       }
       if (task.value.status === "cancelled") {

@@ -11,9 +11,8 @@
  * | ["failed", id]                             | 1                | fail for good              |
  * | ["by_status", bucket, queue, id]           | {type, owner}    | submit; a task ends, retry |
  * | ["by_owner", ownerKeyId, id]               | {type, queue}    | submit by an API key       |
- * | ["meta", "list_index"]                     | 1                | start (index backfilled)   |
- * | ["idem", idempotencyKey]                   | task id          | enqueue (no owner)         |
- * | ["idem_owner", ownerKeyId, idempotencyKey] | task id          | enqueue by an API key      |
+ * | ["idem", idempotencyKey]                   | task id (*)      | enqueue (no owner)         |
+ * | ["idem_owner", ownerKeyId, idempotencyKey] | task id (*)      | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
  * | ["count", type, queue, status]             | KvU64 (wrapping) | every transition (sum)     |
  * | ["rate", kind, epochSecond]                | KvU64            | submit, complete, fail     |
@@ -26,7 +25,8 @@
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
- * | ["replica", taskId, leaseId]               | result           | replica completion         |
+ * | ["replica", taskId, leaseId]               | result (UTF-8)   | replica completion         |
+ * | ["result", taskId, part]                   | UTF-8 JSON bytes | completion, when too large |
  * | ["rep", "w" | "d", id, "agree"|"disagree"] | KvU64            | quorum decision, spot check|
  * | ["spot", taskId]                           | expected hash    | spot-check task creation   |
  * | ["meta", "layout"]                         | layout version   | start (migrate.ts)         |
@@ -35,6 +35,8 @@
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  * | ["apikey_role", role]                      | true             | create (never deleted)     |
+ *
+ * (*) `{ id, batch }` when written by a batch over one commit.
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -56,6 +58,12 @@
  *   (delete the open entry, set the final one), 2 on a retry, plus 1 at submit for a task with
  *   an owner. A lifecycle is 11 mutations instead of 8 (12 with an owner). The entry's value
  *   carries what never changes (type, owner; type, queue), so other filters need no task read.
+ * - A task record must fit one KV value (64 KiB of V8 encoding, where a float costs 9 bytes):
+ *   a result that would not fit beside it is kept under `["result", id, part]` and the record
+ *   says how many parts (task_record.ts).
+ * - A batch over one commit marks its idempotency keys `{ id, batch }` and its records
+ *   `batch`: while the batch head is in phase 1 (it may still be rolled back) lookups wait and
+ *   reads do not see them (idempotency_lookup.ts, task_record.ts).
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
@@ -169,6 +177,12 @@ export const replicaKey = (taskId: string, leaseId: string): Deno.KvKey => [
   "replica",
   taskId,
   leaseId,
+];
+/** One part of a result kept apart from its task record (task_record.ts). */
+export const resultPartKey = (taskId: string, part: number): Deno.KvKey => [
+  "result",
+  taskId,
+  part,
 ];
 export const replicasOfTask = (taskId: string): Deno.KvKey => ["replica", taskId];
 export type RepKind = "w" | "d";

@@ -28,6 +28,7 @@ import {
   taskPrefix,
 } from "./keys.ts";
 import { bucketOf, type OwnerEntry, type StatusEntry } from "./list_index.ts";
+import { presentTasks } from "./task_record.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 export interface ListFilter {
@@ -196,10 +197,12 @@ async function viewsOf(ctx: Ctx, candidates: Candidate[]): Promise<Task[]> {
   const unread = candidates.filter((c) => !c.task);
   const read = await getMany<Task>(ctx.kv, unread.map((c) => taskKey(c.id)));
   const byId = new Map(read.flatMap((e) => (e.value ? [[e.value.id, e.value] as const] : [])));
-  const tasks = candidates.flatMap((c) => {
+  const stored = candidates.flatMap((c) => {
     const t = c.task ?? byId.get(c.id);
     return t ? [t] : [];
   });
+  // Records of an unfinished batch stay hidden; results kept apart are put back.
+  const tasks = (await presentTasks(ctx, stored)).flatMap((t) => (t ? [t] : []));
   return await Promise.all(tasks.map(async (t) => {
     if (t.status !== "pending") return t;
     const leases = await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) }));

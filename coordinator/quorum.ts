@@ -26,7 +26,7 @@ import {
   type Vote,
 } from "../shared/protocol.ts";
 import type { Intent } from "./committer.ts";
-import { approxBytes, type Ctx } from "./context.ts";
+import type { Ctx } from "./context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import { type EndedAttempt, type Outcome, retryDelay } from "./end_attempt.ts";
 import { queueEntry } from "./enqueue.ts";
@@ -40,11 +40,11 @@ import {
   readySignalKey,
   readySlotsPrefix,
   replicaKey,
-  taskKey,
   verifyByKey,
   workerStatKey,
 } from "./keys.ts";
 import { listIndexMoves } from "./list_index.ts";
+import { decodeResult, encodeResult, storeTask } from "./task_record.ts";
 import { repSums, type Trust } from "./reputation.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
@@ -87,6 +87,7 @@ export async function endReplica(
     ...(l.via ? { via: l.via } : {}),
   });
   const second = Math.floor(now / 1000);
+  let replicaBytes = 0;
 
   /** Ends the other replicas and removes every queued slot: the task is decided. */
   const closeTask = async () => {
@@ -120,11 +121,10 @@ export async function endReplica(
       at: now,
     };
     const votes = [...t.votes, vote];
-    mutations.push({
-      type: "set",
-      key: replicaKey(t.id, l.leaseId),
-      value: outcome.result ?? null,
-    });
+    // As UTF-8 JSON: within the result limit, where its V8 encoding (floats) might not be.
+    const replicaResult = encodeResult(outcome.result);
+    replicaBytes = replicaResult.length;
+    mutations.push({ type: "set", key: replicaKey(t.id, l.leaseId), value: replicaResult });
     const trusts = await Promise.all(
       votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.operator === true)),
     );
@@ -141,7 +141,7 @@ export async function endReplica(
       let result = outcome.result;
       if (winner !== hash) {
         const from = votes.find((x) => x.hash === winner)!;
-        result = (await ctx.kv.get(replicaKey(t.id, from.leaseId))).value;
+        result = decodeResult((await ctx.kv.get(replicaKey(t.id, from.leaseId))).value);
       }
       const agreed = counted.filter((x) => x.vote.hash === winner).length;
       next = {
@@ -256,7 +256,8 @@ export async function endReplica(
     next = { ...next, waiting: null, verifyBy: null };
     if (t.verifyBy) mutations.push({ type: "delete", key: verifyByKey(t.verifyBy, t.id) });
   }
-  mutations.push({ type: "set", key: taskKey(t.id), value: next }, ...listIndexMoves(t, next));
+  const record = storeTask(next);
+  mutations.push(...record.mutations, ...listIndexMoves(t, next));
   if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
   if (next.status !== t.status) {
     sums.push([countKey(t.type, t.queue, t.status), -1n], [
@@ -271,7 +272,7 @@ export async function endReplica(
     ],
     mutations,
     sums,
-    bytes: approxBytes(next) + 2000,
+    bytes: record.bytes + replicaBytes + 2000,
   };
   return { intent, next, final, endedLeases, voters };
 }

@@ -6,16 +6,17 @@
 import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { leasesOfTask, taskKey } from "./keys.ts";
-import { type LeaseRecord, taskView } from "./task_view.ts";
+import { presentTasks } from "./task_record.ts";
+import { type LeaseRecord, type StoredTask, taskView } from "./task_view.ts";
 
 export interface TaskState {
-  task: Deno.KvEntryMaybe<Task>;
+  task: Deno.KvEntryMaybe<StoredTask>;
   leases: Array<{ value: LeaseRecord; versionstamp: string }>;
 }
 
 export async function readTaskState(ctx: Ctx, id: string): Promise<TaskState> {
   const [task, leases] = await Promise.all([
-    ctx.kv.get<Task>(taskKey(id)),
+    ctx.kv.get<StoredTask>(taskKey(id)),
     Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(id) })),
   ]);
   return { task, leases };
@@ -24,5 +25,6 @@ export async function readTaskState(ctx: Ctx, id: string): Promise<TaskState> {
 /** The task as clients see it, or null when there is no such task. */
 export async function readTask(ctx: Ctx, id: string): Promise<Task | null> {
   const { task, leases } = await readTaskState(ctx, id);
-  return task.value && taskView(task.value, leases.map((l) => l.value));
+  const [shown] = await presentTasks(ctx, [task.value]);
+  return shown ? taskView(shown, leases.map((l) => l.value)) : null;
 }

@@ -11,6 +11,7 @@ import { ApiFailure } from "./errors.ts";
 import { transact } from "./transact.ts";
 import { countKey, failedKey, readyKey, readySignalKey, taskKey } from "./keys.ts";
 import { listIndexMoves } from "./list_index.ts";
+import { storeTask } from "./task_record.ts";
 
 export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
   return await transact(ctx, `task ${id}`, async () => {
@@ -42,7 +43,7 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
     const intent: Intent = {
       checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
       mutations: [
-        { type: "set", key: taskKey(id), value: next },
+        ...storeTask(next).mutations,
         ...Array.from({ length: next.replicas }, (_, slot) => ({
           type: "set" as const,
           key: readyKey(t.queue, t.type, t.priority, t.id, slot),

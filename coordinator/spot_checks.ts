@@ -27,6 +27,7 @@ import {
   workerStatKey,
 } from "./keys.ts";
 import { repSums } from "./reputation.ts";
+import { storeTask } from "./task_record.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 /** Small, quick params per deterministic type (the coordinator computes the answer). */
@@ -197,16 +198,19 @@ export async function endSpot(
     sums.push([workerStatKey(l.workerId, "completed"), 1n]);
     sums.push(...donorCredit(l.donorId, creditedMs(l, task.timeoutMs, outcome.startedAt, now)));
   }
+  // A volunteer's wrong answer may be a large one: it must fit as any result does.
+  const record = storeTask(next);
   const intent: Intent = {
     checks: [{ key: leaseKey(task.id, l.leaseId), versionstamp: lease.versionstamp }],
     mutations: [
       { type: "delete", key: leaseKey(task.id, l.leaseId) },
       { type: "delete", key: leaseExpiryKey(l.expiresAt, task.id, l.leaseId) },
       { type: "delete", key: spotKey(task.id) },
-      { type: "set", key: taskKey(task.id), value: next },
+      ...record.mutations,
       ...listIndexMoves(task, next),
     ],
     sums,
+    bytes: record.bytes + 200,
   };
   return { intent, next, final: true, agreed };
 }

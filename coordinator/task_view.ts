@@ -7,7 +7,19 @@
 import type { Task } from "../shared/protocol.ts";
 
 /** What `["task", id]` holds: the client's Task, as of the end of its last attempt. */
-export type StoredTask = Task;
+export type StoredTask = Task & {
+  /** The result is kept apart, in this many `["result", id, part]` values (task_record.ts). */
+  resultParts?: number;
+  /** Written by a batch over one commit: hidden while that batch is in its first phase. */
+  batch?: string;
+};
+
+/** The record without the fields only the coordinator reads. */
+function clientFields(task: StoredTask): Task {
+  if (task.resultParts === undefined && task.batch === undefined) return task;
+  const { resultParts: _r, batch: _b, ...rest } = task;
+  return rest;
+}
 
 /** What `["lease", taskId, leaseId]` holds. */
 export interface LeaseRecord {
@@ -36,13 +48,18 @@ export interface LeaseRecord {
   via?: "seed";
 }
 
-/** The task a client sees, given its stored record and its live leases. */
 /** What a worker sees of a task it is given: no votes or agreement of other replicas. */
-export function workerView(task: Task): Task {
-  return task.votes.length === 0 ? task : { ...task, votes: [], agreement: null };
+export function workerView(task: StoredTask): Task {
+  const t = clientFields(task);
+  return t.votes.length === 0 ? t : { ...t, votes: [], agreement: null };
 }
 
-export function taskView(task: StoredTask, leases: LeaseRecord[]): Task {
+/**
+ * The task a client sees, given its stored record (its result put back, see `presentTasks`)
+ * and its live leases.
+ */
+export function taskView(stored: StoredTask, leases: LeaseRecord[]): Task {
+  const task = clientFields(stored);
   if (task.status !== "pending" || leases.length === 0) return task;
   const lease = leases.reduce((a, b) => (b.startedAt > a.startedAt ? b : a));
   return {

@@ -35,11 +35,11 @@ import {
 } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { ApiFailure, fieldName } from "./errors.ts";
+import { ApiFailure, fieldName, storageFailure } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { getMany } from "./context.ts";
-import { donorStatKey, leaseKey } from "./keys.ts";
+import { leaseKey } from "./keys.ts";
 import { burstFor, RateLimiter, TokenBucket } from "./rate_limit.ts";
 import type { LeaseRecord } from "./task_view.ts";
 import type { WorkerRegistry } from "./workers.ts";
@@ -404,7 +404,8 @@ export class WsHub {
     }
   }
 
-  #ackRefused(conn: Conn, ref: number, e: unknown): void {
+  #ackRefused(conn: Conn, ref: number, error: unknown): void {
+    const e = storageFailure(error) ?? error;
     if (!(e instanceof ApiFailure)) {
       this.#ctx.log.error("socket message failed", { error: String(e) });
       return this.#send(conn, {

@@ -9,9 +9,12 @@ import { z } from "zod";
 
 /** Limits that shape the protocol; the coordinator enforces them, clients can read them. */
 export const LIMITS = Object.freeze({
-  /** Serialized JSON size of one task's params. */
+  /**
+   * UTF-8 bytes of one task's params as JSON. KV's own encoding of them may be 2.5× that
+   * (floats, nested arrays): the coordinator sizes records and commits by it (encoded_size.ts).
+   */
   paramsBytes: 16 * 1024,
-  /** Serialized JSON size of one result. */
+  /** UTF-8 bytes of one result as JSON; kept beside its task record or, if too large, apart. */
   resultBytes: 32 * 1024,
   /** Tasks per submit request. */
   batchTasks: 1000,
@@ -403,6 +406,7 @@ export const ApiErrorCode = z.enum([
   "rate_limited",
   "internal",
   "unavailable",
+  "storage_full",
 ]);
 export type ApiErrorCode = z.infer<typeof ApiErrorCode>;
 
