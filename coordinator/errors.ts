@@ -5,21 +5,9 @@
  * @module
  */
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ApiErrorCode } from "../shared/protocol.ts";
 
-export type ApiErrorCode =
-  | "bad_request"
-  | "invalid_json"
-  | "validation"
-  | "unknown_type"
-  | "not_found"
-  | "stale_lease"
-  | "cancelled"
-  | "conflict"
-  | "payload_too_large"
-  | "unauthorized"
-  | "forbidden"
-  | "rate_limited"
-  | "unavailable";
+export type { ApiErrorCode };
 
 const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
   bad_request: 400,
@@ -30,10 +18,13 @@ const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
   stale_lease: 409,
   cancelled: 409,
   conflict: 409,
+  idempotency_conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unauthorized: 401,
   forbidden: 403,
   rate_limited: 429,
+  internal: 500,
   unavailable: 503,
 };
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Task } from "../shared/protocol.ts";
+import type { Task, WorkerKind } from "../shared/protocol.ts";
 
 /** What `["task", id]` holds: the client's Task, as of the end of its last attempt. */
 export type StoredTask = Task;
@@ -25,7 +25,7 @@ export interface LeaseRecord {
   donorId?: string | null;
   /** A known-answer spot check made for this worker. */
   spot?: boolean;
-  kind?: "deno" | "browser" | "other";
+  kind?: WorkerKind;
   progress?: number;
   /**
    * How the lease was handed out: "seed" for the seed protocol's `POST /tasks/claim`, whose

@@ -12,7 +12,7 @@ import { workerKey, workerPrefix, workerStatKey, workerStatPrefix } from "./keys
 
 export interface WorkerRecord {
   id: string;
-  kind: "deno" | "browser" | "other";
+  kind: WorkerInfo["kind"];
   types: string[];
   concurrency: number | null;
   firstSeen: number;

@@ -20,6 +20,7 @@ import {
   type Lease,
   type ServerMessage,
   type Task,
+  type WorkerKind,
 } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import type { Dispatcher } from "./dispatcher.ts";
@@ -49,7 +50,7 @@ export interface SocketLike {
 interface Conn {
   socket: SocketLike;
   workerId: string | null;
-  kind: "deno" | "browser" | "other";
+  kind: WorkerKind;
   donorId: string | null;
   types: string[] | undefined;
   queues: string[] | undefined;

@@ -8,8 +8,8 @@ import {
   ApiError,
   ClaimRequest,
   ClaimResponse,
-  ReportOutcome,
   ReportRequest,
+  ReportResponse,
 } from "../../shared/protocol.ts";
 import { finishMany } from "../finish_attempt.ts";
 import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
@@ -55,7 +55,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       summary: "Report many outcomes at once; each is accepted or refused on its own",
       request: { body: jsonBody(ReportRequest) },
       responses: {
-        200: jsonResponse(z.object({ outcomes: z.array(ReportOutcome) }), "one outcome per item"),
+        200: jsonResponse(ReportResponse, "one outcome per item"),
         400: jsonResponse(ApiError, "invalid input"),
       },
     }),

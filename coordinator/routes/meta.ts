@@ -4,17 +4,10 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, Stats, WhoAmI, WorkerInfo } from "../../shared/protocol.ts";
+import { ApiError, Health, Stats, WhoAmI, WorkerInfo } from "../../shared/protocol.ts";
 import { ApiFailure } from "../errors.ts";
 import { readStats } from "../stats.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
-
-export const Health = z.object({
-  status: z.literal("ok"),
-  version: z.string(),
-  uptimeMs: z.number(),
-  types: z.array(z.string()),
-});
 
 export const VERSION = "0.1.0";
 

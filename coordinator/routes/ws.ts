@@ -10,13 +10,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { upgradeWebSocket } from "hono/deno";
-import { CLOSE } from "../../shared/protocol.ts";
+import { CLOSE, type Donor, DonorsResponse } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
 import { donorPrefix } from "../keys.ts";
 import type { WsHub } from "../ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
-
-export const Donor = z.object({ id: z.string(), completed: z.number(), computeMs: z.number() });
 
 export function wsRoutes({ ctx }: Deps, hub: WsHub) {
   const app = router();
@@ -52,11 +50,11 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
       summary: "Browser volunteers' totals: tasks completed and compute time donated",
       security: [],
       responses: {
-        200: jsonResponse(z.object({ donors: z.array(Donor) }), "donors, most tasks first"),
+        200: jsonResponse(DonorsResponse, "donors, most tasks first"),
       },
     }),
     async (c) => {
-      const byId = new Map<string, { id: string; completed: number; computeMs: number }>();
+      const byId = new Map<string, Donor>();
       for await (const e of ctx.kv.list({ prefix: donorPrefix() })) {
         const [, id, stat] = e.key as [string, string, "completed" | "computeMs"];
         const d = byId.get(id) ?? byId.set(id, { id, completed: 0, computeMs: 0 }).get(id)!;

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import type { Task } from "../../shared/protocol.ts";
+import type { Donor, DonorsResponse, Task, WorkerInfo, WorkerKind } from "../../shared/protocol.ts";
 import { authHeaders } from "./admin_key.ts";
-import type { WorkerKind } from "../../coordinator/live.ts";
 
 export const API = "/api";
 
@@ -81,23 +80,17 @@ const kinds = new Map<string, Promise<WorkerKind | null>>();
 export function workerKind(id: string): Promise<WorkerKind | null> {
   let kind = kinds.get(id);
   if (!kind) {
-    kind = call<{ kind: WorkerKind }>(`/workers/${encodeURIComponent(id)}/stats`)
+    kind = call<Pick<WorkerInfo, "kind">>(`/workers/${encodeURIComponent(id)}/stats`)
       .then((w) => w.kind, () => null);
     kinds.set(id, kind);
   }
   return kind;
 }
 
-export interface Donor {
-  id: string;
-  completed: number;
-  computeMs: number;
-}
-
 /** The donors' totals, or null when this coordinator has no donors endpoint. */
 export async function getDonors(): Promise<Donor[] | null> {
   try {
-    const body = await call<{ donors?: Donor[] } | Donor[]>("/donors");
+    const body = await call<Partial<DonorsResponse> | Donor[]>("/donors");
     return Array.isArray(body) ? body : body?.donors ?? [];
   } catch (e) {
     if (e instanceof ApiCallError && e.status === 404) return null;
