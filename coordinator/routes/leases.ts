@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import {
   ApiError,
   ClaimRequest,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { upgradeWebSocket } from "hono/deno";
 import { CLOSE, type Donor, DonorsResponse } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
