@@ -115,7 +115,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
   app.route("/api", liveRoutes(live));
   app.route("/dashboard", dashboardRoutes(log));
-  // The donate page at `/` (Vite-built from web-worker/ on first request), files under /assets/.
+  // The donate page at `/` (built from web-worker/ by `deno task build`), files under /assets/.
   app.route("/", donateRoutes(log));
   const server = Deno.serve({
     port: config.port,
