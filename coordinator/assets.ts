@@ -16,6 +16,8 @@ import type { Logger } from "../shared/logger.ts";
 
 export const DASHBOARD_SOURCE = fileURLToPath(new URL("../dashboard/", import.meta.url));
 export const DASHBOARD_DIST = fileURLToPath(new URL("../dist/dashboard/", import.meta.url));
+/** What the dashboard and the donate page share: theme tokens, base CSS, the theme hook. */
+export const UI_SOURCE = fileURLToPath(new URL("../ui/", import.meta.url));
 const LOCK_FILE = fileURLToPath(new URL("../deno.lock", import.meta.url));
 const STAMP = ".build-stamp";
 
@@ -191,6 +193,7 @@ export async function serveViteApp(
 export const dashboardApp: ViteApp = viteApp({
   name: "dashboard",
   source: DASHBOARD_SOURCE,
+  alsoWatch: [UI_SOURCE],
   dist: DASHBOARD_DIST,
 });
 

@@ -8,15 +8,15 @@
 import { Hono } from "hono";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../shared/logger.ts";
-import { serveViteApp, type ViteApp, viteApp } from "./assets.ts";
+import { serveViteApp, UI_SOURCE, type ViteApp, viteApp } from "./assets.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-/** The donate page, rebuilt when its sources, the shared code or the handlers change. */
+/** The donate page, rebuilt when its sources, the shared code, the handlers or ui/ change. */
 export const donateApp: ViteApp = viteApp({
   name: "donate page",
   source: here("../web-worker/"),
-  alsoWatch: [here("../shared/"), here("../handlers/")],
+  alsoWatch: [here("../shared/"), here("../handlers/"), UI_SOURCE],
   dist: here("../dist/donate/"),
 });
 
