@@ -583,6 +583,22 @@ export type Health = z.infer<typeof Health>;
 export const ReportResponse = z.object({ outcomes: z.array(ReportOutcome) });
 export type ReportResponse = z.infer<typeof ReportResponse>;
 
+/** `POST /tasks`: one task for one submitted, `{ tasks }` in order for a batch. */
+export const SubmitResponse = z.union([Task, z.object({ tasks: z.array(Task) })]);
+export type SubmitResponse = z.infer<typeof SubmitResponse>;
+
+/** `GET /tasks`: one page, and the cursor of the next (null after the last). */
+export const TaskPage = z.object({ tasks: z.array(Task), cursor: z.string().nullable() });
+export type TaskPage = z.infer<typeof TaskPage>;
+
+/** `POST /tasks/await`: the tasks in the order asked; null for unknown ids. */
+export const AwaitResponse = z.object({ tasks: z.array(Task.nullable()) });
+export type AwaitResponse = z.infer<typeof AwaitResponse>;
+
+/** `GET /workers`. */
+export const WorkersResponse = z.object({ workers: z.array(WorkerInfo) });
+export type WorkersResponse = z.infer<typeof WorkersResponse>;
+
 /** A browser volunteer's totals, kept from its accepted results. */
 export const Donor = z.object({ id: z.string(), completed: z.number(), computeMs: z.number() });
 export type Donor = z.infer<typeof Donor>;

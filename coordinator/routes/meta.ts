@@ -4,7 +4,14 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, Health, Stats, WhoAmI, WorkerInfo } from "../../shared/protocol.ts";
+import {
+  ApiError,
+  Health,
+  Stats,
+  WhoAmI,
+  WorkerInfo,
+  WorkersResponse,
+} from "../../shared/protocol.ts";
 import { ApiFailure } from "../errors.ts";
 import { readStats } from "../stats.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
@@ -75,7 +82,7 @@ export function metaRoutes({ ctx, workers }: Deps) {
       method: "get",
       path: "/workers",
       summary: "Every worker seen, most recent first",
-      responses: { 200: jsonResponse(z.object({ workers: z.array(WorkerInfo) }), "workers") },
+      responses: { 200: jsonResponse(WorkersResponse, "workers") },
     }),
     async (c) => c.json({ workers: await workers.list() }, 200),
   );
