@@ -1,11 +1,12 @@
 /**
  * `deno run -A worker.ts --coordinator http://host:8787` (or `deno task worker`): a Deno worker
- * for a Tessera coordinator. It reads its options (flags > environment > config file >
- * defaults; `--help` lists them), checks the coordinator and its token, then runs tasks on a pool
+ * for a Tessera coordinator. It reads its options (flags > environment > `--profile` > config
+ * file > defaults; `--help` lists them), checks the coordinator and its token, then runs tasks on a pool
  * of Web Workers until stopped. SIGINT/SIGTERM stop claiming, let in-flight tasks finish within
  * `--grace-ms`, release the rest and print final stats (exit 0); a second signal exits at once
- * (130). Exit 1: coordinator unreachable, token refused, or too many errors in a row; exit 2: a
- * bad option.
+ * (130). No task outcome stops it (a failing, stuck or crashing handler fails that attempt
+ * only). Exit 1: coordinator unreachable at start or for longer than `--max-offline-ms` later,
+ * or credentials refused (or missing where the coordinator requires them); exit 2: a bad option.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { createHttpTransport } from "./shared/http_transport.ts";
 import { createLogger } from "./shared/logger.ts";
 import { createWsTransport } from "./shared/ws_transport.ts";
 import { startWorkerCore, type WorkerStats } from "./shared/worker_core.ts";
-import { findConfigPath, parseWorkerOptions } from "./shared/worker_options.ts";
+import { findConfigPath, findProfilesPath, parseWorkerOptions } from "./shared/worker_options.ts";
 
 /** How often a progress line is printed. */
 const PROGRESS_EVERY_MS = 5_000;
@@ -34,7 +35,16 @@ if (configPath !== null) {
     die(2, `cannot read config file ${configPath}: ${(e as Error).message}`);
   }
 }
-const parsed = parseWorkerOptions(Deno.args, env, fileText);
+const profilesPath = findProfilesPath(Deno.args, env, fileText);
+let profilesText: string | null = null;
+if (profilesPath !== null) {
+  try {
+    profilesText = await Deno.readTextFile(profilesPath);
+  } catch (e) {
+    die(2, `cannot read profiles file ${profilesPath}: ${(e as Error).message}`);
+  }
+}
+const parsed = parseWorkerOptions(Deno.args, env, fileText, profilesText);
 if (parsed.kind === "help") {
   console.log(parsed.text);
   Deno.exit(0);
@@ -66,13 +76,24 @@ try {
 }
 try {
   if (!await http.checkToken()) {
-    die(1, `the coordinator at ${options.coordinator} refused the worker token`);
+    die(
+      1,
+      options.token
+        ? `the coordinator at ${options.coordinator} refused the worker token`
+        : `the coordinator at ${options.coordinator} requires a worker token (--token or TESSERA_TOKEN)`,
+    );
   }
 } catch (e) {
   die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
 }
 const unknown = options.types.filter((t) => !coordinatorTypes.includes(t));
 if (unknown.length > 0) log.warn("the coordinator does not know some types", { types: unknown });
+if (options.maxConsecutiveErrors !== null) {
+  log.warn(
+    "--max-consecutive-errors is deprecated and ignored: task failures never stop a worker " +
+      "(see --max-offline-ms)",
+  );
+}
 
 /**
  * A repeat within this time is the same signal twice (a terminal's Ctrl-C reaches `deno task`
@@ -111,7 +132,7 @@ const socket = options.transport === "ws"
     // without a round trip to the coordinator.
     capacity: options.concurrency + Math.ceil(options.concurrency / 2),
     onStatus: (status) => log.debug("socket", { status }),
-    onCancel: (_taskId, leaseId) => core?.cancel(leaseId),
+    onCancel: (_taskId, leaseId, reason) => core?.cancel(leaseId, reason),
   })
   : null;
 const transport = socket ?? http;
@@ -121,6 +142,7 @@ const executor = createDenoExecutor({
   logFormat: options.logFormat,
   logLevel: options.debug ? "debug" : "info",
   niceness: options.nice,
+  memoryMb: options.threadMemoryMb,
   log,
 });
 core = startWorkerCore({
@@ -129,15 +151,23 @@ core = startWorkerCore({
   concurrency: options.concurrency,
   maxTasks: options.maxTasks,
   waitMs: options.pollInterval,
-  maxConsecutiveErrors: options.maxConsecutiveErrors,
+  maxOfflineMs: options.maxOfflineMs,
   graceMs: options.graceMs,
   log,
+  onEvent(event) {
+    // However it stops (a signal, --max-tasks), credit 0 first: nothing more is pushed to a
+    // draining worker, and what waits unstarted in the socket's buffer goes back at once.
+    if (event.type === "stopping") socket?.setCapacity(0);
+  },
 });
 log.info("worker started", {
   workerId,
   coordinator: options.coordinator,
   concurrency: options.concurrency,
   types: options.types.join(","),
+  queues: options.queues.join(",") || "all",
+  nice: options.nice,
+  ...(options.profile ? { profile: options.profile } : {}),
 });
 
 let last = { at: performance.now(), done: 0, idle: false };
@@ -166,8 +196,7 @@ clearInterval(progress);
 socket?.close();
 await executor.close();
 log.info("stopped", { reason: result.reason, ...finalStats(result.stats) });
-if (result.reason === "unauthorized") die(1, result.message);
-if (result.reason === "too_many_errors") die(1, result.message);
+if (result.reason !== "stopped" && result.reason !== "max_tasks") die(1, result.message);
 Deno.exit(0);
 
 function finalStats(s: WorkerStats) {

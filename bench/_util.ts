@@ -17,8 +17,11 @@ export interface SpawnedCoordinator {
   stop(): Promise<void>;
 }
 
-export async function spawnCoordinator(extraArgs: string[] = []): Promise<SpawnedCoordinator> {
-  const dir = await Deno.makeTempDir({ prefix: "tessera-bench-" });
+export async function spawnCoordinator(
+  extraArgs: string[] = [],
+  shared?: { dir: string },
+): Promise<SpawnedCoordinator> {
+  const dir = shared?.dir ?? await Deno.makeTempDir({ prefix: "tessera-bench-" });
   const port = 30000 + Math.floor(Math.random() * 20000);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
@@ -62,7 +65,7 @@ export async function spawnCoordinator(extraArgs: string[] = []): Promise<Spawne
     async stop() {
       child.kill("SIGTERM");
       await child.status;
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (!shared) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }

@@ -1,12 +1,14 @@
 /**
  * `deno task bench [section…]`: prints figures and ratios. Not part of `deno task test`.
- * Sections: core, fleet, sockets, worker, browser (all by default). `--json` adds one JSON line.
+ * Sections: core, fleet, scale, sockets, worker, browser (all by default). `--json` adds one
+ * JSON line.
  *
  * @module
  */
 import { fmt } from "./_util.ts";
 import { benchFleets } from "./fleet.ts";
 import { benchKvCeiling } from "./kv_ceiling.ts";
+import { benchScaleOut } from "./scale_out.ts";
 import { benchSockets } from "./sockets.ts";
 import { benchThroughput } from "./throughput.ts";
 import { benchWorkerEfficiency } from "./worker_efficiency.ts";
@@ -78,6 +80,24 @@ if (want("fleet")) {
     } set/delete`,
   );
   results.fleet = f;
+}
+
+if (want("scale")) {
+  console.log("\n# Coordinators sharing one KV file");
+  const s = await benchScaleOut();
+  console.log(
+    `completed, HTTP claim + report: 1 coordinator ${fmt(s.oneCoordinatorPerS)}/s, 2 ${
+      fmt(s.twoCoordinatorsPerS)
+    }/s, 3 ${
+      fmt(s.threeCoordinatorsPerS)
+    }/s (one SQLite writer: the file, not the processes, bounds it)`,
+  );
+  console.log(
+    `cross-coordinator wake-up: p50 ${fmt(s.wakeP50Ms, 1)} ms, p99 ${
+      fmt(s.wakeP99Ms, 1)
+    } ms (aim: p99 ≤ 100 ms)`,
+  );
+  results.scale = s;
 }
 
 if (want("sockets")) {

@@ -2,7 +2,8 @@
  * The API key store. A key is 256 random bits, shown once when it is made; the KV keeps only its
  * SHA-256 (a slow password hash buys nothing for a key this random), with an id, a name, a role
  * and the first characters for display. Revoked keys keep their record (so `list` shows them and
- * `--auth auto` stays enforced) but lose their hash entry, so they stop working at once.
+ * `--auth auto` stays enforced, and a revoked worker key still means worker tokens are required)
+ * but lose their hash entry, so they stop working at once.
  *
  * @example
  * ```ts
@@ -16,9 +17,10 @@
  * @module
  */
 import { z } from "zod";
-import { apiKeyHashKey, apiKeyKey, apiKeyPrefix } from "./keys.ts";
+import { apiKeyHashKey, apiKeyKey, apiKeyPrefix, apiKeyRoleKey } from "./keys.ts";
 
-export const KeyRole = z.enum(["client", "admin"]);
+/** `worker` keys are worker tokens: one per operator or machine, each revocable on its own. */
+export const KeyRole = z.enum(["client", "admin", "worker"]);
 export type KeyRole = z.infer<typeof KeyRole>;
 
 export const KeyName = z.string().trim().min(1).max(100);
@@ -97,6 +99,7 @@ export async function createApiKey(
       .check({ key: apiKeyHashKey(hash), versionstamp: null })
       .set(apiKeyKey(record.id), record)
       .set(apiKeyHashKey(hash), ref)
+      .set(apiKeyRoleKey(role), true)
       .commit();
     if (res.ok) return { key, record };
   }
@@ -139,8 +142,22 @@ export async function findApiKey(kv: Deno.Kv, key: string): Promise<ApiKeyRef | 
   return (await kv.get<ApiKeyRef>(apiKeyHashKey(await hashApiKey(key)))).value;
 }
 
-/** Whether any key was ever made (revoked ones count): what `--auth auto` turns on. */
-export async function anyApiKeyExists(kv: Deno.Kv): Promise<boolean> {
-  for await (const _ of kv.list({ prefix: apiKeyPrefix() }, { limit: 1 })) return true;
-  return false;
+/**
+ * The roles of the keys ever made, revoked ones included: a client or admin key is what
+ * `--auth auto` turns on, a worker key means worker tokens are configured. Reads the role markers
+ * `createApiKey` writes; `scan` also walks every key, for stores older than the markers.
+ */
+export async function apiKeyRolesEver(
+  kv: Deno.Kv,
+  options: { scan?: boolean } = {},
+): Promise<Set<KeyRole>> {
+  const roles = new Set<KeyRole>();
+  const markers = await kv.getMany(KeyRole.options.map(apiKeyRoleKey));
+  markers.forEach((m, i) => m.versionstamp !== null && roles.add(KeyRole.options[i]!));
+  if (options.scan) {
+    for await (const e of kv.list<ApiKeyRecord>({ prefix: apiKeyPrefix() })) {
+      roles.add(e.value.role);
+    }
+  }
+  return roles;
 }

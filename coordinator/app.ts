@@ -27,9 +27,11 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
-    description: "An API key (`deno task keys create`, role client or admin) or, for the worker " +
-      "routes, the worker token. Required when the coordinator enforces keys (`--auth on`, or " +
-      "`auto` once a key exists). Over the request rate limit: 429 with Retry-After.",
+    description: "An API key (`deno task keys create`, role client, admin or worker) or, for " +
+      "the worker routes, the worker token. Required when the coordinator enforces keys (`--auth " +
+      "on`, or `auto` once a client or admin key exists); before that, only this machine may " +
+      "submit or administer (403 from elsewhere). Over the request rate limit: 429 with " +
+      "Retry-After.",
   });
   api.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -43,15 +45,21 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
   });
 
   const authn = createAuthenticator(deps.ctx.kv, config, {
-    onEnforced: () => log.info("auth enforced: an API key exists (--auth auto)"),
+    onEnforced: () => log.info("auth enforced: a client or admin API key exists (--auth auto)"),
   });
   log.info("auth", {
     mode: config.auth,
     workerToken: config.workerToken !== undefined,
     rateLimit: config.rateLimit,
   });
+  if (config.auth === "auto") {
+    log.info(
+      "until a client or admin key exists (deno task keys create), only this machine may submit " +
+        "or administer; other addresses may donate (protected mode)",
+    );
+  }
   if (config.auth === "on" && config.workerToken === undefined) {
-    log.warn("auth is on and no --worker-token is set: only admin keys can claim work");
+    log.warn("auth is on and no --worker-token is set: only worker or admin keys can claim work");
   }
 
   const app = new OpenAPIHono();
@@ -79,7 +87,7 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
       },
     }),
   );
-  app.use("*", requireRole({ workerTokenSet: config.workerToken !== undefined }));
+  app.use("*", requireRole());
   app.route("/api", api);
 
   app.onError((err, c) => {

@@ -3,27 +3,41 @@
  *
  * Credentials travel as `Authorization: Bearer <token>` (and, for `GET /api/ws` and
  * `GET /api/live` only, as `?token=`: browsers cannot set headers on a WebSocket or an
- * EventSource). A token is the worker token
- * (`--worker-token`), or an API key from the store (`deno task keys create`, role `client` or
- * `admin`). No token is `anonymous`.
+ * EventSource). A token is the worker token (`--worker-token`), or an API key from the store
+ * (`deno task keys create`, role `client`, `admin` or `worker`: a worker key is one more worker
+ * token). No token is `anonymous`.
  *
  * | route class | routes                                                         | who            |
  * | ----------- | -------------------------------------------------------------- | -------------- |
  * | public      | GET health, donors, whoami, openapi.json, ws; /dashboard files | everyone       |
  * | client      | submit, list, read, await, cancel, retry                       | client, admin  |
  * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…  | worker, admin  |
- * | dashboard   | GET stats, workers, workers/{id}/stats, live                   | admin          |
+ * | dashboard   | GET stats, workers, workers/{id}/stats, live; GET /metrics     | admin          |
  * | admin       | any other /api path (default deny)                             | admin          |
  *
- * Enforcement (`--auth`): `on`; `off`; or `auto` (the default), which enforces as soon as one API
- * key was ever created, revoked ones included, so revoking the last key never reopens the door.
- * While nothing is enforced ("open mode") a request without a token may do everything, except the
- * worker routes when a worker token is set (as before keys existed); a request with a valid key
- * still acts with that key's role. When enforced:
+ * Enforcement (`--auth`): `on`; `off`; or `auto` (the default), which enforces as soon as one
+ * client or admin key was ever created, revoked ones included, so revoking the last key never
+ * reopens the door. Before that, `auto` is in protected mode (after Redis's): a request without a
+ * token from this machine may do everything; from anywhere else only the public and worker routes
+ * answer (403 on the rest), so remote volunteers can still donate but not submit or administer.
+ * `off` opens every route to every address. While nothing is enforced, the worker routes need a
+ * worker token once one is configured (the flag, or a worker key ever made), and a request with a
+ * valid key still acts with that key's role. When enforced:
  * - no token → 401 `unauthorized`; a refused token (unknown, revoked) → 401; the wrong role → 403.
  * - a client sees only its own tasks: another client's task is a 404, never a 403.
- * - from this machine (127.0.0.1 or ::1, with no proxy header), a request without a token may
- *   read the dashboard: GET on the dashboard routes and the task lookup. Nothing else.
+ * - from this machine, a request without a token may read the dashboard: GET on the dashboard
+ *   routes and the task lookup. Nothing else.
+ *
+ * "From this machine" (`local`) is a connection from a loopback address with no proxy header
+ * (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`), addressed to a loopback name (so a web page
+ * whose DNS name was rebound to 127.0.0.1 is not local) and with no `Origin` of another host.
+ * Behind a reverse proxy on the same host that adds no such header every client looks local:
+ * there, configure keys.
+ *
+ * Workers are trusted (`operator`: with adaptive verification their result alone is accepted,
+ * and they get no spot checks) for a worker token or an admin key, or, when no worker token is
+ * configured, for being local. Never for what they say about themselves: any other worker is
+ * judged like a browser volunteer.
  *
  * The dashboard's own files (`/dashboard/…`, a static bundle with no data in it) are public: a
  * browser cannot send a bearer token with a page or a script it loads, and protecting them would
@@ -33,27 +47,33 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/deno";
-import type { Task } from "../shared/protocol.ts";
-import { anyApiKeyExists, findApiKey, type KeyRole } from "./api_keys.ts";
+import type { Task, WorkerKind } from "../shared/protocol.ts";
+import { apiKeyRolesEver, findApiKey, type KeyRole } from "./api_keys.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import { ApiFailure } from "./errors.ts";
 
-export type Role = KeyRole | "worker" | "anonymous";
+export type Role = KeyRole | "anonymous";
 
 /** What the coordinator knows about a request's caller (`c.get("auth")`). */
 export interface RequestAuth {
   role: Role;
-  /** The API key's id (client and admin). */
+  /** The API key's id (client, admin and worker keys). */
   keyId: string | null;
   keyName: string | null;
   /** A token was presented and refused (unknown, revoked or malformed). */
   refused: boolean;
   /** Whether API keys are required right now. */
   enforced: boolean;
+  /** `--auth auto` before any client or admin key: only local callers submit and administer. */
+  protected: boolean;
+  /** A worker token is configured: `--worker-token`, or a worker key was ever made. */
+  workerTokens: boolean;
   /** The peer's address, as the socket sees it. */
   address: string;
-  /** Loopback with no proxy header in between: the dashboard's read-only exemption. */
+  /** From this machine, directly (see the module comment). */
   local: boolean;
+  /** A worker with these credentials is the operator's own: trusted. */
+  operator: boolean;
 }
 
 declare module "hono" {
@@ -77,6 +97,7 @@ const CLASSES: Array<[method: "GET" | "POST", pattern: RegExp, cls: RouteClass]>
   ["POST", /^\/api\/leases(\/report)?$/, "worker"],
   ["GET", new RegExp(`^/api/(stats|live|workers|workers/${ID}/stats)$`), "dashboard"],
   ["GET", /^\/dashboard(\/.*)?$/, "public"],
+  ["GET", /^\/metrics$/, "dashboard"],
 ];
 const TASK_LOOKUP = new RegExp(`^/api/tasks/${ID}$`);
 
@@ -106,7 +127,7 @@ const ALLOWED: Record<"client" | "worker" | "dashboard" | "admin", ReadonlySet<R
 
 const NEEDS: Record<keyof typeof ALLOWED, string> = {
   client: "a client or admin API key",
-  worker: "the worker token (or an admin key)",
+  worker: "a worker token (--worker-token or a worker key) or an admin key",
   dashboard: "an admin API key",
   admin: "an admin API key",
 };
@@ -116,13 +137,13 @@ const NEEDS: Record<keyof typeof ALLOWED, string> = {
  *
  * @example
  * ```ts
- * const refusal = authorize(routeClass("POST", "/api/leases"), auth, { method: "POST", path, workerTokenSet: true });
+ * const refusal = authorize(routeClass("POST", "/api/leases"), auth, { method: "POST", path });
  * ```
  */
 export function authorize(
   cls: RouteClass,
   auth: RequestAuth,
-  request: { method: string; path: string; workerTokenSet: boolean },
+  request: { method: string; path: string },
 ): ApiFailure | null {
   if (cls === "other" || cls === "public") return null;
   const allowed = ALLOWED[cls];
@@ -147,9 +168,17 @@ export function authorize(
     );
   }
   if (!auth.enforced) {
-    // Open mode: everything, except worker calls while a worker token is set.
-    if (cls === "worker" && request.workerTokenSet) return auth.refused ? refused() : missing();
-    return null;
+    // Worker calls are open to volunteers until a worker token is configured.
+    if (cls === "worker") return !auth.workerTokens ? null : auth.refused ? refused() : missing();
+    if (!auth.protected || auth.local) return null;
+    return new ApiFailure(
+      "forbidden",
+      "protected mode: no API keys exist yet, so only this machine (a loopback connection, no " +
+        "proxy) may submit, read tasks or administer; other addresses may only donate. Create a " +
+        "key on the coordinator's machine with `deno task keys create --name NAME --role client` " +
+        "(or --role admin) and send Authorization: Bearer <key>",
+      "authorization",
+    );
   }
   if (auth.refused) return refused();
   const read = request.method === "GET" || request.method === "HEAD";
@@ -180,6 +209,14 @@ export function canSee(auth: RequestAuth, task: Task): boolean {
   return scope === undefined || task.owner === scope;
 }
 
+/**
+ * Whether a worker is trusted as the operator's own. One that calls itself a browser volunteer is
+ * judged as one wherever it connects from: asking for less trust is no claim to more.
+ */
+export function operatorWorker(auth: RequestAuth, kind: WorkerKind): boolean {
+  return auth.operator && kind !== "browser";
+}
+
 /** The owner a submission records: the submitting key, or null without one. */
 export function ownerOf(auth: RequestAuth): string | null {
   return auth.role === "client" || auth.role === "admin" ? auth.keyId : null;
@@ -189,14 +226,39 @@ export function ownerOf(auth: RequestAuth): string | null {
 export interface Authenticator {
   /** Whether API keys are required now. */
   enforced(): Promise<boolean>;
+  /** Whether a worker token is configured (the flag, or a worker key ever made). */
+  workerTokens(): Promise<boolean>;
   /** The caller of a request. */
   identify(c: Context): Promise<RequestAuth>;
 }
 
-/** `auto` looks for a first key at most this often (it never looks again once one exists). */
-const AUTO_RECHECK_MS = 1000;
-const LOOPBACK = new Set(["127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+/** New kinds of keys are looked for at most this often (never again once both kinds exist). */
+const RECHECK_MS = 1000;
 const PROXY_HEADERS = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/** A loopback peer address: 127.0.0.0/8 or ::1, IPv4-mapped or not. */
+export function isLoopbackAddress(address: string): boolean {
+  return address === "::1" || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(address);
+}
+
+/** A host name that can only mean this machine (a URL's hostname: IPv6 in brackets). */
+function isLoopbackName(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/\.$/, "");
+  return h === "localhost" || h.endsWith(".localhost") || h === "[::1]" ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** A direct request from this machine, addressed to this machine (see the module comment). */
+function isLocal(c: Context, address: string): boolean {
+  if (!isLoopbackAddress(address) || PROXY_HEADERS.some((h) => c.req.header(h))) return false;
+  try {
+    if (!isLoopbackName(new URL(c.req.url).hostname)) return false;
+    const origin = c.req.header("origin");
+    return origin === undefined || isLoopbackName(new URL(origin).hostname);
+  } catch {
+    return false; // an Origin of "null" or garbage
+  }
+}
 
 /**
  * Makes the authenticator for one coordinator.
@@ -213,39 +275,72 @@ export function createAuthenticator(
   options: { now?: () => number; onEnforced?: () => void } = {},
 ): Authenticator {
   const now = options.now ?? Date.now;
-  let keysExist = false;
+  // Which kinds of keys were ever made; a kind once seen stays (revoking never reopens).
+  const seen = { clientOrAdmin: false, worker: false };
   let checkedAt = -Infinity;
-  let checking: Promise<boolean> | null = null;
+  let checking: Promise<void> | null = null;
+  let scanned = false;
   const workerToken = config.workerToken === undefined
     ? null
     : new TextEncoder().encode(config.workerToken);
 
+  async function refresh(): Promise<typeof seen> {
+    if ((seen.clientOrAdmin && seen.worker) || now() - checkedAt < RECHECK_MS) return seen;
+    // One scan covers keys made before role markers existed; markers cover every key since.
+    checking ??= apiKeyRolesEver(kv, { scan: !scanned }).then((roles) => {
+      scanned = true;
+      const clientOrAdmin = roles.has("client") || roles.has("admin");
+      if (clientOrAdmin && !seen.clientOrAdmin && config.auth === "auto") options.onEnforced?.();
+      seen.clientOrAdmin ||= clientOrAdmin;
+      seen.worker ||= roles.has("worker");
+      checkedAt = now();
+    }).finally(() => (checking = null));
+    await checking;
+    return seen;
+  }
+
   async function enforced(): Promise<boolean> {
     if (config.auth !== "auto") return config.auth === "on";
-    if (keysExist || now() - checkedAt < AUTO_RECHECK_MS) return keysExist;
-    checking ??= anyApiKeyExists(kv).then((exists) => {
-      if (exists && !keysExist) options.onEnforced?.();
-      keysExist = exists;
-      checkedAt = now();
-      return exists;
-    }).finally(() => (checking = null));
-    return await checking;
+    return (await refresh()).clientOrAdmin;
+  }
+
+  async function workerTokens(): Promise<boolean> {
+    return workerToken !== null || (await refresh()).worker;
   }
 
   return {
     enforced,
+    workerTokens,
     async identify(c) {
       const address = remoteAddress(c);
-      const local = LOOPBACK.has(address) && !PROXY_HEADERS.some((h) => c.req.header(h));
-      const base = { keyId: null, keyName: null, address, local, enforced: await enforced() };
+      const local = isLocal(c, address);
+      const [isEnforced, tokens] = await Promise.all([enforced(), workerTokens()]);
+      const base = {
+        keyId: null,
+        keyName: null,
+        address,
+        local,
+        enforced: isEnforced,
+        protected: config.auth === "auto" && !isEnforced,
+        workerTokens: tokens,
+      };
       const token = bearerOf(c);
-      if (token === null) return { ...base, role: "anonymous", refused: false };
+      if (token === null) {
+        return { ...base, role: "anonymous", refused: false, operator: local && !tokens };
+      }
       if (token !== "" && workerToken && timingSafeEqual(workerToken, token)) {
-        return { ...base, role: "worker", refused: false };
+        return { ...base, role: "worker", refused: false, operator: true };
       }
       const key = token === "" ? null : await findApiKey(kv, token);
-      if (!key) return { ...base, role: "anonymous", refused: true };
-      return { ...base, role: key.role, keyId: key.id, keyName: key.name, refused: false };
+      if (!key) return { ...base, role: "anonymous", refused: true, operator: false };
+      return {
+        ...base,
+        role: key.role,
+        keyId: key.id,
+        keyName: key.name,
+        refused: false,
+        operator: key.role === "worker" || key.role === "admin",
+      };
     },
   };
 }
@@ -286,14 +381,10 @@ export function authenticate(authn: Authenticator): MiddlewareHandler {
 }
 
 /** Refuses requests the caller may not make (401 without a usable token, 403 for the role). */
-export function requireRole(options: { workerTokenSet: boolean }): MiddlewareHandler {
+export function requireRole(): MiddlewareHandler {
   return async function requireRole(c, next) {
     const { method, path } = c.req;
-    const refusal = authorize(routeClass(method, path), c.get("auth"), {
-      method,
-      path,
-      workerTokenSet: options.workerTokenSet,
-    });
+    const refusal = authorize(routeClass(method, path), c.get("auth"), { method, path });
     if (refusal) throw refusal;
     await next();
   };

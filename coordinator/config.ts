@@ -24,11 +24,15 @@ export const CoordinatorConfig = z.object({
   maxBodyBytes: z.coerce.number().int().min(1024),
   /** A worker unseen for this long is shown offline. */
   workerOfflineMs: z.coerce.number().int().min(1000),
-  /** When set, worker calls (claim, heartbeat, complete, fail, release) need this bearer token. */
+  /**
+   * When set, worker calls (claim, heartbeat, complete, fail, release) need a worker token: this
+   * one, or a worker key (`deno task keys create --role worker`).
+   */
   workerToken: z.string().optional(),
   /**
-   * When API keys are required: `on`, `off`, or `auto` = as soon as one key was ever created
-   * (`deno task keys create`). See auth.ts.
+   * When API keys are required: `on`, `off` (every route open to every address), or `auto` = as
+   * soon as one client or admin key was ever created (`deno task keys create`), and only this
+   * machine may submit or administer before that. See auth.ts.
    */
   auth: z.enum(["auto", "on", "off"]),
   /** Anonymous sockets one address may hold open (0 = no limit). */
@@ -37,8 +41,11 @@ export const CoordinatorConfig = z.object({
   socketMessageRate: z.coerce.number().min(0),
   /** HTTP requests per second per API key, or per address without one (0 = no limit). */
   rateLimit: z.coerce.number().min(0),
-  /** Which workers get known-answer spot checks. */
-  spotChecks: z.enum(["browser", "all", "off"]),
+  /**
+   * Which workers get known-answer spot checks: `untrusted` (browsers and server workers that are
+   * not the operator's own; `browser` is its old name), `all`, or `off`.
+   */
+  spotChecks: z.enum(["untrusted", "browser", "all", "off"]),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
@@ -53,7 +60,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   maxBodyBytes: 4 * 1024 * 1024,
   workerOfflineMs: 30_000,
   workerToken: undefined,
-  spotChecks: "browser",
+  spotChecks: "untrusted",
   auth: "auto",
   maxSocketsPerAddress: 16,
   socketMessageRate: 200,
@@ -79,7 +86,11 @@ const OPTIONS = {
     "TESSERA_WORKER_OFFLINE_MS",
     "worker shown offline after",
   ],
-  "worker-token": ["workerToken", "TESSERA_WORKER_TOKEN", "bearer token worker calls need"],
+  "worker-token": [
+    "workerToken",
+    "TESSERA_WORKER_TOKEN",
+    "one worker token (worker keys add more); worker calls then need one",
+  ],
   auth: ["auth", "TESSERA_AUTH", "auto | on | off: when API keys are required"],
   "max-sockets-per-address": [
     "maxSocketsPerAddress",
@@ -92,7 +103,11 @@ const OPTIONS = {
     "messages/s per anonymous socket (0 = no limit)",
   ],
   "rate-limit": ["rateLimit", "TESSERA_RATE_LIMIT", "requests/s per key or address (0 = off)"],
-  "spot-checks": ["spotChecks", "TESSERA_SPOT_CHECKS", "browser | all | off: known-answer checks"],
+  "spot-checks": [
+    "spotChecks",
+    "TESSERA_SPOT_CHECKS",
+    "untrusted | all | off: known-answer checks",
+  ],
 } as const satisfies Record<string, readonly [keyof CoordinatorConfig, string, string]>;
 
 export function coordinatorHelp(): string {

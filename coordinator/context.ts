@@ -9,6 +9,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Committer } from "./committer.ts";
 import type { CoordinatorConfig } from "./config.ts";
 import type { Signals } from "./signals.ts";
+import type { ClaimObserver } from "./metrics.ts";
 import type { ReputationCache } from "./reputation.ts";
 
 export interface Ctx {
@@ -29,6 +30,8 @@ export interface Ctx {
   reputation: ReputationCache;
   /** This process's id among the coordinators that share the store. */
   instanceId: string;
+  /** Told of every claim that got work (`metrics.ts`); absent in tests that build a Ctx. */
+  metrics?: ClaimObserver;
   now(): number;
 }
 

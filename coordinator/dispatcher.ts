@@ -69,6 +69,8 @@ export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "wai
   kind?: WorkerKind | undefined;
   /** The seed protocol's claim: its leases may be ended by lease-less reports. */
   via?: "seed" | undefined;
+  /** Trusted as the operator's own (auth.ts `operatorWorker`); otherwise judged by its record. */
+  operator?: boolean | undefined;
   signal?: AbortSignal;
 };
 
@@ -120,15 +122,17 @@ export class Dispatcher {
     const donorId = options.donorId ?? null;
     const kind = options.kind ?? "other";
     const rep = await this.#ctx.reputation.get("w", options.workerId);
-    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, kind);
+    const operator = options.operator === true;
+    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, operator);
     const spotChecks = this.#ctx.config.spotChecks === "all" ||
-      (this.#ctx.config.spotChecks === "browser" && kind === "browser");
+      (this.#ctx.config.spotChecks !== "off" && !operator);
     if (trust === "banned") {
       // Below the threshold: no more work. Wait out the poll so the caller does not spin.
       await this.#ctx.signals.waitForReady(options.waitMs, options.signal, () => false);
       return [];
     }
     while (true) {
+      const started = performance.now();
       const leases: Lease[] = [];
       // A newcomer's first answers are checked against known ones; later, now and then.
       const samples = rep.agree + rep.disagree;
@@ -149,6 +153,9 @@ export class Dispatcher {
         leases.push(...await this.#claimNow({ ...options, max: options.max - leases.length }));
       }
       const left = deadline - this.#ctx.now();
+      if (leases.length > 0) {
+        this.#ctx.metrics?.claimed(kind, leases.length, performance.now() - started);
+      }
       if (leases.length > 0 || left <= 0 || options.signal?.aborted) return leases;
       // Woken for matching work; the cap re-checks now and then, in case a wake-up was missed.
       await this.#ctx.signals.waitForReady(
@@ -327,6 +334,7 @@ export class Dispatcher {
         donorId,
         kind: options.kind ?? "other",
         ...(options.via ? { via: options.via } : {}),
+        operator: options.operator === true,
       };
       const intent: Intent = {
         checks: [{ key: e.key, versionstamp: e.versionstamp }],
@@ -345,7 +353,7 @@ export class Dispatcher {
         const held = await ctx.kv.getMany(holders);
         // A task waiting for a voter with a record: another newcomer's vote could not decide it.
         const unfit = task.waiting &&
-          !hasRecord(await ctx.reputation.trust(workerId, donorId, options.kind ?? "other"));
+          !hasRecord(await ctx.reputation.trust(workerId, donorId, options.operator === true));
         if (unfit || held.some((h) => h.value !== null)) {
           this.#rememberReplica(workerId, task.id);
           this.#putBack(e);

@@ -8,6 +8,7 @@
 import type { Attempt, Task, TaskError } from "../shared/protocol.ts";
 import { approxBytes } from "./context.ts";
 import type { Intent } from "./committer.ts";
+import { creditedMs, donorCredit } from "./donor_credit.ts";
 import { queueEntry } from "./enqueue.ts";
 import {
   countKey,
@@ -22,7 +23,8 @@ import {
 import type { LeaseRecord } from "./task_view.ts";
 
 export type Outcome =
-  | { kind: "completed"; result: unknown }
+  /** `startedAt`: the worker's start notice, on the coordinator's clock (donor credit). */
+  | { kind: "completed"; result: unknown; startedAt?: number | undefined }
   | { kind: "failed"; error: TaskError }
   | { kind: "expired" }
   | { kind: "released" }
@@ -133,6 +135,8 @@ export function endAttempt(
     sums.push([rateKey("completed", second), 1n]);
     sums.push([workerStatKey(lease.workerId, "completed"), 1n]);
     sums.push([workerStatKey(lease.workerId, "runMs"), BigInt(Math.max(0, now - lease.startedAt))]);
+    const startedAt = outcome.kind === "completed" ? outcome.startedAt : undefined;
+    sums.push(...donorCredit(lease.donorId, creditedMs(lease, task.timeoutMs, startedAt, now)));
   }
   if (outcome.kind === "failed" || outcome.kind === "expired") {
     sums.push([workerStatKey(lease.workerId, "failed"), 1n]);

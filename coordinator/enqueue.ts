@@ -17,6 +17,7 @@ import {
   batchPartKey,
   batchPrefix,
   countKey,
+  decodeBatchKey,
   delayedKey,
   idempotencyKey,
   queueKey,
@@ -214,7 +215,7 @@ export async function recoverBatches(ctx: Ctx): Promise<number> {
   let n = 0;
   for await (const h of ctx.kv.list<{ phase: 1 | 2 }>({ prefix: batchPrefix() })) {
     if (h.key.length !== 2) continue;
-    const batchId = h.key[1] as string;
+    const { batchId } = decodeBatchKey(h.key);
     for await (const part of ctx.kv.list<string[]>({ prefix: batchKey(batchId) })) {
       const tasks = (await getMany<Task>(ctx.kv, part.value.map(taskKey)))
         .flatMap((e) => (e.value ? [e.value] : []));

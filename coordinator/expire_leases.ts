@@ -8,7 +8,7 @@
 import type { Task } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import { announce, endLease } from "./end_lease.ts";
-import { leaseExpiryPrefix, leaseKey, taskKey } from "./keys.ts";
+import { decodeLeaseExpiryKey, leaseExpiryPrefix, leaseKey, taskKey } from "./keys.ts";
 import type { LeaseRecord } from "./task_view.ts";
 import { failUnverified } from "./verify_deadline.ts";
 
@@ -25,12 +25,13 @@ export async function expireLeases(ctx: Ctx): Promise<number> {
 
 async function expireDue(ctx: Ctx): Promise<number> {
   const now = ctx.now();
-  const due: Array<{ key: Deno.KvKey; taskId: string; leaseId: string }> = [];
+  const due: Array<{ key: Deno.KvKey; taskId: string; leaseId: string; expiresAt: number }> = [];
   const iter = ctx.kv.list({ start: leaseExpiryPrefix(), end: [...leaseExpiryPrefix(), now] }, {
     limit: BATCH,
   });
   for await (const e of iter) {
-    due.push({ key: e.key, taskId: e.key[2] as string, leaseId: e.key[3] as string });
+    const { taskId, leaseId, expiresAt } = decodeLeaseExpiryKey(e.key);
+    due.push({ key: e.key, taskId, leaseId, expiresAt });
   }
   if (due.length === 0) return 0;
   const [leases, tasks] = await Promise.all([
@@ -42,7 +43,7 @@ async function expireDue(ctx: Ctx): Promise<number> {
     const task = tasks[i]!.value;
     if (!lease.value || !task || lease.value.expiresAt > now) {
       // The expiry entry outlived its lease (or was moved by a heartbeat meanwhile).
-      if (!lease.value || lease.value.expiresAt !== d.key[1]) {
+      if (!lease.value || lease.value.expiresAt !== d.expiresAt) {
         await ctx.committer.commit({
           checks: [{ key: lease.key, versionstamp: lease.versionstamp }],
           mutations: [{ type: "delete", key: d.key }],

@@ -31,6 +31,7 @@
  * | ["verify_by", verifyBy, taskId]            | 1                | quorum task starts waiting |
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
+ * | ["apikey_role", role]                      | true             | create (never deleted)     |
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is
@@ -48,6 +49,9 @@
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
+ *
+ * Decoding is as central as encoding: every key another file takes apart has a `decode…Key()`
+ * here, so no file reads a key by position.
  *
  * @module
  */
@@ -150,6 +154,8 @@ export const spotKey = (taskId: string): Deno.KvKey => ["spot", taskId];
 export const apiKeyKey = (id: string): Deno.KvKey => ["apikey", id];
 export const apiKeyPrefix = (): Deno.KvKey => ["apikey"];
 export const apiKeyHashKey = (sha256Hex: string): Deno.KvKey => ["apikey_hash", sha256Hex];
+/** A key of this role was ever made: one read instead of a scan of every key. */
+export const apiKeyRoleKey = (role: string): Deno.KvKey => ["apikey_role", role];
 
 /** Journal of a batch too large for one commit: the head, and one entry per part (task ids). */
 export const batchKey = (batchId: string): Deno.KvKey => ["batch", batchId];
@@ -226,3 +232,54 @@ export const pairId = (queue: string, type: string): string => `${queue}\u0001${
 
 /** A stable string for a key, used to detect two intents touching one key in one commit. */
 export const keyString = (key: Deno.KvKey): string => key.map(String).join("\u0001");
+
+// ---------------------------------------------------------------------------------------------
+// Decoders: the parts of keys read back from `kv.list()`.
+
+export const decodeTaskKey = (key: Deno.KvKey): { id: string } => ({ id: String(key[1]) });
+export const decodeFailedKey = decodeTaskKey;
+export const decodeLeaseKey = (key: Deno.KvKey): { taskId: string; leaseId: string } => ({
+  taskId: String(key[1]),
+  leaseId: String(key[2]),
+});
+export const decodeLeaseExpiryKey = (
+  key: Deno.KvKey,
+): { expiresAt: number; taskId: string; leaseId: string } => ({
+  expiresAt: key[1] as number,
+  taskId: String(key[2]),
+  leaseId: String(key[3]),
+});
+export const decodeDelayedKey = (key: Deno.KvKey): { runAt: number; id: string; slot: number } => ({
+  runAt: key[1] as number,
+  id: String(key[2]),
+  slot: (key[3] as number | undefined) ?? 0,
+});
+export const decodeQueueKey = (key: Deno.KvKey): { name: string } => ({ name: String(key[1]) });
+export const decodeCountKey = (
+  key: Deno.KvKey,
+): { type: string; queue: string; status: string } => ({
+  type: String(key[1]),
+  queue: String(key[2]),
+  status: String(key[3]),
+});
+export const decodeRateKey = (key: Deno.KvKey): { kind: RateKind; second: number } => ({
+  kind: key[1] as RateKind,
+  second: key[2] as number,
+});
+export const decodeWorkerStatKey = (key: Deno.KvKey): { workerId: string; stat: WorkerStat } => ({
+  workerId: String(key[1]),
+  stat: key[2] as WorkerStat,
+});
+export const decodeDonorStatKey = (key: Deno.KvKey): { donorId: string; stat: DonorStat } => ({
+  donorId: String(key[1]),
+  stat: key[2] as DonorStat,
+});
+export const decodeVerifyByKey = (key: Deno.KvKey): { at: number; taskId: string } => ({
+  at: key[1] as number,
+  taskId: String(key[2]),
+});
+/** A batch journal's head (`part` null) or one of its parts. */
+export const decodeBatchKey = (key: Deno.KvKey): { batchId: string; part: string | null } => ({
+  batchId: String(key[1]),
+  part: key.length > 2 ? String(key[2]) : null,
+});

@@ -3,7 +3,7 @@
  * `TESSERA_DB` as the coordinator; it may be running). A new key is printed once.
  *
  * ```sh
- * deno task keys create --name alice [--role client|admin] [--db FILE] [--json]
+ * deno task keys create --name alice [--role client|admin|worker] [--db FILE] [--json]
  * deno task keys list [--db FILE] [--json]
  * deno task keys revoke ID [--db FILE]
  * ```
@@ -23,15 +23,19 @@ import { COORDINATOR_DEFAULTS } from "./config.ts";
 
 const HELP = `Usage: deno task keys <command> [options]
 
-  create --name NAME [--role client|admin]   make a key (printed once; default role: client)
-  list                                       every key: id, name, role, prefix, created, status
-  revoke ID                                  the key stops working at once
+  create --name NAME [--role ROLE]   make a key (printed once); ROLE is client (the default),
+                                     admin, or worker: a worker token, one per operator or machine
+  list                               every key: id, name, role, prefix, created, status
+  revoke ID                          the key stops working at once
 
   --db FILE     the coordinator's KV file (env TESSERA_DB; default ${COORDINATOR_DEFAULTS.db})
   --json        machine-readable output
   --help        this text
 
-Once a key exists, a coordinator with --auth auto (the default) requires keys on every API call.
+Once a client or admin key exists, a coordinator with --auth auto (the default) requires keys on
+every API call; before that, only its own machine may submit or administer. Once a worker key
+exists, worker calls need a worker token (worker.ts --token KEY), and workers holding one are
+trusted: with adaptive verification their results need no second opinion.
 `;
 
 class UsageError extends Error {
@@ -86,7 +90,7 @@ export async function keysCli(
       const name = KeyName.safeParse(values.name ?? "");
       if (!name.success) throw new UsageError("--name is required (1 to 100 characters)");
       const role = KeyRole.safeParse(values.role ?? "client");
-      if (!role.success) throw new UsageError("--role must be client or admin");
+      if (!role.success) throw new UsageError("--role must be client, admin or worker");
       const { key, record } = await createApiKey(kv, { name: name.data, role: role.data });
       if (values.json) {
         out(JSON.stringify({ key, ...display(record) }));
@@ -96,7 +100,11 @@ export async function keysCli(
         out(`  ${key}`);
         out("");
         out("Store it now: it is shown only once (the coordinator keeps its SHA-256 only).");
-        out(`Use it as:  Authorization: Bearer ${record.prefix}…`);
+        out(
+          record.role === "worker"
+            ? `Use it as:  deno task worker --token ${record.prefix}…  (or TESSERA_TOKEN)`
+            : `Use it as:  Authorization: Bearer ${record.prefix}…`,
+        );
       }
     } else if (command === "list") {
       const keys = await listApiKeys(kv);
@@ -124,7 +132,9 @@ function display({ hash: _hash, ...rest }: ApiKeyRecord) {
 }
 
 function table(keys: ApiKeyRecord[]): string {
-  if (keys.length === 0) return "no keys (auth auto stays open until one is created)";
+  if (keys.length === 0) {
+    return "no keys: with --auth auto only the coordinator's machine may submit or administer";
+  }
   const rows = [
     ["id", "name", "role", "prefix", "created", "status"],
     ...keys.map((k) => [

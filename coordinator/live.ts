@@ -18,7 +18,7 @@ import type {
   WorkerKind,
 } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
-import { failedPrefix, taskKey } from "./keys.ts";
+import { decodeFailedKey, failedPrefix, taskKey } from "./keys.ts";
 import { readStats } from "./stats.ts";
 import type { WorkerRegistry } from "./workers.ts";
 import type { EndedTask } from "./ended_log.ts";
@@ -299,7 +299,7 @@ export class LiveFeed {
       reverse: true,
       limit: MAX_FAILURES,
     });
-    for await (const e of iter) ids.push(e.key[1] as string);
+    for await (const e of iter) ids.push(decodeFailedKey(e.key).id);
     const known = new Set(this.#failures.map((f) => f.id));
     const tasks = await getMany<Task>(
       this.#ctx.kv,

@@ -6,7 +6,7 @@
  */
 import type { Task } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
-import { delayedPrefix, readyKey, readySignalKey, taskKey } from "./keys.ts";
+import { decodeDelayedKey, delayedPrefix, readyKey, readySignalKey, taskKey } from "./keys.ts";
 
 const BATCH = 300;
 
@@ -18,11 +18,11 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
   });
   for await (const e of iter) due.push(e);
   if (due.length === 0) return 0;
-  const tasks = await getMany<Task>(ctx.kv, due.map((e) => taskKey(e.key[2] as string)));
+  const tasks = await getMany<Task>(ctx.kv, due.map((e) => taskKey(decodeDelayedKey(e.key).id)));
   const moved = await Promise.all(due.map(async (e, i) => {
     const t = tasks[i]!.value;
     const mutations: Deno.KvMutation[] = [{ type: "delete", key: e.key }];
-    const slot = (e.key[3] as number | undefined) ?? 0;
+    const { slot } = decodeDelayedKey(e.key);
     const live = t &&
       (t.status === "pending" || (t.status === "processing" && t.verification.mode === "quorum"));
     if (live) {

@@ -27,6 +27,7 @@ import {
 } from "../shared/protocol.ts";
 import type { Intent } from "./committer.ts";
 import { approxBytes, type Ctx } from "./context.ts";
+import { creditedMs, donorCredit } from "./donor_credit.ts";
 import { backoffDelay, type EndedAttempt, type Outcome } from "./end_attempt.ts";
 import { queueEntry } from "./enqueue.ts";
 import {
@@ -112,6 +113,8 @@ export async function endReplica(
       workerId: l.workerId,
       donorId: l.donorId ?? null,
       kind: l.kind ?? "other",
+      operator: l.operator === true,
+      computeMs: creditedMs(l, t.timeoutMs, outcome.startedAt, now),
       hash,
       at: now,
     };
@@ -122,7 +125,7 @@ export async function endReplica(
       value: outcome.result ?? null,
     });
     const trusts = await Promise.all(
-      votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.kind ?? "other")),
+      votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.operator === true)),
     );
     const counted = votes.map((x, i) => ({ vote: x, trust: trusts[i]! })).filter((x) =>
       x.trust !== "banned"
@@ -156,6 +159,9 @@ export async function endReplica(
       };
       for (const x of counted) {
         sums.push(...repSums(x.vote.workerId, x.vote.donorId, x.vote.hash === winner));
+        if (x.vote.hash === winner) {
+          sums.push(...donorCredit(x.vote.donorId, x.vote.computeMs ?? 0));
+        }
       }
       voters = counted.map((x) => ({ workerId: x.vote.workerId, donorId: x.vote.donorId }));
       sums.push([rateKey("completed", second), 1n]);

@@ -9,7 +9,8 @@
  *   newcomers (who could be colluding liars) cannot outvote the grid on their own;
  * - `new`: anyone else; new workers get known-answer spot checks until they have a record.
  *
- * Only anonymous browser volunteers are judged this way: see `ReputationCache.trust`.
+ * Untrusted workers are judged this way; the operator's own are trusted unless banned: see
+ * `ReputationCache.trust`.
  *
  * @module
  */
@@ -68,17 +69,18 @@ export class ReputationCache {
   }
 
   /**
-   * Anonymous browser volunteers earn trust from their record. Workers an operator runs (kinds
-   * deno and other, which must present the worker token when one is configured) are trusted
-   * unless their record bans them: with adaptive verification their result alone is accepted.
+   * Volunteers (browsers, and any worker without a worker token or a direct connection from this
+   * machine) earn trust from their record. The operator's own workers (`operator`, decided from
+   * the connection in auth.ts, never from what a worker says) are trusted unless their record
+   * bans them: with adaptive verification their result alone is accepted.
    */
-  async trust(workerId: string, donorId: string | null, kind: string): Promise<Trust> {
+  async trust(workerId: string, donorId: string | null, operator: boolean): Promise<Trust> {
     const [w, d] = await Promise.all([
       this.get("w", workerId),
       donorId ? this.get("d", donorId) : Promise.resolve(null),
     ]);
     const t = combinedTrust(w, d);
-    return kind !== "browser" && t !== "banned" ? "trusted" : t;
+    return operator && t !== "banned" ? "trusted" : t;
   }
 }
 

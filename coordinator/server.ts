@@ -14,7 +14,7 @@ import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { recoverBatches } from "./enqueue.ts";
 import { expireLeases } from "./expire_leases.ts";
-import { queuePrefix } from "./keys.ts";
+import { decodeQueueKey, queuePrefix } from "./keys.ts";
 import { watchReadySignals } from "./ready_watch.ts";
 import { watchRemoteEnds } from "./remote_ends.ts";
 import { watchBus } from "./bus.ts";
@@ -31,6 +31,9 @@ import { dashboardRoutes } from "./assets.ts";
 import { LiveFeed } from "./live.ts";
 import { liveRoutes } from "./routes/live.ts";
 import { donateRoutes } from "./donate_assets.ts";
+import { createMetrics } from "./metrics.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+import { VERSION } from "./routes/meta.ts";
 
 export interface Coordinator {
   url: string;
@@ -51,7 +54,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const kv = await Deno.openKv(config.db);
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   const queues = new Set<string>(["default"]);
-  for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(e.key[1] as string);
+  for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(decodeQueueKey(e.key).name);
   const ctx: Ctx = {
     reputation: undefined as unknown as ReputationCache,
     kv,
@@ -115,6 +118,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
   app.route("/api", liveRoutes(live));
   app.route("/dashboard", dashboardRoutes(log));
+  const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
+  app.route("/", metricsRoutes(metrics));
   // The donate page at `/` (built from web-worker/ by `deno task build`), files under /assets/.
   app.route("/", donateRoutes(log));
   const server = Deno.serve({
@@ -139,6 +144,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
       for (const t of timers) clearInterval(t);
       await hub.closeAll();
       live.close();
+      metrics.close();
       await server.shutdown();
       await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
       await readyWatch.stop();

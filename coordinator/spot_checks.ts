@@ -1,5 +1,7 @@
 /**
- * Known-answer spot checks. For a worker without a record, the dispatcher makes a small task
+ * Known-answer spot checks. For an untrusted worker (a browser volunteer, or a server worker with
+ * neither a worker token nor a direct connection from this machine) without a record, the
+ * dispatcher makes a small task
  * whose answer the coordinator computes itself with the same handler, and leases it to that
  * worker directly. To the worker it is an ordinary task; its answer, compared by canonical hash,
  * becomes an agreement or a disagreement on the worker's (and donor's) record, so a liar is
@@ -11,6 +13,7 @@ import { canonicalHash } from "../shared/canonical_hash.ts";
 import type { Lease, Task, WorkerKind } from "../shared/protocol.ts";
 import type { Intent } from "./committer.ts";
 import type { Ctx } from "./context.ts";
+import { creditedMs, donorCredit } from "./donor_credit.ts";
 import type { EndedAttempt, Outcome } from "./end_attempt.ts";
 import { newTask } from "./enqueue.ts";
 import {
@@ -187,9 +190,10 @@ export async function endSpot(
     [countKey(task.type, task.queue, next.status), 1n],
   ];
   if (judged) sums.push(...repSums(l.workerId, l.donorId ?? null, agreed));
-  if (agreed) {
+  if (agreed && outcome.kind === "completed") {
     sums.push([rateKey("completed", Math.floor(now / 1000)), 1n]);
     sums.push([workerStatKey(l.workerId, "completed"), 1n]);
+    sums.push(...donorCredit(l.donorId, creditedMs(l, task.timeoutMs, outcome.startedAt, now)));
   }
   const intent: Intent = {
     checks: [{ key: leaseKey(task.id, l.leaseId), versionstamp: lease.versionstamp }],

@@ -7,7 +7,14 @@
 import type { Stats } from "../shared/protocol.ts";
 import { counterValue } from "./committer.ts";
 import type { Ctx } from "./context.ts";
-import { countPrefix, rateKey, type RateKind, ratePrefix } from "./keys.ts";
+import {
+  countPrefix,
+  decodeCountKey,
+  decodeRateKey,
+  rateKey,
+  type RateKind,
+  ratePrefix,
+} from "./keys.ts";
 
 export const RATE_WINDOW_S = 600;
 const STATUSES = ["pending", "processing", "completed", "failed", "cancelled"] as const;
@@ -19,7 +26,7 @@ export async function readStats(ctx: Ctx, workersOnline: number): Promise<Stats>
   const byType: Record<string, Record<string, number>> = {};
   const byQueue: Record<string, Record<string, number>> = {};
   for await (const e of ctx.kv.list({ prefix: countPrefix() })) {
-    const [, type, queue, st] = e.key as [string, string, string, string];
+    const { type, queue, status: st } = decodeCountKey(e.key);
     const n = counterValue(e.value);
     status[st] = (status[st] ?? 0) + n;
     (byType[type] ??= zeroCounts())[st]! += n;
@@ -30,7 +37,7 @@ export async function readStats(ctx: Ctx, workersOnline: number): Promise<Stats>
   const series = async (kind: RateKind) => {
     const out = new Array<number>(RATE_WINDOW_S).fill(0);
     const iter = ctx.kv.list({ start: rateKey(kind, t0), end: rateKey(kind, nowS + 1) });
-    for await (const e of iter) out[(e.key[2] as number) - t0] = counterValue(e.value);
+    for await (const e of iter) out[decodeRateKey(e.key).second - t0] = counterValue(e.value);
     return out;
   };
   const [completed, failed, submitted] = await Promise.all([

@@ -26,6 +26,8 @@ export interface LeaseRecord {
   /** A known-answer spot check made for this worker. */
   spot?: boolean;
   kind?: WorkerKind;
+  /** The holder is trusted as the operator's own (auth.ts); absent on older leases: not. */
+  operator?: boolean;
   progress?: number;
   /**
    * How the lease was handed out: "seed" for the seed protocol's `POST /tasks/claim`, whose

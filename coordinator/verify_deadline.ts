@@ -11,6 +11,7 @@ import type { Ctx } from "./context.ts";
 import { announce } from "./end_lease.ts";
 import {
   countKey,
+  decodeVerifyByKey,
   failedKey,
   leaseExpiryKey,
   leaseKey,
@@ -32,7 +33,7 @@ export async function failUnverified(ctx: Ctx): Promise<number> {
   const iter = ctx.kv.list({ start: verifyByPrefix(), end: [...verifyByPrefix(), now] }, {
     limit: BATCH,
   });
-  for await (const e of iter) due.push({ at: e.key[1] as number, taskId: e.key[2] as string });
+  for await (const e of iter) due.push(decodeVerifyByKey(e.key));
   let failed = 0;
   for (const d of due) if (await failOne(ctx, d.at, d.taskId, now)) failed++;
   return failed;

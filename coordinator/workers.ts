@@ -8,11 +8,19 @@
 import type { WorkerInfo } from "../shared/protocol.ts";
 import { counterValue } from "./committer.ts";
 import type { Ctx } from "./context.ts";
-import { workerKey, workerPrefix, workerStatKey, workerStatPrefix } from "./keys.ts";
+import {
+  decodeWorkerStatKey,
+  workerKey,
+  workerPrefix,
+  workerStatKey,
+  workerStatPrefix,
+} from "./keys.ts";
 
 export interface WorkerRecord {
   id: string;
   kind: WorkerInfo["kind"];
+  /** Last seen as the operator's own (auth.ts), so shown trusted; absent on older records. */
+  operator?: boolean;
   types: string[];
   concurrency: number | null;
   firstSeen: number;
@@ -30,12 +38,16 @@ export class WorkerRegistry {
   }
 
   /** Records a sighting (a claim, a heartbeat, a socket hello). */
-  seen(id: string, info: Partial<Pick<WorkerRecord, "kind" | "types" | "concurrency">> = {}): void {
+  seen(
+    id: string,
+    info: Partial<Pick<WorkerRecord, "kind" | "operator" | "types" | "concurrency">> = {},
+  ): void {
     const now = this.#ctx.now();
     const known = this.#seen.get(id);
     const record: WorkerRecord = {
       id,
       kind: info.kind ?? known?.record.kind ?? "other",
+      operator: info.operator ?? known?.record.operator ?? false,
       types: info.types ?? known?.record.types ?? [],
       concurrency: info.concurrency ?? known?.record.concurrency ?? null,
       firstSeen: known?.record.firstSeen ?? now,
@@ -76,7 +88,7 @@ export class WorkerRegistry {
     for (const { record } of this.#seen.values()) records.set(record.id, record);
     const stats = new Map<string, Record<string, number>>();
     for await (const e of this.#ctx.kv.list({ prefix: workerStatPrefix() })) {
-      const [, id, stat] = e.key as [string, string, string];
+      const { workerId: id, stat } = decodeWorkerStatKey(e.key);
       (stats.get(id) ?? stats.set(id, {}).get(id)!)[stat] = counterValue(e.value);
     }
     const since = this.#ctx.now() - this.#ctx.config.workerOfflineMs;
@@ -102,7 +114,10 @@ export class WorkerRegistry {
     const rep = await this.#ctx.reputation.get("w", id);
     return {
       ...toInfo(known, stats, this.#ctx.now() - this.#ctx.config.workerOfflineMs),
-      reputation: { ...rep, trust: await this.#ctx.reputation.trust(id, null, known.kind) },
+      reputation: {
+        ...rep,
+        trust: await this.#ctx.reputation.trust(id, null, known.operator === true),
+      },
     };
   }
 }

@@ -6,11 +6,23 @@
  * socket under the same lease rules as HTTP. When a socket closes, its leases go back to pending
  * at once.
  *
+ * The lease record in KV is the truth, not this process's memory: a worker that reconnects (after
+ * a coordinator restart, or to another coordinator on the same KV) names the leases it holds in
+ * its hello, and the hub re-attaches each one whose record still exists for that workerId, so its
+ * reports and heartbeats are accepted on the new socket. For the same reason a coordinator that
+ * shuts down closes its sockets without releasing their leases: the workers re-attach them to the
+ * next one within seconds, and a worker that never comes back lets them expire as usual.
+ *
  * Limits for anonymous sockets (no worker token or admin key): at most `maxSocketsPerAddress`
  * open per address (close 4002), and a token bucket per socket (`socketMessageRate`/s) and per
  * address (4× that): a sender over either gets an error message and close 4003. A socket whose
- * hello is accepted as a non-browser worker (workers are open) is no longer anonymous. Frames
- * larger than any valid message are refused like invalid ones.
+ * hello is accepted as a non-browser worker of the operator's own (from this machine while
+ * workers are open) is no longer anonymous; one from elsewhere stays a volunteer. Frames larger
+ * than any valid message are refused like invalid ones.
+ *
+ * A `started` notice records, on the coordinator's clock, when a held lease began to run: donor
+ * credit counts from there (donor_credit.ts), so the time a prefetched lease waited is not
+ * credited and the worker's own figure is never believed.
  *
  * @module
  */
@@ -27,8 +39,10 @@ import type { Dispatcher } from "./dispatcher.ts";
 import { ApiFailure, fieldName } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
-import { donorStatKey } from "./keys.ts";
+import { getMany } from "./context.ts";
+import { leaseKey } from "./keys.ts";
 import { burstFor, RateLimiter, TokenBucket } from "./rate_limit.ts";
+import type { LeaseRecord } from "./task_view.ts";
 import type { WorkerRegistry } from "./workers.ts";
 
 /** Who a socket is, decided at upgrade from its token (routes/ws.ts). */
@@ -39,6 +53,8 @@ export interface SocketAuth {
   worker: boolean;
   /** Presented the worker token or an admin key: not held to the anonymous limits. */
   trusted: boolean;
+  /** Its workers are the operator's own unless they say browser (auth.ts). */
+  operator?: boolean;
 }
 
 /** The part of a WebSocket the hub uses (the Deno socket, or a test double). */
@@ -49,7 +65,10 @@ export interface SocketLike {
 
 interface Conn {
   socket: SocketLike;
+  /** Set once the hello is accepted (after its leases are re-attached). */
   workerId: string | null;
+  /** A hello arrived (it may still be re-attaching leases). */
+  greeted: boolean;
   kind: WorkerKind;
   donorId: string | null;
   types: string[] | undefined;
@@ -57,6 +76,9 @@ interface Conn {
   capacity: number;
   /** leaseId → taskId of the leases this socket holds. */
   held: Map<string, string>;
+  /** leaseId → when its `started` notice came. */
+  started: Map<string, number>;
+  operator: boolean;
   claim: AbortController | null;
   invalid: number;
   closed: boolean;
@@ -114,6 +136,16 @@ export class WsHub {
     return this.#conns.size;
   }
 
+  /** Open sockets by the kind their hello gave ("unknown" before it), for the metrics. */
+  socketsByKind(): Record<string, number> {
+    const out: Record<string, number> = { deno: 0, browser: 0, other: 0, unknown: 0 };
+    for (const c of this.#conns) {
+      const kind = c.workerId === null ? "unknown" : c.kind;
+      out[kind] = (out[kind] ?? 0) + 1;
+    }
+    return out;
+  }
+
   /** Anonymous sockets open from one address. */
   anonymousFrom(address: string): number {
     return this.#anonymous.get(address) ?? 0;
@@ -138,12 +170,15 @@ export class WsHub {
     const conn: Conn = {
       socket,
       workerId: null,
+      greeted: false,
       kind: "other",
       donorId: null,
       types: undefined,
       queues: undefined,
       capacity: 0,
       held: new Map(),
+      started: new Map(),
+      operator: auth.operator === true,
       claim: null,
       invalid: 0,
       closed: false,
@@ -176,11 +211,14 @@ export class WsHub {
     this.#running.add(tracked);
   }
 
-  /** Closes every socket (coordinator shutdown); their leases are released. */
+  /**
+   * Closes every socket (coordinator shutdown). Their leases stay in KV: the workers re-attach
+   * them when they reconnect, to this coordinator's successor or another on the same KV.
+   */
   async closeAll(): Promise<void> {
     await Promise.all([...this.#conns].map(async (c) => {
       c.socket.close(CLOSE.shuttingDown, "coordinator shutting down");
-      await this.#onClose(c);
+      await this.#onClose(c, { release: false });
     }));
     while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
   }
@@ -270,7 +308,7 @@ export class WsHub {
     }
     const msg = parsed.data;
     if (msg.type === "hello") {
-      if (conn.workerId) return this.#refuse(conn, "validation", "hello was already said", "type");
+      if (conn.greeted) return this.#refuse(conn, "validation", "hello was already said", "type");
       // Only anonymous volunteers may connect without the worker token, as kind browser.
       if (msg.kind !== "browser" && !conn.mayWork) {
         return this.#shut(
@@ -279,8 +317,12 @@ export class WsHub {
           "a worker token is required for kind " + msg.kind,
         );
       }
-      if (msg.kind !== "browser") this.#unlimit(conn);
+      conn.operator &&= msg.kind !== "browser";
+      if (conn.operator) this.#unlimit(conn);
       clearTimeout(conn.helloTimer!);
+      conn.greeted = true;
+      const refused = await this.#reattach(conn, msg.workerId, msg.leases ?? []);
+      if (conn.closed) return this.#forget(conn);
       conn.workerId = msg.workerId;
       conn.kind = msg.kind;
       conn.donorId = msg.donorId ?? null;
@@ -289,10 +331,16 @@ export class WsHub {
       conn.capacity = msg.slots;
       this.#workers.seen(msg.workerId, {
         kind: msg.kind,
+        operator: conn.operator,
         types: msg.types ?? [...this.#ctx.handlers.keys()],
         ...(msg.concurrency ? { concurrency: msg.concurrency } : {}),
       });
-      this.#send(conn, { type: "welcome", workerId: msg.workerId, serverTime: this.#ctx.now() });
+      this.#send(conn, {
+        type: "welcome",
+        workerId: msg.workerId,
+        serverTime: this.#ctx.now(),
+        ...(refused.length > 0 ? { refused } : {}),
+      });
       return this.#track(this.#pump(conn));
     }
     if (!conn.workerId) {
@@ -300,6 +348,12 @@ export class WsHub {
     }
     this.#workers.seen(conn.workerId);
     switch (msg.type) {
+      case "started": {
+        if (conn.held.has(msg.leaseId) && !conn.started.has(msg.leaseId)) {
+          conn.started.set(msg.leaseId, this.#ctx.now());
+        }
+        return;
+      }
       case "credit": {
         const lower = msg.slots < conn.capacity;
         conn.capacity = msg.slots;
@@ -315,6 +369,9 @@ export class WsHub {
           const { expiresAt } = await heartbeat(this.#ctx, msg.taskId, msg.leaseId, msg.progress);
           return this.#send(conn, { type: "ack", ref: msg.ref, ok: true, expiresAt });
         } catch (e) {
+          // The lease is gone (a re-attached lease may end before this process heard of it):
+          // its slot is free again.
+          if (e instanceof ApiFailure && e.code !== "conflict") this.#drop(conn, msg.leaseId);
           return this.#ackRefused(conn, msg.ref, e);
         }
       }
@@ -324,8 +381,10 @@ export class WsHub {
         if (!conn.held.has(msg.leaseId)) {
           return this.#ackRefused(conn, msg.ref, notHeld(msg.leaseId));
         }
+        const startedAt = conn.started.get(msg.leaseId);
+        conn.started.delete(msg.leaseId);
         const outcome = msg.type === "complete"
-          ? { kind: "completed" as const, result: msg.result ?? null }
+          ? { kind: "completed" as const, result: msg.result ?? null, startedAt }
           : msg.type === "fail"
           ? { kind: "failed" as const, error: msg.error }
           : { kind: "released" as const };
@@ -340,7 +399,6 @@ export class WsHub {
           outcome,
         }]);
         if (!done!.ok) return this.#ackRefused(conn, msg.ref, done!.error);
-        if (msg.type === "complete" && conn.donorId) this.#creditDonor(conn.donorId, msg.runMs);
         this.#send(conn, { type: "ack", ref: msg.ref, ok: true });
         return;
       }
@@ -361,17 +419,6 @@ export class WsHub {
     this.#send(conn, { type: "ack", ref, ok: false, code: e.code, message: e.message });
   }
 
-  #creditDonor(donorId: string, runMs: number | undefined): void {
-    this.#ctx.committer.commit({
-      checks: [],
-      mutations: [],
-      sums: [
-        [donorStatKey(donorId, "completed"), 1n],
-        [donorStatKey(donorId, "computeMs"), BigInt(Math.round(runMs ?? 0))],
-      ],
-    }).catch((e) => this.#ctx.log.warn("donor credit failed", { donorId, error: String(e) }));
-  }
-
   /** Keeps one claim open for the socket's free slots; pushes what it gets. */
   async #pump(conn: Conn): Promise<void> {
     while (!conn.closed && conn.workerId && !conn.claim) {
@@ -389,6 +436,7 @@ export class WsHub {
           queues: conn.queues,
           donorId: conn.donorId,
           kind: conn.kind,
+          operator: conn.operator,
           signal: controller.signal,
         });
       } catch (e) {
@@ -421,11 +469,61 @@ export class WsHub {
     }
   }
 
+  /**
+   * Attaches to `conn` each named lease whose KV record exists and belongs to `workerId`; returns
+   * the ids of the others. A lease held by another socket of this process (a half-open one the
+   * worker gave up on) moves here, so that socket's close does not release it.
+   */
+  async #reattach(
+    conn: Conn,
+    workerId: string,
+    named: ReadonlyArray<{ taskId: string; leaseId: string }>,
+  ): Promise<string[]> {
+    if (named.length === 0) return [];
+    const records = await getMany<LeaseRecord>(
+      this.#ctx.kv,
+      named.map((l) => leaseKey(l.taskId, l.leaseId)),
+    );
+    const refused: string[] = [];
+    named.forEach(({ taskId, leaseId }, i) => {
+      const record = records[i]?.value;
+      if (!record || record.workerId !== workerId) return void refused.push(leaseId);
+      const previous = this.#byLease.get(leaseId);
+      if (previous && previous !== conn) previous.held.delete(leaseId);
+      conn.held.set(leaseId, taskId);
+      this.#byLease.set(leaseId, conn);
+    });
+    if (named.length > refused.length) {
+      this.#ctx.log.info("socket re-attached leases", {
+        workerId,
+        attached: named.length - refused.length,
+        refused: refused.length,
+      });
+    }
+    return refused;
+  }
+
+  /** Forgets a lease without ending it. */
+  #drop(conn: Conn, leaseId: string): void {
+    if (!conn.held.delete(leaseId)) return;
+    if (this.#byLease.get(leaseId) === conn) this.#byLease.delete(leaseId);
+    this.#track(this.#pump(conn));
+  }
+
+  /** Forgets a closed socket's leases without releasing them (they stay in KV). */
+  #forget(conn: Conn): void {
+    for (const leaseId of conn.held.keys()) {
+      if (this.#byLease.get(leaseId) === conn) this.#byLease.delete(leaseId);
+    }
+    conn.held.clear();
+  }
+
   #leaseEnded(leaseId: string, task: Task): void {
     const conn = this.#byLease.get(leaseId);
     if (!conn) return;
     this.#byLease.delete(leaseId);
     conn.held.delete(leaseId);
+    conn.started.delete(leaseId);
     // Ended by someone else (cancel, expiry): tell the holder to stop.
     if (task.status === "cancelled" || task.history.at(-1)?.outcome === "expired") {
       this.#send(conn, { type: "cancel", taskId: task.id, leaseId });
@@ -433,7 +531,7 @@ export class WsHub {
     this.#track(this.#pump(conn));
   }
 
-  async #onClose(conn: Conn): Promise<void> {
+  async #onClose(conn: Conn, { release = true } = {}): Promise<void> {
     if (conn.closed) return;
     conn.closed = true;
     if (conn.limited) this.#count(conn.address, -1);
@@ -441,8 +539,10 @@ export class WsHub {
     clearTimeout(conn.shutTimer!);
     conn.claim?.abort();
     this.#conns.delete(conn);
+    if (!release) return this.#forget(conn);
     const held = [...conn.held].map(([leaseId, taskId]) => ({ leaseId, taskId }));
     conn.held.clear();
+    conn.started.clear();
     if (held.length === 0) return;
     const results = await finishMany(
       this.#ctx,

@@ -8,6 +8,9 @@
  *   failUntilAttempt`), throws `TaskFailure("handler", ...)`, retryable iff `fail === "retryable"`.
  *   So `{ fail: "retryable", failUntilAttempt: 3 }` fails attempts 1 and 2 and succeeds on 3.
  * - Result: `{ sleptMs: params.ms, attempt: ctx.attempt }` (the requested time, not a measurement).
+ * - `hog` (for tests of the worker's resilience) misbehaves after the wait instead: `"cpu"` spins
+ *   for {@link HOG_CPU_MS} without yielding (far past any timeout it may have), `"memory"`
+ *   allocates until its thread runs out of heap.
  *
  * @module
  */
@@ -20,6 +23,8 @@ import { yieldToEventLoop } from "./_cooperate.ts";
  * core, so one task may take a minute, not ten.
  */
 export const MAX_SLEEP_MS = 60_000;
+/** How long `hog: "cpu"` spins without yielding. */
+export const HOG_CPU_MS = 120_000;
 /** Longest timer slice between two progress reports, in ms. */
 export const PROGRESS_EVERY_MS = 250;
 /** Longest busy-wait slice before yielding to the event loop, in ms. */
@@ -30,6 +35,7 @@ const params = z.object({
   fail: z.enum(["retryable", "permanent"]).optional(),
   failUntilAttempt: z.number().int().min(1).optional(),
   cpu: z.boolean().optional(),
+  hog: z.enum(["cpu", "memory"]).optional(),
 });
 
 const result = z.object({
@@ -64,7 +70,7 @@ export default defineHandler({
   verification: { mode: "none" },
   timeoutMs: MAX_SLEEP_MS + 5_000,
   maxTimeoutMs: MAX_SLEEP_MS + 5_000,
-  async run({ ms, fail, failUntilAttempt, cpu }, ctx) {
+  async run({ ms, fail, failUntilAttempt, cpu, hog }, ctx) {
     const { signal } = ctx;
     signal.throwIfAborted();
     ctx.progress(0);
@@ -83,6 +89,16 @@ export default defineHandler({
         await sleep(Math.min(deadline - now, PROGRESS_EVERY_MS), signal);
       }
       report(performance.now());
+    }
+    if (hog === "cpu") {
+      // Never yields, on purpose; bounded all the same, since any client may submit it and a
+      // thread stuck in a loop keeps its core even after it is terminated.
+      const end = performance.now() + HOG_CPU_MS;
+      while (performance.now() < end) { /* spin */ }
+    }
+    if (hog === "memory") {
+      const kept: number[][] = [];
+      for (;;) kept.push(new Array(1 << 16).fill(kept.length));
     }
     if (fail !== undefined && (failUntilAttempt === undefined || ctx.attempt < failUntilAttempt)) {
       throw new TaskFailure(

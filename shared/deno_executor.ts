@@ -1,12 +1,21 @@
 /**
- * The Deno {@link Executor}: a pool of Web Workers running `task_thread.ts`, driven with comlink,
- * one task per thread at a time. Handlers run off the main thread, so a busy handler never delays
- * a heartbeat. An aborted task that does not stop within `stopWithinMs` (a CPU loop that never
- * yields) gets its thread terminated and replaced by a fresh one.
+ * The Deno {@link Executor}: a pool of threads (`node:worker_threads`, each with a heap limit)
+ * running `task_thread.ts`, driven with comlink, one task per thread at a time. Handlers run off
+ * the main thread, so a busy handler never delays a heartbeat. Nothing a task does stops the
+ * pool: an aborted task that does not stop within `stopWithinMs` (a CPU loop that never yields)
+ * gets its thread terminated and replaced by a fresh one, and so does a thread that crashes or
+ * reaches its heap limit (the attempt fails with an `internal` error).
+ *
+ * Limits of the runtime (Deno 2.9): a terminated thread caught in a loop that never yields keeps
+ * spinning until the process exits (terminate() does not interrupt it); and a thread whose heap
+ * limit is reached while a task's promise chain runs may die without an event, so its attempt
+ * ends by its timeout (then the thread is replaced), not at once.
  *
  * @module
  */
 import * as Comlink from "comlink";
+import { Worker } from "node:worker_threads";
+import { nodeEndpoint } from "./_node_endpoint.ts";
 import type { LogFormat, Logger, LogLevel } from "./logger.ts";
 import type { Lease } from "./protocol.ts";
 import type { ProgressMessage, TaskThreadApi } from "./task_thread.ts";
@@ -19,8 +28,13 @@ export interface DenoExecutorOptions {
   size: number;
   /** How long an aborted task may take to stop before its thread is terminated. @default 1000 */
   stopWithinMs?: number;
-  /** The thread's entry module; it must expose a `TaskThreadApi`. @default `./task_thread.ts` */
+  /**
+   * The thread's entry module; it must expose a `TaskThreadApi` on `parentPort`.
+   * @default `./_task_thread_node.ts`
+   */
   threadUrl?: URL | string;
+  /** Heap limit of each thread (old generation), in MiB. @default 1024 */
+  memoryMb?: number;
   /**
    * Nice value of the task threads (Linux), so the main thread's claims and heartbeats, and the
    * machine's owner, go first; 0 leaves them alone. @default 10
@@ -40,7 +54,7 @@ export interface DenoExecutor extends Executor {
 }
 
 interface Thread {
-  worker: Worker;
+  worker: InstanceType<typeof Worker>;
   api: Comlink.Remote<TaskThreadApi>;
   progress: MessagePort;
   /** The task running now and its progress listener. */
@@ -65,15 +79,16 @@ interface Thread {
  */
 export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
   const stopWithinMs = options.stopWithinMs ?? 1000;
-  const threadUrl = options.threadUrl ?? new URL("./task_thread.ts", import.meta.url);
+  const threadUrl = options.threadUrl ?? new URL("./_task_thread_node.ts", import.meta.url);
+  const memoryMb = options.memoryMb ?? 1024;
   const all = new Set<Thread>();
   const idle: Thread[] = [];
   let closed = false;
   let restarts = 0;
 
   function spawn(): Thread {
-    const worker = new Worker(threadUrl, { type: "module" });
-    const api = Comlink.wrap<TaskThreadApi>(worker);
+    const worker = new Worker(threadUrl, { resourceLimits: { maxOldGenerationSizeMb: memoryMb } });
+    const api = Comlink.wrap<TaskThreadApi>(nodeEndpoint(worker));
     const channel = new MessageChannel();
     channel.port1.onmessage = (e: MessageEvent<ProgressMessage>) => {
       if (e.data.taskId === thread.taskId) thread.onProgress?.(e.data.fraction);
@@ -92,18 +107,25 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
         if (!thread.alive) return;
         thread.alive = false;
         all.delete(thread);
-        worker.terminate();
+        void worker.terminate();
         channel.port1.close();
         kill(outcome);
       },
     };
-    worker.addEventListener("error", (e) => {
-      // Handled here: an uncaught error in a thread must not take the whole worker down.
-      e.preventDefault();
-      options.log?.error("task thread crashed", { error: e.message });
-      thread.kill(internal(`task thread crashed: ${e.message}`));
+    // Handled here: a thread that crashes or runs out of heap must not take the worker down.
+    const onDeath = (message: string) => {
+      if (!thread.alive) return;
+      options.log?.error("task thread died", { error: message });
+      thread.kill(internal(`task thread died: ${message}`));
       replace();
-    });
+    };
+    worker.on("error", (e: Error & { code?: string }) =>
+      onDeath(
+        e.code === "ERR_WORKER_OUT_OF_MEMORY"
+          ? `out of memory (heap limit ${memoryMb} MiB)`
+          : e.message,
+      ));
+    worker.on("exit", (code: number) => onDeath(`exited (code ${code})`));
     api.init(Comlink.transfer(channel.port2, [channel.port2]), {
       ...(options.logFormat ? { format: options.logFormat } : {}),
       ...(options.logLevel ? { level: options.logLevel } : {}),

@@ -84,7 +84,15 @@ interface Reply {
  * ```
  */
 export function createHttpTransport(options: HttpTransportOptions): Transport {
-  const base = options.url.replace(/\/+$/, "").replace(/(\/api)?$/, "/api");
+  // Several coordinators on one store (comma-separated): a call that cannot reach one, or that
+  // one answers with a server error, moves the next call (a retry, say) to the next one.
+  const bases = options.url.split(",").map((u) =>
+    u.trim().replace(/\/+$/, "").replace(/(\/api)?$/, "/api")
+  ).filter((u) => u !== "/api");
+  let current = 0;
+  const moveOn = () => {
+    if (bases.length > 1) current = (current + 1) % bases.length;
+  };
   const retry = options.retry ?? DEFAULT_RETRY;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const headers: Record<string, string> = { "content-type": "application/json" };
@@ -105,7 +113,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
       ? AbortSignal.any([deadline.signal, extra.signal])
       : deadline.signal;
     try {
-      const res = await fetch(base + path, {
+      const res = await fetch(bases[current] + path, {
         method,
         headers,
         signal,
@@ -126,6 +134,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         });
       }
       if (res.status >= 500) {
+        moveOn();
         throw new TransportError(
           "server",
           `${method} ${path}: HTTP ${res.status} ${errorMessage(parsed, "")}`,
@@ -139,6 +148,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
       if (e instanceof TransportError) throw e;
       if (extra.signal?.aborted) throw extra.signal.reason;
       const reason = deadline.signal.aborted ? "request timed out" : describe(e);
+      moveOn();
       throw new TransportError("network", reason, { cause: e });
     } finally {
       clearTimeout(timer);
@@ -279,10 +289,13 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
     },
 
     async checkToken(): Promise<boolean> {
-      if (!options.token) return true;
       try {
-        await call("GET", "/whoami");
-        return true;
+        if (options.token) await call("GET", "/whoami");
+        // May this worker work at all (no token where one is required, a client key)? An empty
+        // report asks without side effects: it is refused for its body (400) only once the
+        // caller passed the worker routes' authorization (401 or 403 otherwise).
+        const probe = await call("POST", "/leases/report", { items: [] });
+        return probe.status !== 403;
       } catch (e) {
         if (e instanceof TransportError && e.kind === "unauthorized") return false;
         throw e;

@@ -151,6 +151,10 @@ export const Vote = z.object({
   workerId: z.string(),
   donorId: z.string().nullable(),
   kind: WorkerKind.optional(),
+  /** The voter was trusted as the operator's own (a worker token, or this machine). */
+  operator: z.boolean().optional(),
+  /** Compute time the coordinator measured, credited to the donor if this vote wins. */
+  computeMs: z.number().optional(),
   hash: z.string(),
   at: z.number(),
 });
@@ -355,13 +359,18 @@ export const ListQuery = z.object({
 /** `GET /whoami`: the caller's role, as the coordinator sees its token. */
 export const WhoAmI = z.object({
   role: z.enum(["admin", "client", "worker", "anonymous"]),
-  /** The API key's id and name (client and admin). */
+  /** The API key's id and name (client, admin and worker keys). */
   keyId: z.string().optional(),
   name: z.string().optional(),
-  /** Whether API keys are required now (`--auth on`, or `auto` once a key exists). */
+  /** Whether API keys are required now (`--auth on`, or `auto` once a client or admin key exists). */
   enforced: z.boolean(),
   /** Anonymous from this machine while enforced: the dashboard may be read, nothing else. */
   localReadOnly: z.boolean().optional(),
+  /**
+   * A worker calling with this token, from where this request came, is trusted as the operator's
+   * own (its result alone may be accepted; no spot checks) unless it says it is a browser.
+   */
+  trustedWorker: z.boolean(),
 });
 export type WhoAmI = z.infer<typeof WhoAmI>;
 
@@ -472,6 +481,12 @@ export const HelloMessage = z.object({
   /** Browser volunteers: a stable id kept in localStorage, for the donor's totals. */
   donorId: z.string().min(1).max(100).optional(),
   concurrency: z.number().int().min(1).max(1024).optional(),
+  /**
+   * Leases this worker still holds from an earlier socket (it reconnected, say after a
+   * coordinator restart): re-attached if KV still holds them for this workerId, so their reports
+   * are accepted on this socket; the welcome lists those refused.
+   */
+  leases: z.array(z.object({ taskId: Ref, leaseId: Ref })).max(1024).optional(),
 });
 
 export const CreditMessage = z.object({
@@ -494,8 +509,19 @@ export const SocketComplete = z.object({
   taskId: Ref,
   leaseId: Ref,
   result: sizedJson(LIMITS.resultBytes, "result"),
-  /** Handler run time, for the worker's stats. */
+  /** Handler run time as the worker saw it; informative only (credit is measured, not told). */
   runMs: z.number().min(0).optional(),
+});
+
+/**
+ * The worker started running a lease it holds after it waited for a free slot (prefetched).
+ * Donor credit is the coordinator's time from this notice (without one, from the lease) to the
+ * accepted report, capped by the task's timeout; no reply.
+ */
+export const SocketStarted = z.object({
+  type: z.literal("started"),
+  taskId: Ref,
+  leaseId: Ref,
 });
 
 export const SocketFail = z.object({
@@ -521,12 +547,19 @@ export const ClientMessage = z.discriminatedUnion("type", [
   SocketComplete,
   SocketFail,
   SocketRelease,
+  SocketStarted,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 /** Everything the coordinator sends. */
 export const ServerMessage = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("welcome"), workerId: z.string(), serverTime: z.number() }),
+  z.object({
+    type: z.literal("welcome"),
+    workerId: z.string(),
+    serverTime: z.number(),
+    /** Leases named in the hello that were not re-attached (ended, or not this worker's). */
+    refused: z.array(z.string()).optional(),
+  }),
   z.object({ type: z.literal("lease"), lease: Lease }),
   z.object({
     type: z.literal("ack"),

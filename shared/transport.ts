@@ -63,7 +63,7 @@ export class TransportError extends Error {
 export interface Transport {
   /** Liveness and the accepted types; throws a {@link TransportError} when unreachable. */
   health(): Promise<CoordinatorHealth>;
-  /** False when the coordinator refuses this worker's token. */
+  /** False when the coordinator refuses this worker: its token, or no token where one is required. */
   checkToken(): Promise<boolean>;
   /** Up to `max` leases; an empty list when none arrived within `waitMs`. */
   claim(options: ClaimOptions): Promise<Lease[]>;
@@ -74,4 +74,9 @@ export interface Transport {
   fail(taskId: string, leaseId: string, error: TaskError): Promise<ReportOutcome>;
   /** Hands the lease back unfinished: requeued at once, the attempt not counted. */
   release(taskId: string, leaseId: string): Promise<ReportOutcome>;
+  /**
+   * The attempt starts running now (a prefetched lease may have waited): the coordinator times
+   * donor credit from this notice. Best effort, no reply; transports without it omit it.
+   */
+  started?(taskId: string, leaseId: string): void;
 }

@@ -8,8 +8,10 @@
  * - Each attempt gets an AbortSignal: its `timeoutMs` (→ a retryable `timeout` error), a
  *   cancellation or a lost lease seen by a heartbeat (→ nothing reported), or shutdown (→ the
  *   lease is released, requeued at once without counting the attempt).
- * - Stops after `maxConsecutiveErrors` failed tasks in a row, or as many transport errors in a
- *   row; after `maxTasks` claimed tasks; or on {@link WorkerCore.stop}.
+ * - No task outcome ever stops it: a handler that throws, times out or whose thread dies fails
+ *   that attempt, and the core goes on. It stops only for its own trouble: the coordinator
+ *   unreachable (every call failing) for longer than `maxOfflineMs`, or its credentials refused;
+ *   after `maxTasks` claimed tasks; or on {@link WorkerCore.stop}.
  *
  * @module
  */
@@ -42,7 +44,7 @@ export type WorkerEvent =
   | { type: "failed"; taskId: string; taskType: string; runMs: number; error: TaskError }
   | { type: "released"; taskId: string; taskType: string }
   | { type: "abandoned"; taskId: string; taskType: string; reason: "cancelled" | "stale" }
-  | { type: "transport_error"; message: string; consecutive: number }
+  | { type: "transport_error"; message: string; consecutive: number; offlineMs: number }
   | { type: "stopping"; reason: StopReason; message: string };
 
 export interface WorkerStats {
@@ -63,10 +65,15 @@ export interface WorkerStats {
   meanRunMs: number | null;
   /** Task type → attempts running now. */
   types: Record<string, number>;
-  consecutiveErrors: number;
+  /** Transport errors since the last call that got through. */
+  transportErrors: number;
 }
 
-export type StopReason = "stopped" | "max_tasks" | "too_many_errors" | "unauthorized";
+/**
+ * `offline`: every call to the coordinator failed for longer than `maxOfflineMs`;
+ * `unauthorized`: it refused our credentials; `internal`: a bug in the core itself.
+ */
+export type StopReason = "stopped" | "max_tasks" | "offline" | "unauthorized" | "internal";
 
 export interface WorkerResult {
   reason: StopReason;
@@ -83,9 +90,12 @@ export interface WorkerCoreOptions {
   maxTasks?: number;
   /** Long-poll wait of one claim request, in ms. @default 30000 */
   waitMs?: number;
-  /** Stop after this many failed tasks, or transport errors, in a row; 0 never. @default 10 */
-  maxConsecutiveErrors?: number;
-  /** Grace for in-flight tasks when the core stops itself (too many errors). @default 30000 */
+  /**
+   * Stop once every call to the coordinator has failed for this long (ms); 0 never. Task
+   * failures never count. @default 300000
+   */
+  maxOfflineMs?: number;
+  /** Grace for in-flight tasks when the core stops itself (offline). @default 30000 */
   graceMs?: number;
   /** Backoff after a transport error: `baseMs · 2^(n-1)` up to `maxMs`, times 0.5 to 1. */
   backoff?: { baseMs: number; maxMs: number };
@@ -138,7 +148,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const maxTasks = options.maxTasks ?? 0;
   const waitMs = Math.min(Math.max(0, options.waitMs ?? LIMITS.waitMs), LIMITS.waitMs);
-  const maxErrors = options.maxConsecutiveErrors ?? 10;
+  const maxOfflineMs = options.maxOfflineMs ?? 300_000;
   const backoff = options.backoff ?? { baseMs: 500, maxMs: 15_000 };
   const emit = (event: WorkerEvent) => {
     try {
@@ -151,9 +161,9 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
   const startedAt = Date.now();
   const counts = { claimed: 0, completed: 0, failed: 0, released: 0, abandoned: 0, runs: 0 };
   let busyMs = 0;
-  // Two separate runs: a failing handler is not a broken network, and the reverse.
-  let taskErrors = 0;
   let transportErrors = 0;
+  /** When the current run of transport errors began; null while calls get through. */
+  let offlineSince: number | null = null;
 
   const running = new Map<string, Running>();
   const reports = new Set<Promise<void>>();
@@ -187,7 +197,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       busyMs: Math.round(busyMs),
       meanRunMs: counts.runs > 0 ? busyMs / counts.runs : null,
       types,
-      consecutiveErrors: Math.max(taskErrors, transportErrors),
+      transportErrors,
     };
   }
 
@@ -214,6 +224,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
 
   function transportOk(): void {
     transportErrors = 0;
+    offlineSince = null;
   }
 
   function transportFailed(what: string, e: unknown): void {
@@ -222,13 +233,15 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       return;
     }
     transportErrors++;
+    offlineSince ??= Date.now();
+    const offlineMs = Date.now() - offlineSince;
     const message = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-    log?.warn("transport error", { detail: message, consecutive: transportErrors });
-    emit({ type: "transport_error", message, consecutive: transportErrors });
-    if (maxErrors > 0 && transportErrors >= maxErrors) {
+    log?.warn("transport error", { detail: message, consecutive: transportErrors, offlineMs });
+    emit({ type: "transport_error", message, consecutive: transportErrors, offlineMs });
+    if (maxOfflineMs > 0 && offlineMs >= maxOfflineMs) {
       requestStop(
-        "too_many_errors",
-        `${transportErrors} transport errors in a row; last: ${message}`,
+        "offline",
+        `the coordinator was unreachable for ${offlineMs} ms (limit ${maxOfflineMs} ms); last error: ${message}`,
         options.graceMs ?? 30_000,
       );
     }
@@ -308,6 +321,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
     scheduleHeartbeat(r, Math.max(50, leaseMs / 3));
     let outcome: Promise<TaskOutcome>;
     try {
+      transport.started?.(lease.taskId, lease.leaseId);
       outcome = executor.run(lease, {
         signal: r.controller.signal,
         onProgress: (fraction) => (r.progress = fraction),
@@ -364,16 +378,6 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
         message: `result is larger than ${LIMITS.resultBytes} bytes of JSON`,
         retryable: false,
       };
-    }
-    // Counted now, not when the report lands, so no further claim slips in past the limit.
-    if (error === null) {
-      taskErrors = 0;
-    } else if (maxErrors > 0 && ++taskErrors >= maxErrors) {
-      requestStop(
-        "too_many_errors",
-        `${taskErrors} failed tasks in a row; last: ${error.code}: ${error.message}`,
-        options.graceMs ?? 30_000,
-      );
     }
     await report(r, runMs, error, outcome.ok ? outcome.result : undefined);
   }
@@ -492,7 +496,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       await claimLoop();
     } catch (e) {
       log?.error("worker loop failed", { error: String(e) });
-      requestStop("too_many_errors", `internal error: ${String(e)}`, options.graceMs ?? 30_000);
+      requestStop("internal", `internal error: ${String(e)}`, options.graceMs ?? 30_000);
     }
     while (running.size > 0 || reports.size > 0) {
       await Promise.race([changed(), ...reports]);

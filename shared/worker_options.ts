@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { handlerTypes } from "../handlers/mod.ts";
 import { LIMITS, QueueName } from "./protocol.ts";
+import { profileLayer } from "./worker_profiles.ts";
 
 /** The validated options, frozen. */
 export interface WorkerOptions {
@@ -34,12 +35,19 @@ export interface WorkerOptions {
   debug: boolean;
   config: string | null;
   graceMs: number;
-  /** 0: never stop on errors. */
-  maxConsecutiveErrors: number;
+  /** Exit 1 once every call to the coordinator has failed for this long; 0: never. */
+  maxOfflineMs: number;
+  /** Deprecated and ignored (task failures never stop a worker); null when not given. */
+  maxConsecutiveErrors: number | null;
+  /** Heap limit of each task thread, in MiB: a handler that needs more fails its attempt. */
+  threadMemoryMb: number;
   /** Nice value of the task threads (0 to 19): the owner's programs, and heartbeats, go first. */
   nice: number;
   /** `ws`: leases pushed over a WebSocket; `http`: long-poll claims. */
   transport: "ws" | "http";
+  /** The profile whose options sit between the environment and the config file. */
+  profile: string | null;
+  profilesFile: string | null;
 }
 
 export type ParsedWorkerOptions =
@@ -61,9 +69,13 @@ type Flag =
   | "debug"
   | "config"
   | "grace-ms"
+  | "max-offline-ms"
   | "max-consecutive-errors"
+  | "thread-memory-mb"
   | "nice"
-  | "transport";
+  | "transport"
+  | "profile"
+  | "profiles-file";
 
 interface OptionSpec {
   field: keyof WorkerOptions;
@@ -79,7 +91,7 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     field: "coordinator",
     env: "TESSERA_COORDINATOR",
     value: "URL",
-    help: "coordinator base URL",
+    help: "coordinator base URL, or several on one store, comma-separated (failover)",
     default: "http://127.0.0.1:8787",
   },
   "worker-id": {
@@ -166,12 +178,26 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "on SIGINT/SIGTERM, time to finish in-flight tasks",
     default: "30000",
   },
+  "max-offline-ms": {
+    field: "maxOfflineMs",
+    env: "TESSERA_MAX_OFFLINE_MS",
+    value: "MS",
+    help: "exit 1 once the coordinator has been unreachable this long (0: never)",
+    default: "300000",
+  },
   "max-consecutive-errors": {
     field: "maxConsecutiveErrors",
     env: "TESSERA_MAX_CONSECUTIVE_ERRORS",
     value: "N",
-    help: "exit after this many failures in a row (0: never)",
-    default: "10",
+    help: "deprecated, ignored: task failures never stop a worker",
+    default: "none",
+  },
+  "thread-memory-mb": {
+    field: "threadMemoryMb",
+    env: "TESSERA_THREAD_MEMORY_MB",
+    value: "MIB",
+    help: "heap limit of each task thread; a task over it fails, the thread is replaced",
+    default: "1024",
   },
   "nice": {
     field: "nice",
@@ -187,6 +213,20 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "ws: leases pushed over a WebSocket; http: long-poll claims",
     default: "ws",
   },
+  "profile": {
+    field: "profile",
+    env: "TESSERA_PROFILE",
+    value: "NAME",
+    help: "a named profile from the profiles file (types, queues, concurrency, nice)",
+    default: "none",
+  },
+  "profiles-file": {
+    field: "profilesFile",
+    env: "TESSERA_PROFILES_FILE",
+    value: "FILE",
+    help: "YAML or JSON file of worker profiles",
+    default: "none",
+  },
 };
 
 const FLAGS = Object.keys(OPTIONS) as Flag[];
@@ -196,7 +236,9 @@ const INTS = new Set<Flag>([
   "max-tasks",
   "poll-interval",
   "grace-ms",
+  "max-offline-ms",
   "max-consecutive-errors",
+  "thread-memory-mb",
   "nice",
 ]);
 
@@ -210,7 +252,11 @@ const knownType = z.string().refine((t) => handlerTypes.includes(t), {
 });
 
 const Schema = z.object({
-  coordinator: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }),
+  /** One coordinator URL, or several (comma-separated) that share a store, for failover. */
+  coordinator: z.string().refine(
+    (v) => v.split(",").every((u) => z.url({ protocol: /^https?$/ }).safeParse(u.trim()).success),
+    { error: "must be an http:// or https:// URL, or several separated by commas" },
+  ),
   workerId: z.string().min(1, "must not be empty").max(200, "must be at most 200 characters")
     .nullable(),
   types: z.array(knownType).nullable(),
@@ -224,9 +270,13 @@ const Schema = z.object({
   debug: z.boolean({ error: "must be true or false" }),
   config: z.string().min(1).nullable(),
   graceMs: count(0),
-  maxConsecutiveErrors: count(0),
+  maxOfflineMs: count(0),
+  maxConsecutiveErrors: count(0).nullable(),
+  threadMemoryMb: count(16).max(65_536, "must be at most 65536"),
   nice: count(0).max(19, "must be at most 19"),
   transport: z.enum(["ws", "http"], { error: 'must be "ws" or "http"' }),
+  profile: z.string().min(1, "must not be empty").nullable(),
+  profilesFile: z.string().min(1, "must not be empty").nullable(),
 });
 
 function defaults(): Record<Flag, unknown> {
@@ -246,9 +296,13 @@ function defaults(): Record<Flag, unknown> {
     "debug": false,
     "config": null,
     "grace-ms": 30_000,
-    "max-consecutive-errors": 10,
+    "max-offline-ms": 300_000,
+    "max-consecutive-errors": null,
+    "thread-memory-mb": 1024,
     "nice": 10,
     "transport": "ws",
+    "profile": null,
+    "profiles-file": null,
   };
 }
 
@@ -264,7 +318,7 @@ export function workerHelp(): string {
     "",
     "Runs tasks from a Tessera coordinator. SIGINT/SIGTERM stop claiming, let in-flight tasks",
     "finish within --grace-ms and hand the rest back; a second signal exits at once.",
-    "Precedence: flags > environment variables > config file > defaults.",
+    "Precedence: flags > environment variables > --profile > config file > defaults.",
     "",
     `  ${"flag".padEnd(30)} ${"environment variable".padEnd(31)} meaning`,
     ...rows,
@@ -307,6 +361,24 @@ export function findConfigPath(
   const flags = parseFlags(args);
   const fromFlag = flags.ok ? flags.values.config : undefined;
   return typeof fromFlag === "string" ? fromFlag : env[OPTIONS.config.env] || null;
+}
+
+/**
+ * The profiles file named by `--profiles-file`, `TESSERA_PROFILES_FILE` or the config file
+ * (`fileText`), so the caller can read it before {@link parseWorkerOptions}.
+ */
+export function findProfilesPath(
+  args: string[],
+  env: Record<string, string | undefined>,
+  fileText: string | null,
+): string | null {
+  const flags = parseFlags(args);
+  const fromFlag = flags.ok ? flags.values["profiles-file"] : undefined;
+  if (typeof fromFlag === "string") return fromFlag;
+  if (env[OPTIONS["profiles-file"].env]) return env[OPTIONS["profiles-file"].env]!;
+  const file = fileText === null ? null : parseFile(fileText);
+  const fromFile = file?.ok ? file.layer["profiles-file"] : undefined;
+  return typeof fromFile === "string" && fromFile ? fromFile : null;
 }
 
 /** `TESSERA_MAX_TASKS`, `MAX_TASKS`, `maxTasks`, `max_tasks` → `max-tasks`. */
@@ -375,7 +447,8 @@ function normalize(flag: Flag, value: unknown): unknown {
 
 /**
  * Parses the worker's options. `fileText` is the content of the config file (see
- * {@link findConfigPath}), or null when there is none.
+ * {@link findConfigPath}), or null when there is none; `profilesText` the content of the
+ * profiles file ({@link findProfilesPath}), read only when a profile is named.
  *
  * @example
  * ```ts
@@ -387,6 +460,7 @@ export function parseWorkerOptions(
   args: string[],
   env: Record<string, string | undefined>,
   fileText: string | null,
+  profilesText: string | null = null,
 ): ParsedWorkerOptions {
   const flags = parseFlags(args);
   if (!flags.ok) return { kind: "error", message: flags.message };
@@ -395,10 +469,19 @@ export function parseWorkerOptions(
   const file = fileText === null ? { ok: true as const, layer: {} } : parseFile(fileText);
   if (!file.ok) return { kind: "error", message: file.message };
 
+  const profileName = flags.values.profile ?? env[OPTIONS.profile.env] ?? file.layer.profile;
+  let profile: Layer = {};
+  if (typeof profileName === "string" && profileName !== "") {
+    const found = profileLayer(profilesText, profileName);
+    if (!found.ok) return { kind: "error", message: found.message };
+    profile = found.layer;
+  }
+
   const merged = defaults();
   const source: Partial<Record<Flag, string>> = {};
   const layers: Array<[string, Layer]> = [
     ["the config file", file.layer],
+    [`profile "${profileName}"`, profile],
     [
       "environment",
       Object.fromEntries(FLAGS.flatMap((f) => {

@@ -4,6 +4,15 @@
  * on the same socket. Reconnects with exponential backoff and jitter. Universal: only the
  * standard `WebSocket` and `fetch`, so it runs in Deno and in browser Web Workers.
  *
+ * - A reconnecting worker names in its hello every lease it still holds (running, waiting in the
+ *   buffer, or with a report on its way); the coordinator re-attaches those KV still holds for
+ *   it, so a coordinator restart costs seconds, not a lease period. Those it refuses are dropped
+ *   (buffered) or reported through `onCancel` (running): their results would be discarded.
+ * - Capacity 0 (a draining or paused worker) hands back at once every lease not yet taken by the
+ *   core, and any that was already on its way.
+ * - A socket closed with 4001 (token refused, or none while one is required) is final: every
+ *   call then fails with a `TransportError` of kind `unauthorized`.
+ *
  * Health and token checks go over HTTP (`createHttpTransport`), which a socket cannot answer
  * before it exists.
  *
@@ -11,6 +20,7 @@
  */
 import { createHttpTransport } from "./http_transport.ts";
 import {
+  CLOSE,
   knownErrorCode,
   type Lease,
   ServerMessage,
@@ -41,8 +51,11 @@ export interface WsTransportOptions {
   donorId?: string | undefined;
   /** Called with every connection state change, for a status line. */
   onStatus?: (status: "connecting" | "open" | "closed") => void;
-  /** Called when the coordinator says a held task was cancelled (or its lease expired). */
-  onCancel?: (taskId: string, leaseId: string) => void;
+  /**
+   * Called when a held task must stop: the coordinator says it was cancelled or its lease
+   * expired (`cancelled`), or it refused to re-attach the lease after a reconnect (`stale`).
+   */
+  onCancel?: (taskId: string, leaseId: string, reason: "cancelled" | "stale") => void;
   /** A reply not received within this time fails the call as a network error. @default 15000 */
   replyTimeoutMs?: number;
   /** For tests and for runtimes without a global WebSocket. */
@@ -51,7 +64,10 @@ export interface WsTransportOptions {
 
 /** The socket transport adds to {@link Transport}: change capacity, and close. */
 export interface WsTransport extends Transport {
-  /** New capacity (0 pauses delivery). Leases already held are unaffected. */
+  /**
+   * New capacity. 0 pauses delivery and hands back the leases not yet claimed; leases the core
+   * claimed are unaffected.
+   */
   setCapacity(slots: number): void;
   /** Closes the socket for good; the coordinator hands back whatever it still holds. */
   close(): void;
@@ -61,6 +77,8 @@ export interface WsTransport extends Transport {
 type Ack = Extract<ServerMessage, { type: "ack" }>;
 
 const MAX_BACKOFF_MS = 30_000;
+/** A lease that waited this long for a free slot gets a start notice. */
+const NOTICE_AFTER_MS = 50;
 
 export function createWsTransport(options: WsTransportOptions): WsTransport {
   const http = createHttpTransport({
@@ -70,8 +88,13 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     kind: options.kind,
   });
   const Socket = options.WebSocket ?? WebSocket;
-  const wsUrl = options.url.replace(/\/+$/, "").replace(/\/api$/, "").replace(/^http/, "ws") +
-    "/api/ws" + (options.token ? `?token=${encodeURIComponent(options.token)}` : "");
+  // Several coordinators on one store (comma-separated): a socket that closes reconnects to the
+  // next one, and re-attaches its leases there (the lease in KV is the truth, wherever it is read).
+  const wsUrls = options.url.split(",").map((u) => u.trim()).filter(Boolean).map((u) =>
+    u.replace(/\/+$/, "").replace(/\/api$/, "").replace(/^http/, "ws") + "/api/ws" +
+    (options.token ? `?token=${encodeURIComponent(options.token)}` : "")
+  );
+  let current = 0;
   const replyTimeoutMs = options.replyTimeoutMs ?? 15_000;
 
   let socket: WebSocket | null = null;
@@ -80,9 +103,18 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   let failures = 0;
   let capacity = options.capacity;
   let nextRef = 0;
+  /** Set when the coordinator refused this worker (close 4001): final. */
+  let refusal: TransportError | null = null;
   const buffered: Lease[] = [];
+  /**
+   * leaseId → taskId of every lease the coordinator gave us and has not yet answered a report
+   * of: what a new socket asks to re-attach.
+   */
+  const held = new Map<string, string>();
   /** leaseId → when the core took it, for the donor's compute time. */
   const started = new Map<string, number>();
+  /** leaseId → when it was pushed to us, to tell a prefetched lease from one run at once. */
+  const arrived = new Map<string, number>();
   const claimWaiters = new Set<() => void>();
   const pending = new Map<number, { resolve(a: Ack): void; reject(e: unknown): void }>();
   const openWaiters = new Set<() => void>();
@@ -94,9 +126,10 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   function connect(): void {
     if (closedForGood) return;
     options.onStatus?.("connecting");
-    const ws = new Socket(wsUrl);
+    const ws = new Socket(wsUrls[current]!);
     socket = ws;
     ws.onopen = () => {
+      const leases = [...held].map(([leaseId, taskId]) => ({ taskId, leaseId }));
       ws.send(JSON.stringify({
         type: "hello",
         workerId: options.workerId,
@@ -106,6 +139,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         ...(options.types?.length ? { types: [...options.types] } : {}),
         ...(options.queues?.length ? { queues: [...options.queues] } : {}),
         ...(options.donorId ? { donorId: options.donorId } : {}),
+        ...(leases.length > 0 ? { leases } : {}),
       }));
     };
     ws.onmessage = (e) => {
@@ -117,12 +151,16 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       }
       switch (msg.type) {
         case "welcome":
+          for (const leaseId of msg.refused ?? []) dropLease(leaseId, "stale");
           open = true;
           failures = 0;
           options.onStatus?.("open");
           for (const w of [...openWaiters]) w();
           return;
         case "lease":
+          held.set(msg.lease.leaseId, msg.lease.taskId);
+          arrived.set(msg.lease.leaseId, Date.now());
+          if (capacity === 0) return void handBack(msg.lease);
           buffered.push(msg.lease);
           keepAlive(msg.lease);
           return wakeClaims();
@@ -131,29 +169,44 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           pending.delete(msg.ref);
           return p?.resolve(msg);
         }
-        case "cancel": {
-          // A buffered (not yet started) lease is simply dropped.
-          const i = buffered.findIndex((l) => l.leaseId === msg.leaseId);
-          if (i >= 0) buffered.splice(i, 1);
-          return options.onCancel?.(msg.taskId, msg.leaseId);
-        }
+        case "cancel":
+          arrived.delete(msg.leaseId);
+          return dropLease(msg.leaseId, "cancelled");
         case "error":
           return;
       }
     };
-    ws.onclose = () => {
+    ws.onclose = (e: CloseEvent) => {
       if (socket === ws) socket = null;
       open = false;
-      // The coordinator released every lease this socket held, buffered ones included.
-      buffered.length = 0;
-      stopKeepAlives();
+      if (e.code === CLOSE.unauthorized) {
+        refusal = new TransportError(
+          "unauthorized",
+          e.reason || "the coordinator refused this worker",
+          { status: 401 },
+        );
+        closedForGood = true;
+        stopKeepAlives();
+        for (const w of [...openWaiters]) w();
+      }
+      // Buffered leases are kept: the next hello asks to re-attach them with the others.
       for (const p of pending.values()) {
-        p.reject(new TransportError("network", "socket closed before the reply"));
+        p.reject(refusal ?? new TransportError("network", "socket closed before the reply"));
       }
       pending.clear();
       options.onStatus?.("closed");
       wakeClaims();
       if (closedForGood) return;
+      if (wsUrls.length > 1) {
+        // Another coordinator is likely up: try it at once, and back off only once all were tried.
+        current = (current + 1) % wsUrls.length;
+        const delay = failures++ < wsUrls.length
+          ? 0
+          : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (failures - wsUrls.length)) *
+            (0.5 + Math.random() / 2);
+        setTimeout(connect, delay);
+        return;
+      }
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
     };
@@ -175,9 +228,24 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     });
   }
 
+  /** Forgets a lease the coordinator ended or refused; a running one is stopped. */
+  function dropLease(leaseId: string, reason: "cancelled" | "stale"): void {
+    const taskId = held.get(leaseId);
+    held.delete(leaseId);
+    const i = buffered.findIndex((l) => l.leaseId === leaseId);
+    // A buffered (not yet started) lease is simply dropped.
+    if (i >= 0) return void buffered.splice(i, 1);
+    if (taskId !== undefined) options.onCancel?.(taskId, leaseId, reason);
+  }
+
+  function handBack(lease: Lease): void {
+    release(lease.taskId, lease.leaseId).catch(() => {/* it expires instead */});
+  }
+
   async function request(body: Record<string, unknown>): Promise<Ack> {
+    if (refusal) throw refusal;
     if (!await whenOpen(replyTimeoutMs)) {
-      throw new TransportError("network", "coordinator socket is not connected");
+      throw refusal ?? new TransportError("network", "coordinator socket is not connected");
     }
     const ref = ++nextRef;
     return new Promise<Ack>((resolve, reject) => {
@@ -215,11 +283,16 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     };
   }
 
-  /** Reports must not be lost to a transient error: retry the send until a reply comes. */
-  async function report(body: Record<string, unknown>): Promise<ReportOutcome> {
+  /**
+   * Reports must not be lost to a transient error (a coordinator restart among them): retry the
+   * send until a reply comes. The lease stays held, so a new socket re-attaches it first.
+   */
+  async function report(body: { leaseId: string } & Record<string, unknown>) {
     for (let attempt = 0;; attempt++) {
       try {
-        return reportOutcome(await request(body));
+        const outcome = reportOutcome(await request(body));
+        held.delete(body.leaseId);
+        return outcome;
       } catch (e) {
         if (closedForGood || attempt >= 5) throw e;
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
@@ -249,6 +322,11 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     keepAlives.clear();
   };
 
+  function release(taskId: string, leaseId: string) {
+    started.delete(leaseId);
+    return report({ type: "release", taskId, leaseId });
+  }
+
   connect();
 
   return {
@@ -259,6 +337,13 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     checkToken: () => http.checkToken(),
 
     async claim({ max, waitMs, signal }: ClaimOptions): Promise<Lease[]> {
+      if (refusal) throw refusal;
+      // Not connected: say so soon, so the core backs off and counts the time offline.
+      if (buffered.length === 0 && !await whenOpen(Math.min(waitMs, 2_000), signal)) {
+        if (refusal) throw refusal;
+        if (signal?.aborted || closedForGood) return [];
+        throw new TransportError("network", "coordinator socket is not connected");
+      }
       const deadline = Date.now() + waitMs;
       while (buffered.length === 0 && Date.now() < deadline && !signal?.aborted && !closedForGood) {
         await new Promise<void>((resolve) => {
@@ -272,7 +357,8 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           claimWaiters.add(done);
           signal?.addEventListener("abort", done, { once: true });
         });
-        if (!open && buffered.length === 0 && socket === null) {
+        if (refusal) throw refusal;
+        if (!open && buffered.length === 0) {
           throw new TransportError("network", "coordinator socket is not connected");
         }
       }
@@ -301,14 +387,26 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       started.delete(leaseId);
       return report({ type: "fail", taskId, leaseId, error });
     },
-    release(taskId: string, leaseId: string) {
-      started.delete(leaseId);
-      return report({ type: "release", taskId, leaseId });
+    release,
+
+    started(taskId: string, leaseId: string) {
+      const waited = Date.now() - (arrived.get(leaseId) ?? 0);
+      arrived.delete(leaseId);
+      // Run as soon as it came, the lease's own start is the same time: a notice for every task
+      // would halve the tasks a volunteer's socket may report within its message rate.
+      if (waited < NOTICE_AFTER_MS) return;
+      try {
+        if (open) socket?.send(JSON.stringify({ type: "started", taskId, leaseId }));
+      } catch {
+        // Lost with the socket: credit then counts from the lease, and the lease is handed back.
+      }
     },
 
     setCapacity(slots: number) {
       capacity = slots;
+      // The credit leaves first, so the slots these releases free are not filled again.
       if (open) socket?.send(JSON.stringify({ type: "credit", slots }));
+      if (slots === 0) { for (const lease of buffered.splice(0)) handBack(lease); }
     },
 
     close() {

@@ -95,7 +95,13 @@ Deno.test("deno task keys creates, lists and revokes keys that a coordinator on 
     // A coordinator on that file, --auth auto: the keys exist, so they are required.
     await using c = await testCoordinator({ db, auth: "auto" });
     const who = await c.call("GET", "/whoami", undefined, { authorization: `Bearer ${alice.key}` });
-    assert.deepEqual(who.body, { role: "client", keyId: alice.id, name: "alice", enforced: true });
+    assert.deepEqual(who.body, {
+      role: "client",
+      keyId: alice.id,
+      name: "alice",
+      enforced: true,
+      trustedWorker: false,
+    });
     assertRefusal(await c.call("POST", "/tasks", echo()), 401, "unauthorized");
     const auth = { authorization: `Bearer ${alice.key}` };
     assert.equal((await c.call("POST", "/tasks", echo(), auth)).status, 201);
@@ -190,6 +196,7 @@ Deno.test("every API route without credentials is 401 with the error shape; only
     role: "anonymous",
     enforced: true,
     localReadOnly: false,
+    trustedWorker: false,
   });
   // The document declares the bearer scheme.
   assert.deepEqual(doc.security, [{ bearer: [] }]);
@@ -363,7 +370,12 @@ Deno.test("from localhost the dashboard reads without a key; a POST, a list or a
   }
   assertRefusal(await c.call("GET", "/workers/none/stats"), 404, "not_found");
   const who = await c.call("GET", "/whoami");
-  assert.deepEqual(who.body, { role: "anonymous", enforced: true, localReadOnly: true });
+  assert.deepEqual(who.body, {
+    role: "anonymous",
+    enforced: true,
+    localReadOnly: true,
+    trustedWorker: false, // a worker token is configured: local alone is not enough
+  });
   const live = await fetch(`${c.api}/live`);
   assert.equal(live.status, 200);
   assert.match(live.headers.get("content-type") ?? "", /event-stream/);

@@ -119,8 +119,9 @@ Deno.test("createDenoExecutor() terminates a thread whose task ignores abort and
   // A thread whose "stuck.loop" never yields for 2.5 s (no shipped handler is that rude). Deno
   // does not interrupt a running loop on terminate(), so the loop is finite: the test process
   // must not keep a spinning thread.
-  const real = new URL("../shared/task_thread.ts", import.meta.url).href;
-  const threadUrl = "data:text/javascript," + encodeURIComponent(`
+  const real = new URL("../shared/_task_thread_node.ts", import.meta.url).href;
+  const threadUrl = new URL(
+    "data:text/javascript," + encodeURIComponent(`
     import { taskThreadApi } from ${JSON.stringify(real)};
     const run = taskThreadApi.run;
     taskThreadApi.run = (taskId, type, ...rest) => {
@@ -129,7 +130,8 @@ Deno.test("createDenoExecutor() terminates a thread whose task ignores abort and
       while (performance.now() < end) { /* never yields */ }
       return { ok: true, result: "too late" };
     };
-  `);
+  `),
+  );
   await withExecutor({ threadUrl, stopWithinMs: 300 }, async (executor) => {
     const controller = new AbortController();
     setTimeout(() => controller.abort("timeout"), 100);

@@ -31,7 +31,8 @@ Deno.test("parseWorkerOptions() takes flags over env over file over defaults", (
   strictEqual(o.maxTasks, 20); // env beats file
   strictEqual(o.pollInterval, 3000); // file beats default
   strictEqual(o.graceMs, 300);
-  strictEqual(o.maxConsecutiveErrors, 10); // default
+  strictEqual(o.maxOfflineMs, 300_000); // default
+  strictEqual(o.maxConsecutiveErrors, null); // deprecated: absent unless given
   strictEqual(o.coordinator, "http://127.0.0.1:8787");
 });
 
@@ -55,7 +56,7 @@ Deno.test("parseWorkerOptions() reads a JSON config file with any key spelling",
     coordinator: "http://10.0.0.1:9000",
     workerId: "box-1",
     types: ["primes.count", "demo.echo"],
-    "max-consecutive-errors": 4,
+    "max-offline-ms": 60_000,
     TESSERA_DEBUG: true,
     log_format: "json",
   });
@@ -63,7 +64,7 @@ Deno.test("parseWorkerOptions() reads a JSON config file with any key spelling",
   strictEqual(o.coordinator, "http://10.0.0.1:9000");
   strictEqual(o.workerId, "box-1");
   deepStrictEqual(o.types, ["primes.count", "demo.echo"]);
-  strictEqual(o.maxConsecutiveErrors, 4);
+  strictEqual(o.maxOfflineMs, 60_000);
   strictEqual(o.debug, true);
   strictEqual(o.logFormat, "json");
 });
@@ -149,7 +150,9 @@ Deno.test("parseWorkerOptions() --help lists every option with its env var and d
       ["--debug", "TESSERA_DEBUG"],
       ["--config", "TESSERA_CONFIG"],
       ["--grace-ms", "TESSERA_GRACE_MS"],
+      ["--max-offline-ms", "TESSERA_MAX_OFFLINE_MS"],
       ["--max-consecutive-errors", "TESSERA_MAX_CONSECUTIVE_ERRORS"],
+      ["--thread-memory-mb", "TESSERA_THREAD_MEMORY_MB"],
       ["--nice", "TESSERA_NICE"],
     ]
   ) {

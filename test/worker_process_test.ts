@@ -11,7 +11,7 @@ import {
   startTestCoordinator,
   type TestCoordinator,
   type WorkerProcess,
-} from "../shared/_worker_test_helpers.ts";
+} from "./_worker_helpers.ts";
 
 /** One worker per test: replicated (quorum) verification would wait for a second one. */
 const NO_QUORUM = { mode: "none" as const };
@@ -301,22 +301,147 @@ Deno.test("worker.ts exits 1 with one line when its token is refused, and works 
   }, { workerToken: "s3cret" });
 });
 
-Deno.test("worker.ts exits 1 after --max-consecutive-errors failed tasks in a row", async () => {
+Deno.test("worker.ts keeps working after failing tasks in a row: no task outcome stops it, --max-consecutive-errors is ignored with a warning", async () => {
   await withCoordinator(async (c) => {
-    await c.submit(Array.from({ length: 6 }, () => ({
+    const failing = await c.submit(Array.from({ length: 12 }, () => ({
       type: "demo.sleep",
       params: { ms: 0, fail: "permanent" as const },
     })));
-    const w = spawnWorker([
-      "--coordinator",
-      c.url,
-      "--concurrency",
-      "1",
-      "--max-consecutive-errors",
-      "3",
-    ]);
+    const args = ["--concurrency", "1", "--max-consecutive-errors", "3"];
+    await withWorker(c, args, async (w) => {
+      for (const t of await c.settle(failing, 20_000)) strictEqual(t.status, "failed");
+      const [echo] = await c.submit([{ type: "demo.echo", params: { after: "failures" } }]);
+      const [t] = await c.settle([echo!], 10_000);
+      strictEqual(t!.status, "completed");
+      ok(/--max-consecutive-errors is deprecated and ignored/.test(w.stderr()), w.stderr());
+      w.kill("SIGTERM");
+      strictEqual((await w.status).code, 0);
+    });
+  });
+});
+
+Deno.test("worker.ts survives a handler that never yields: the attempt times out, the thread is replaced, the next task runs", async () => {
+  await withCoordinator(async (c) => {
+    const [stuck] = await c.submit([{
+      type: "demo.sleep",
+      params: { ms: 0, hog: "cpu" as const },
+      timeoutMs: 500,
+      maxAttempts: 1,
+    }]);
+    await withWorker(c, ["--concurrency", "1", "--log-format", "json"], async (w) => {
+      const [t] = await c.settle([stuck!], 15_000);
+      strictEqual(t!.status, "failed");
+      strictEqual(t!.error?.code, "timeout");
+      const [echo] = await c.submit([{ type: "demo.echo", params: { next: true } }]);
+      strictEqual((await c.settle([echo!], 10_000))[0]!.status, "completed");
+      w.kill("SIGTERM");
+      strictEqual((await w.status).code, 0);
+      const final = w.stderr().trim().split("\n").map((l) => JSON.parse(l))
+        .find((l) => l.message === "stopped");
+      strictEqual(final?.restarts, 1);
+    });
+  });
+});
+
+Deno.test("worker.ts survives a handler that runs its thread out of memory: the attempt fails, the thread is replaced, the next task runs", async () => {
+  await withCoordinator(async (c) => {
+    // Deno may end a thread's over-the-limit promise chain without telling the parent: then the
+    // attempt ends at its timeout, when the thread is replaced. Either way the process lives on.
+    const [hog] = await c.submit([{
+      type: "demo.sleep",
+      params: { ms: 0, hog: "memory" as const },
+      timeoutMs: 2_000,
+      maxAttempts: 1,
+    }]);
+    await withWorker(c, ["--concurrency", "1", "--thread-memory-mb", "64"], async (w) => {
+      const [t] = await c.settle([hog!], 20_000);
+      strictEqual(t!.status, "failed");
+      ok(
+        t!.error?.code === "timeout" || /out of memory/.test(t!.error?.message ?? ""),
+        JSON.stringify(t!.error),
+      );
+      const [echo] = await c.submit([{ type: "demo.echo", params: { next: true } }]);
+      strictEqual((await c.settle([echo!], 10_000))[0]!.status, "completed");
+      w.kill("SIGTERM");
+      strictEqual((await w.status).code, 0);
+    });
+  });
+});
+
+Deno.test("worker.ts exits 1 with one line once the coordinator has been unreachable for --max-offline-ms", async () => {
+  const c = await startTestCoordinator();
+  const w = spawnWorker(["--coordinator", c.url, "--max-offline-ms", "1500"]);
+  try {
+    await w.waitFor(/worker started/);
+    await c.close();
+    const gone = Date.now();
     strictEqual((await w.status).code, 1);
-    ok(/tessera-worker: 3 failed tasks in a row/.test(w.stderr()), w.stderr());
+    const waited = Date.now() - gone;
+    ok(waited >= 1_500 && waited < 20_000, `exited ${waited} ms after the coordinator went away`);
+    const last = w.stderr().trim().split("\n").at(-1)!;
+    ok(/^tessera-worker: the coordinator was unreachable for \d+ ms/.test(last), w.stderr());
+  } finally {
+    try {
+      w.kill("SIGKILL");
+    } catch { /* gone */ }
+    await w.status;
+  }
+});
+
+for (const transport of ["ws", "http"]) {
+  Deno.test(`worker.ts --transport ${transport} without a token, against a coordinator that enforces keys, exits 1 with one line`, async () => {
+    await withCoordinator(async (c) => {
+      const started = Date.now();
+      const w = spawnWorker(["--coordinator", c.url, "--transport", transport]);
+      const timer = setTimeout(() => w.kill("SIGKILL"), 10_000);
+      const status = await w.status;
+      clearTimeout(timer);
+      strictEqual(status.code, 1, w.stderr());
+      ok(Date.now() - started < 10_000);
+      deepStrictEqual(w.stderr().trim().split("\n"), [
+        `tessera-worker: the coordinator at ${c.url} requires a worker token (--token or TESSERA_TOKEN)`,
+      ]);
+    }, { auth: "on" });
+  });
+}
+
+Deno.test("worker.ts on SIGTERM announces credit 0: no lease is pushed to it after the signal, and what it held unstarted goes to another worker at once", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit(Array.from({ length: 6 }, () => ({
+      type: "demo.sleep",
+      params: { ms: 1_000 },
+      verification: NO_QUORUM,
+    })));
+    const args = ["--worker-id", "drainer", "--concurrency", "1", "--grace-ms", "10000"];
+    await withWorker(c, args, async (a) => {
+      // One running, one waiting in the socket's buffer (capacity is concurrency × 1.5).
+      await c.until(ids[1]!, (t) => t.workerId === "drainer");
+      await c.until(ids[0]!, (t) => t.workerId === "drainer");
+      const signalled = Date.now();
+      a.kill("SIGTERM");
+      await withWorker(c, ["--worker-id", "taker", "--concurrency", "4"], async () => {
+        const done = await c.settle(ids, 20_000);
+        strictEqual((await a.status).code, 0);
+        const byDrainer = done.flatMap((t) => t.history.filter((h) => h.workerId === "drainer"));
+        for (const h of byDrainer) {
+          ok(
+            h.startedAt < signalled,
+            `a lease was pushed to the draining worker ${h.startedAt - signalled} ms after SIGTERM`,
+          );
+        }
+        const released = byDrainer.filter((h) => h.outcome === "released");
+        strictEqual(released.length, 1, JSON.stringify(byDrainer));
+        ok(
+          released[0]!.endedAt - signalled < 1_000,
+          `released ${released[0]!.endedAt - signalled} ms after SIGTERM, not at once`,
+        );
+        strictEqual(byDrainer.filter((h) => h.outcome === "completed").length, 1);
+        for (const t of done) {
+          strictEqual(t.status, "completed");
+          if (t.history.some((h) => h.outcome === "released")) strictEqual(t.workerId, "taker");
+        }
+      });
+    });
   });
 });
 

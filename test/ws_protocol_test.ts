@@ -212,8 +212,51 @@ Deno.test("donor totals are kept for browser volunteers", async () => {
     const d = (await c.call("GET", "/donors")).body.donors;
     return d.length && d[0].completed === 2 ? d : null;
   });
-  assert.deepEqual(donors[0], { id: "donor-abc", completed: 2, computeMs: 80 });
+  assert.equal(donors[0].id, "donor-abc");
+  // Timed by the coordinator, not taken from runMs (donor_credit_test.ts pins how).
+  assert.ok(donors[0].computeMs >= 0 && donors[0].computeMs < 5000, String(donors[0].computeMs));
   const w = (await c.call("GET", "/workers/tab-1/stats")).body;
   assert.equal(w.kind, "browser");
+  await s.close();
+});
+
+Deno.test("a hello naming held leases re-attaches those of its worker (reports accepted, heartbeats go on) and refuses the others", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  await c.call("POST", "/tasks", echo(2));
+  // Leased before this socket existed, as by a coordinator that has since restarted.
+  const [mine] = (await c.call("POST", "/leases", { workerId: "back", max: 1 })).body.leases;
+  const [theirs] = (await c.call("POST", "/leases", { workerId: "other", max: 1 })).body.leases;
+  const s = await connect(c.url);
+  s.send({
+    type: "hello",
+    workerId: "back",
+    kind: "deno",
+    slots: 2,
+    leases: [mine, theirs, { taskId: mine.taskId, leaseId: "01NOTALEASE" }].map((l) => ({
+      taskId: l.taskId,
+      leaseId: l.leaseId,
+    })),
+  });
+  const welcome = await s.next((m) => m.type === "welcome");
+  assert.deepEqual(welcome.refused.sort(), [theirs.leaseId, "01NOTALEASE"].sort());
+  const hb = s.ref();
+  s.send({ type: "heartbeat", ref: hb, taskId: mine.taskId, leaseId: mine.leaseId });
+  assert.equal((await s.next((m) => m.type === "ack" && m.ref === hb)).ok, true);
+  const stolen = s.ref();
+  s.send({
+    type: "complete",
+    ref: stolen,
+    taskId: theirs.taskId,
+    leaseId: theirs.leaseId,
+    result: 1,
+  });
+  assert.equal((await s.next((m) => m.type === "ack" && m.ref === stolen)).code, "stale_lease");
+  const done = s.ref();
+  s.send({ type: "complete", ref: done, taskId: mine.taskId, leaseId: mine.leaseId, result: 7 });
+  assert.equal((await s.next((m) => m.type === "ack" && m.ref === done)).ok, true);
+  const t = (await c.call("GET", `/tasks/${mine.taskId}`)).body;
+  assert.equal(t.status, "completed");
+  assert.deepEqual(t.history.map((h: any) => [h.workerId, h.outcome]), [["back", "completed"]]);
+  assert.equal((await c.call("GET", `/tasks/${theirs.taskId}`)).body.workerId, "other");
   await s.close();
 });

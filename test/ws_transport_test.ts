@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { TransportError } from "../shared/transport.ts";
 import { createWsTransport } from "../shared/ws_transport.ts";
 import { eventually, sleep, testCoordinator } from "./_helpers.ts";
 
@@ -73,5 +74,29 @@ Deno.test("createWsTransport reconnects after a coordinator restart and loses no
     t.close();
     await c.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("createWsTransport treats a socket refused with 4001 as final: calls fail as unauthorized, no reconnect loop", async () => {
+  await using c = await testCoordinator({ auth: "on" });
+  const statuses: string[] = [];
+  const t = createWsTransport({
+    url: c.url,
+    workerId: "no-token",
+    kind: "deno",
+    capacity: 1,
+    onStatus: (s) => statuses.push(s),
+  });
+  try {
+    const error = await t.claim({ max: 1, waitMs: 5_000 }).then(() => null, (e) => e);
+    assert.ok(error instanceof TransportError, String(error));
+    assert.equal(error.kind, "unauthorized");
+    assert.match(error.message, /worker token is required/);
+    await sleep(1_000);
+    assert.deepEqual(statuses, ["connecting", "closed"], "it does not reconnect");
+    const again = await t.heartbeat("t", "l").then(() => null, (e) => e);
+    assert.equal(again?.kind, "unauthorized");
+  } finally {
+    t.close();
   }
 });

@@ -11,6 +11,7 @@ import {
   ReportRequest,
   ReportResponse,
 } from "../../shared/protocol.ts";
+import { operatorWorker } from "../auth.ts";
 import { finishMany } from "../finish_attempt.ts";
 import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
 
@@ -30,8 +31,10 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
     }),
     async (c) => {
       const b = c.req.valid("json");
+      const operator = operatorWorker(c.get("auth"), b.kind);
       workers.seen(b.workerId, {
         kind: b.kind,
+        operator,
         ...(b.types ? { types: b.types } : {}),
         ...(b.concurrency ? { concurrency: b.concurrency } : {}),
       });
@@ -42,6 +45,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
         types: b.types,
         queues: b.queues,
         kind: b.kind,
+        operator,
         signal: c.req.raw.signal,
       });
       return c.json({ leases }, 200);

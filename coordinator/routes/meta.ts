@@ -54,7 +54,7 @@ export function metaRoutes({ ctx, workers }: Deps) {
       const auth = c.get("auth");
       // Without enforcement an unknown token is simply anonymous, unless it was meant to be the
       // worker token: a worker checks its token here before it starts.
-      if (auth.refused && (auth.enforced || ctx.config.workerToken !== undefined)) {
+      if (auth.refused && (auth.enforced || auth.workerTokens)) {
         throw new ApiFailure("unauthorized", "the token was refused", "authorization");
       }
       return c.json({
@@ -63,6 +63,7 @@ export function metaRoutes({ ctx, workers }: Deps) {
         ...(auth.keyName !== null ? { name: auth.keyName } : {}),
         enforced: auth.enforced,
         ...(auth.enforced && auth.role === "anonymous" ? { localReadOnly: auth.local } : {}),
+        trustedWorker: auth.operator,
       }, 200);
     },
   );

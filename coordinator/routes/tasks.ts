@@ -23,7 +23,7 @@ import {
   TaskPage,
 } from "../../shared/protocol.ts";
 import { awaitTasks, isFinal } from "../await_tasks.ts";
-import { canSee, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
+import { canSee, operatorWorker, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
 import type { Ctx } from "../context.ts";
 import { cancelTask } from "../cancel.ts";
 import { enqueue } from "../enqueue.ts";
@@ -139,7 +139,8 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       const b = c.req.valid("json");
       const workerId = (b.worker_id ?? b.workerId)!;
       const types = b.task_types ?? b.types;
-      workers.seen(workerId, types ? { types } : {});
+      const operator = operatorWorker(c.get("auth"), "other");
+      workers.seen(workerId, types ? { types, operator } : { operator });
       const [lease] = await dispatcher.claim({
         workerId,
         max: 1,
@@ -147,6 +148,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
         types,
         queues: b.queues,
         via: "seed",
+        operator,
         signal: c.req.raw.signal,
       });
       return c.json(

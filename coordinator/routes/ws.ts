@@ -2,9 +2,10 @@
  * `GET /api/ws`: the WebSocket lease endpoint (protocol in shared/protocol.ts), and the donors'
  * totals kept from socket completions.
  *
- * The token (worker token or admin key) comes as `?token=` or a bearer header; without one a
+ * The token (a worker token or an admin key) comes as `?token=` or a bearer header; without one a
  * socket may only say hello as `kind: "browser"` (an anonymous volunteer) unless workers are
- * open (no worker token and no enforced keys). A refused token closes the socket with 4001.
+ * open (no worker token configured and no enforced keys), and then it is trusted only from this
+ * machine (auth.ts). A refused token closes the socket with 4001.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { upgradeWebSocket } from "hono/deno";
 import { CLOSE, type Donor, DonorsResponse } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
-import { donorPrefix } from "../keys.ts";
+import { decodeDonorStatKey, donorPrefix } from "../keys.ts";
 import type { WsHub } from "../ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
 
@@ -23,10 +24,9 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
     "/ws",
     upgradeWebSocket((c) => {
       const auth = c.get("auth");
-      const workerTokenSet = ctx.config.workerToken !== undefined;
-      const refused = auth.refused && (auth.enforced || workerTokenSet);
+      const refused = auth.refused && (auth.enforced || auth.workerTokens);
       const trusted = auth.role === "worker" || auth.role === "admin";
-      const open = !auth.enforced && !workerTokenSet && auth.role === "anonymous";
+      const open = !auth.enforced && !auth.workerTokens && auth.role === "anonymous";
       let conn: ReturnType<WsHub["open"]> | null = null;
       return {
         onOpen: (_evt, ws) => {
@@ -34,7 +34,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
           conn = hub.open({
             send: (d) => ws.send(d),
             close: (code, reason) => ws.close(code, reason),
-          }, { address: auth.address, worker: trusted || open, trusted });
+          }, { address: auth.address, worker: trusted || open, trusted, operator: auth.operator });
         },
         onMessage: (evt) => conn?.message(evt.data),
         onClose: () => conn?.close(),
@@ -56,7 +56,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
     async (c) => {
       const byId = new Map<string, Donor>();
       for await (const e of ctx.kv.list({ prefix: donorPrefix() })) {
-        const [, id, stat] = e.key as [string, string, "completed" | "computeMs"];
+        const { donorId: id, stat } = decodeDonorStatKey(e.key);
         const d = byId.get(id) ?? byId.set(id, { id, completed: 0, computeMs: 0 }).get(id)!;
         d[stat] = counterValue(e.value);
       }

@@ -239,7 +239,7 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
       transport: t,
       executor: pool,
       concurrency: workers,
-      maxConsecutiveErrors: 0,
+      maxOfflineMs: 0,
       onEvent,
     });
     cores.add(c);

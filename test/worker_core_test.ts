@@ -1,12 +1,12 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { createLogger } from "./logger.ts";
-import { createHttpTransport, type HttpTransportOptions } from "./http_transport.ts";
-import { createDenoExecutor } from "./deno_executor.ts";
-import type { Lease } from "./protocol.ts";
-import type { ClaimOptions, Transport } from "./transport.ts";
-import { type Executor, startWorkerCore, type WorkerCoreOptions } from "./worker_core.ts";
-import { runTask } from "./_worker_run_task.ts";
-import { startTestCoordinator, type TestCoordinator } from "./_worker_test_helpers.ts";
+import { createLogger } from "../shared/logger.ts";
+import { createHttpTransport, type HttpTransportOptions } from "../shared/http_transport.ts";
+import { createDenoExecutor } from "../shared/deno_executor.ts";
+import type { Lease } from "../shared/protocol.ts";
+import type { ClaimOptions, Transport } from "../shared/transport.ts";
+import { type Executor, startWorkerCore, type WorkerCoreOptions } from "../shared/worker_core.ts";
+import { runTask } from "../shared/_worker_run_task.ts";
+import { startTestCoordinator, type TestCoordinator } from "./_worker_helpers.ts";
 
 const quiet = createLogger({ level: "error" });
 /** One worker here: replicated (quorum) verification would wait for a second one. */
@@ -185,20 +185,21 @@ Deno.test("stop() releases tasks still running after the grace: pending at once,
   });
 });
 
-Deno.test("startWorkerCore() stops after maxConsecutiveErrors failed tasks in a row", async () => {
+Deno.test("startWorkerCore() never stops for failed tasks, however many in a row", async () => {
   await withCoordinator(async (c) => {
-    await c.submit(Array.from({ length: 6 }, () => ({
+    await c.submit(Array.from({ length: 15 }, () => ({
       type: "demo.sleep",
       params: { ms: 0, fail: "permanent" as const },
     })));
-    const result = await core(c, { concurrency: 1, maxConsecutiveErrors: 3 }).done;
-    strictEqual(result.reason, "too_many_errors");
-    strictEqual(result.stats.failed, 3);
-    ok(result.message.includes("3 failed tasks in a row"), result.message);
+    await c.submit([{ type: "demo.echo", params: { last: true } }]);
+    const result = await core(c, { concurrency: 1, maxTasks: 16 }).done;
+    strictEqual(result.reason, "max_tasks");
+    strictEqual(result.stats.failed, 15);
+    strictEqual(result.stats.completed, 1);
   });
 });
 
-Deno.test("startWorkerCore() backs off after transport errors and stops after maxConsecutiveErrors", async () => {
+Deno.test("startWorkerCore() backs off after transport errors and stops once offline for maxOfflineMs", async () => {
   const c = await startTestCoordinator();
   const url = c.url;
   await c.close();
@@ -210,14 +211,16 @@ Deno.test("startWorkerCore() backs off after transport errors and stops after ma
     transport,
     executor: inProcess,
     concurrency: 1,
-    maxConsecutiveErrors: 4,
+    maxOfflineMs: 300,
     backoff: { baseMs: 40, maxMs: 100 },
     log: quiet,
   }).done;
-  strictEqual(result.reason, "too_many_errors");
-  strictEqual(claims, 4);
-  // Three pauses of at least 20, 40 and 50 ms (half the backoff, the least jitter).
-  ok(Date.now() - started >= 110, `no backoff: ${Date.now() - started} ms`);
+  strictEqual(result.reason, "offline");
+  ok(/unreachable for \d+ ms/.test(result.message), result.message);
+  const took = Date.now() - started;
+  ok(took >= 300, `stopped after ${took} ms, before the window`);
+  // Pauses of 20–40, 40–80, then 50–100 ms: a few claims, not a spin.
+  ok(claims >= 3 && claims <= 12, `${claims} claims in ${took} ms`);
 });
 
 Deno.test("startWorkerCore() stops with reason unauthorized when the token is refused", async () => {

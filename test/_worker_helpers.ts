@@ -1,15 +1,13 @@
 /**
- * Test helpers for the worker: a real coordinator on 127.0.0.1 with its KV in a temp dir, and a
- * few API calls tests need. Deno-only (tests only).
+ * Test helpers for the worker: `worker.ts` as a child process, and a coordinator (the one of
+ * `_helpers.ts`) with the few calls worker tests need.
  *
  * @module
  */
-import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from "../coordinator/config.ts";
-import { type Coordinator, startCoordinator } from "../coordinator/server.ts";
-import type { SubmitTask, Task, WorkerInfo } from "./protocol.ts";
-
-/** The repository root, where `worker.ts` lives. */
-export const REPO_ROOT = new URL("..", import.meta.url).pathname;
+import type { CoordinatorConfig } from "../coordinator/config.ts";
+import type { Coordinator } from "../coordinator/server.ts";
+import type { SubmitTask, Task, WorkerInfo } from "../shared/protocol.ts";
+import { REPO_ROOT, testCoordinator } from "./_helpers.ts";
 
 /** A `deno run -A worker.ts` child process with its output collected. */
 export interface WorkerProcess {
@@ -108,31 +106,8 @@ export interface TestCoordinator {
 export async function startTestCoordinator(
   config: Partial<CoordinatorConfig> = {},
 ): Promise<TestCoordinator> {
-  const dir = await Deno.makeTempDir({ prefix: "tessera-worker-test-" });
-  const coordinator = await startCoordinator({
-    ...COORDINATOR_DEFAULTS,
-    port: 0,
-    hostname: "127.0.0.1",
-    db: `${dir}/kv.sqlite`,
-    logLevel: "error",
-    reapIntervalMs: 50,
-    ...config,
-  });
-  const url = coordinator.url;
-  async function api(
-    method: string,
-    path: string,
-    body?: unknown,
-    // deno-lint-ignore no-explicit-any
-  ): Promise<{ status: number; body: any }> {
-    const res = await fetch(`${url}/api${path}`, {
-      method,
-      headers: { "content-type": "application/json" },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  }
+  const c = await testCoordinator(config);
+  const { url, call: api } = c;
   async function task(id: string, waitMs = 0): Promise<Task> {
     const { status, body } = await api("GET", `/tasks/${id}${waitMs ? `?wait=${waitMs}` : ""}`);
     if (status !== 200) throw new Error(`GET task ${id}: ${status} ${JSON.stringify(body)}`);
@@ -141,8 +116,8 @@ export async function startTestCoordinator(
   const final = (t: Task) => ["completed", "failed", "cancelled"].includes(t.status);
   return {
     url,
-    port: coordinator.port,
-    coordinator,
+    port: c.port,
+    coordinator: c,
     api,
     task,
     async submit(tasks) {
@@ -182,9 +157,6 @@ export async function startTestCoordinator(
     async workers() {
       return (await api("GET", "/workers")).body.workers;
     },
-    async close() {
-      await coordinator.close();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    close: () => c[Symbol.asyncDispose](),
   };
 }

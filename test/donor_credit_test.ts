@@ -1,0 +1,196 @@
+// deno-lint-ignore-file no-explicit-any -- JSON messages in tests
+/**
+ * Donor credit (`GET /api/donors`): only for accepted work, and the time is the coordinator's
+ * own measure, from the worker's start notice to its report, capped by the task's timeout.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { loadHandler } from "../handlers/mod.ts";
+import { runTask } from "../shared/_worker_run_task.ts";
+import { createLogger } from "../shared/logger.ts";
+import { createWsTransport } from "../shared/ws_transport.ts";
+import { startWorkerCore } from "../shared/worker_core.ts";
+import { eventually, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
+import { connectSocket } from "./_socket.ts";
+
+const NONE = { mode: "none" };
+
+async function donors(c: TestCoordinator): Promise<Map<string, any>> {
+  const list = (await c.call("GET", "/donors")).body.donors;
+  return new Map(list.map((d: any) => [d.id, d]));
+}
+
+/** A browser-kind volunteer with a donor id on a raw socket. */
+async function volunteer(c: TestCoordinator, id: string, extra: Record<string, unknown> = {}) {
+  const s = await connectSocket(c.url);
+  s.send({ type: "hello", workerId: id, kind: "browser", slots: 1, donorId: `d-${id}`, ...extra });
+  await s.next((m) => m.type === "welcome");
+  const complete = async (lease: any, result: unknown, more: Record<string, unknown> = {}) => {
+    const ref = s.ref();
+    s.send({
+      type: "complete",
+      ref,
+      taskId: lease.taskId,
+      leaseId: lease.leaseId,
+      result,
+      ...more,
+    });
+    return await s.next((m) => m.type === "ack" && m.ref === ref);
+  };
+  const started = (lease: any) =>
+    s.send({ type: "started", taskId: lease.taskId, leaseId: lease.leaseId });
+  return {
+    s,
+    complete,
+    started,
+    lease: async () => (await s.next((m) => m.type === "lease")).lease,
+  };
+}
+
+Deno.test("a donor is credited the time the coordinator measures from its start notice to its report, not the page's runMs, capped by the timeout", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  await c.call("POST", "/tasks", { type: "demo.echo", params: {}, verification: NONE });
+  const v = await volunteer(c, "tab");
+  const lease = await v.lease();
+  await sleep(300); // prefetched: waiting for a free thread is not compute
+  v.started(lease);
+  await sleep(300);
+  assert.equal((await v.complete(lease, {}, { runMs: 1e12 })).ok, true);
+  const d = await eventually(async () => (await donors(c)).get("d-tab"));
+  assert.equal(d.completed, 1);
+  assert.ok(d.computeMs >= 250 && d.computeMs < 600, `credited ${d.computeMs} ms`);
+
+  // A task that may run 100 ms earns at most 100 ms, however long its report takes.
+  await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: {},
+    verification: NONE,
+    timeoutMs: 100,
+  });
+  const short = await v.lease();
+  v.started(short);
+  await sleep(400);
+  assert.equal((await v.complete(short, {}, { runMs: 1e12 })).ok, true);
+  const capped = await eventually(async () => {
+    const x = (await donors(c)).get("d-tab");
+    return x.completed === 2 ? x : null;
+  });
+  assert.equal(capped.computeMs - d.computeMs, 100);
+  await v.s.close();
+});
+
+Deno.test("a failed spot check earns no credit; a passed one does", async () => {
+  await using c = await testCoordinator();
+  const v = await volunteer(c, "new", { types: ["primes.count"] });
+  const first = await v.lease();
+  assert.equal(first.task.verification.mode, "none", "a newcomer's first task is a spot check");
+  const handler = await loadHandler("primes.count");
+  const right = async (l: any) =>
+    await handler.run(handler.params.parse(l.task.params), {
+      signal: new AbortController().signal,
+      progress: () => {},
+      log: console,
+      taskId: l.taskId,
+      attempt: 1,
+    }) as { count: number };
+  const answer = await right(first);
+  v.started(first);
+  assert.equal((await v.complete(first, { ...answer, count: answer.count + 1 })).ok, true);
+  assert.equal((await c.call("GET", `/tasks/${first.taskId}`)).body.status, "failed");
+  await sleep(100);
+  assert.equal((await donors(c)).get("d-new"), undefined, "a wrong answer earns nothing");
+
+  const second = await v.lease();
+  assert.equal(second.task.verification.mode, "none");
+  v.started(second);
+  assert.equal((await v.complete(second, await right(second))).ok, true);
+  const d = await eventually(async () => (await donors(c)).get("d-new"));
+  assert.equal(d.completed, 1);
+  await v.s.close();
+});
+
+Deno.test("a replica is credited once the task is decided, and only when its vote is on the winning side", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 3, adaptive: false },
+  })).body;
+  const a = await volunteer(c, "a");
+  const la = await a.lease();
+  const b = await volunteer(c, "b");
+  const lb = await b.lease();
+  assert.equal(la.taskId, t.id);
+  assert.equal(lb.taskId, t.id);
+  a.started(la);
+  b.started(lb);
+  assert.equal((await a.complete(la, { x: 1 })).ok, true);
+  await sleep(100);
+  assert.equal((await donors(c)).size, 0, "no credit before the decision");
+  assert.equal((await b.complete(lb, { x: 2 })).ok, true);
+  const cc = await volunteer(c, "c");
+  const lc = await cc.lease();
+  cc.started(lc);
+  assert.equal((await cc.complete(lc, { x: 1 })).ok, true);
+  assert.equal((await c.call("GET", `/tasks/${t.id}`)).body.status, "completed");
+  const d = (await eventually(async () => {
+    const m = await donors(c);
+    return m.size >= 2 ? m : null;
+  }))!;
+  assert.equal(d.get("d-a")?.completed, 1);
+  assert.equal(d.get("d-c")?.completed, 1);
+  assert.equal(d.get("d-b"), undefined, "the losing vote earns nothing");
+  for (const v of [a, b, cc]) await v.s.close();
+});
+
+Deno.test("the worker core sends the start notice when a prefetched lease really starts", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  await c.call("POST", "/tasks", {
+    tasks: [0, 1].map((i) => ({
+      type: "demo.sleep",
+      params: { ms: 600, i },
+      verification: NONE,
+    })),
+  });
+  const quiet = createLogger({ level: "error" });
+  // Room for two leases, one thread: the second lease waits ~600 ms before it starts.
+  const transport = createWsTransport({
+    url: c.url,
+    workerId: "core-donor",
+    kind: "browser",
+    capacity: 2,
+    concurrency: 1,
+    donorId: "d-core",
+  });
+  const core = startWorkerCore({
+    transport,
+    concurrency: 1,
+    waitMs: 200,
+    log: quiet,
+    executor: {
+      run: (lease, { signal, onProgress }) =>
+        runTask({
+          taskId: lease.taskId,
+          type: lease.task.type,
+          params: lease.task.params,
+          attempt: lease.attempt,
+          timeoutMs: lease.task.timeoutMs,
+          signal,
+          onProgress,
+          log: quiet,
+        }),
+    },
+  });
+  try {
+    const d = await eventually(async () => {
+      const x = (await donors(c)).get("d-core");
+      return x?.completed === 2 ? x : null;
+    }, 10_000);
+    // From the lease instead of the start, the second task would count ~1,200 ms: ~1,800 in all.
+    assert.ok(d.computeMs >= 1150 && d.computeMs < 1500, `credited ${d.computeMs} ms`);
+  } finally {
+    await core.stop({ graceMs: 0 });
+    transport.close();
+  }
+});
