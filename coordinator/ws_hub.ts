@@ -36,7 +36,7 @@ import {
 } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { ApiFailure, fieldName } from "./errors.ts";
+import { type ApiErrorCode, ApiFailure, fieldName } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { getMany } from "./context.ts";
@@ -261,7 +261,7 @@ export class WsHub {
     }, SHUT_DELAY_MS);
   }
 
-  #refuse(conn: Conn, code: string, message: string, field?: string): void {
+  #refuse(conn: Conn, code: ApiErrorCode, message: string, field?: string): void {
     this.#send(conn, { type: "error", code, message, ...(field ? { field } : {}) });
     if (++conn.invalid > MAX_INVALID) this.#shut(conn, CLOSE.protocol, "too many invalid messages");
   }
