@@ -165,7 +165,7 @@ export async function serveViteApp(
       `The ${app.name} is not built: run \`deno task build\` (\`deno task start\` does).`;
     if (!warnedUnbuilt.has(app.dist)) log.warn(hint, { dist: app.dist });
     warnedUnbuilt.add(app.dist);
-    return c.text(`${hint}\n`, 503, { "retry-after": "10" });
+    return c.text(`${hint}\n`, 503);
   }
   let path: string;
   try {
