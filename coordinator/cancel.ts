@@ -10,6 +10,7 @@ import { endAttempt } from "./end_attempt.ts";
 import { ApiFailure } from "./errors.ts";
 import { countKey, delayedKey, readyKey, readySlotsPrefix, taskKey } from "./keys.ts";
 import { announce, isReplicated } from "./end_lease.ts";
+import { listIndexMoves } from "./list_index.ts";
 import { endReplica } from "./quorum.ts";
 import { readTaskState } from "./read_task.ts";
 import { busNotice } from "./bus.ts";
@@ -50,7 +51,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
           type: "set",
           key: taskKey(id),
           value: next,
-        }],
+        }, ...listIndexMoves(t, next)],
         sums: [[countKey(t.type, t.queue, t.status), -1n], [
           countKey(t.type, t.queue, "cancelled"),
           1n,
@@ -93,7 +94,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         type: "set",
         key: taskKey(id),
         value: next,
-      }],
+      }, ...listIndexMoves(t, next)],
       sums: [[countKey(t.type, t.queue, "pending"), -1n], [
         countKey(t.type, t.queue, "cancelled"),
         1n,

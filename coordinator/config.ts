@@ -10,7 +10,7 @@ import { z } from "zod";
 export const CoordinatorConfig = z.object({
   port: z.coerce.number().int().min(0).max(65535),
   hostname: z.string().min(1),
-  /** KV file path, or ":memory:". */
+  /** KV file path, ":memory:", or a KV Connect URL (`https://…`, opened as is). */
   db: z.string().min(1),
   logFormat: z.enum(["text", "json"]),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
@@ -49,6 +49,21 @@ export const CoordinatorConfig = z.object({
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
+/**
+ * The folder to create before opening `db`, or null: none for `:memory:`, a bare file name, or
+ * a KV Connect URL (`http(s)://`), which `Deno.openKv` takes as is.
+ *
+ * @example
+ * ```ts
+ * dbFolder("./data/tessera.sqlite"); // "./data/"
+ * dbFolder("https://api.deno.com/databases/x/connect"); // null
+ * ```
+ */
+export function dbFolder(db: string): string | null {
+  if (db === ":memory:" || /^https?:\/\//i.test(db)) return null;
+  return db.replace(/[^/]*$/, "") || null;
+}
+
 export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   port: 8787,
   hostname: "0.0.0.0",
@@ -71,7 +86,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
 const OPTIONS = {
   port: ["port", "TESSERA_PORT", "HTTP port (0 picks a free one)"],
   hostname: ["hostname", "TESSERA_HOSTNAME", "interface to listen on"],
-  db: ["db", "TESSERA_DB", 'KV file, or ":memory:"'],
+  db: ["db", "TESSERA_DB", 'KV file, ":memory:", or a KV Connect URL'],
   "log-format": ["logFormat", "TESSERA_LOG_FORMAT", "text | json"],
   "log-level": ["logLevel", "TESSERA_LOG_LEVEL", "debug | info | warn | error"],
   "reap-interval-ms": ["reapIntervalMs", "TESSERA_REAP_INTERVAL_MS", "lease expiry scan period"],

@@ -10,6 +10,7 @@ import { approxBytes } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import { queueEntry } from "./enqueue.ts";
+import { listIndexMoves } from "./list_index.ts";
 import {
   countKey,
   failedKey,
@@ -120,6 +121,7 @@ export function endAttempt(
     { type: "delete", key: leaseKey(task.id, lease.leaseId) },
     { type: "delete", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId) },
     { type: "set", key: taskKey(task.id), value: next },
+    ...listIndexMoves(task, next),
   ];
   const sums: Array<[Deno.KvKey, bigint]> = [
     [countKey(task.type, task.queue, "processing"), -1n],

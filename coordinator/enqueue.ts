@@ -12,6 +12,8 @@ import type { SubmitTaskParsed, Task, Verification } from "../shared/protocol.ts
 import { approxBytes, type Ctx, getMany } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
+import { refuseOtherRequest } from "./idempotency.ts";
+import { listIndexMoves } from "./list_index.ts";
 import {
   batchKey,
   batchPartKey,
@@ -20,6 +22,7 @@ import {
   decodeBatchKey,
   delayedKey,
   idempotencyKey,
+  isListIndexKey,
   queueKey,
   rateKey,
   readyKey,
@@ -29,8 +32,9 @@ import {
 
 const ulid = monotonicFactory();
 
-/** Tasks per intent: 2 to 3 mutations each stays under the 1,000-mutation limit. */
+/** Tasks per intent; mutations per intent stay under the KV's 1,000, with room for the sums. */
 const CHUNK_TASKS = 300;
+const CHUNK_MUTATIONS = 900;
 const CHUNK_BYTES = 600 * 1024;
 
 /** Builds the stored task for a validated submission; `owner` is the submitting key's id. */
@@ -128,7 +132,7 @@ function intentFor(tasks: Task[], now: number): Intent {
   const sums: Array<[Deno.KvKey, bigint]> = [];
   let bytes = 0;
   for (const t of tasks) {
-    mutations.push({ type: "set", key: taskKey(t.id), value: t });
+    mutations.push({ type: "set", key: taskKey(t.id), value: t }, ...listIndexMoves(null, t));
     for (let slot = 0; slot < t.replicas; slot++) mutations.push(queueEntry(t, now, slot));
     if (t.runAt <= now) sums.push([readySignalKey(t.queue, t.type), BigInt(t.replicas)]);
     if (t.idempotencyKey !== null) {
@@ -148,7 +152,7 @@ function recordsIntent(tasks: Task[], journal: Deno.KvKey): Intent {
   const full = intentFor(tasks, 0);
   const keep = (m: Deno.KvMutation) =>
     m.key[0] === "task" || m.key[0] === "idem" ||
-    m.key[0] === "idem_owner";
+    m.key[0] === "idem_owner" || isListIndexKey(m.key);
   return {
     checks: full.checks,
     mutations: [
@@ -242,20 +246,25 @@ function chunks(tasks: Task[]): Task[][] {
   const out: Task[][] = [];
   let cur: Task[] = [];
   let bytes = 0;
+  let mutations = 0;
   for (const t of tasks) {
     const b = approxBytes(t.params) + 600;
+    // The record, a ready entry per replica, the idempotency key, the list index entries.
+    const m = 1 + t.replicas + (t.idempotencyKey !== null ? 1 : 0) + listIndexMoves(null, t).length;
     const checks = cur.filter((c) => c.idempotencyKey !== null).length;
     if (
       cur.length > 0 &&
-      (cur.length >= CHUNK_TASKS || bytes + b > CHUNK_BYTES ||
+      (cur.length >= CHUNK_TASKS || bytes + b > CHUNK_BYTES || mutations + m > CHUNK_MUTATIONS ||
         (t.idempotencyKey !== null && checks >= 90))
     ) {
       out.push(cur);
       cur = [];
       bytes = 0;
+      mutations = 0;
     }
     cur.push(t);
     bytes += b;
+    mutations += m;
   }
   if (cur.length > 0) out.push(cur);
   return out;
@@ -294,12 +303,16 @@ export async function enqueue(
   const byKey = new Map<string, number>();
   const unique: SubmitTaskParsed[] = [];
   const slot: number[] = [];
-  for (const input of inputs) {
+  const keyField = (i: number) => options.batch ? `tasks.${i}.idempotencyKey` : "idempotencyKey";
+  const firstInput: number[] = [];
+  for (const [i, input] of inputs.entries()) {
     const k = input.idempotencyKey;
     if (k !== undefined && byKey.has(k)) {
+      refuseOtherRequest(input, unique[byKey.get(k)!]!, keyField(i));
       slot.push(byKey.get(k)!);
       continue;
     }
+    firstInput.push(i);
     if (k !== undefined) byKey.set(k, unique.length);
     slot.push(unique.length);
     unique.push(input);
@@ -313,6 +326,9 @@ export async function enqueue(
   const knownIds = known.map((e, j) => [e.value, keyed[j]![1]] as const).filter(([v]) => v);
   const knownTasks = await getMany<Task>(ctx.kv, knownIds.map(([id]) => taskKey(id!)));
   knownIds.forEach(([, i], j) => (results[i] = knownTasks[j]!.value));
+  const sameAsKnown = (i: number) =>
+    results[i] && refuseOtherRequest(unique[i]!, results[i]!, keyField(firstInput[i]!));
+  unique.forEach((_, i) => sameAsKnown(i));
 
   const fresh: Task[] = [];
   const freshIndex: number[] = [];
@@ -335,6 +351,7 @@ export async function enqueue(
     for (const [i, u] of unique.entries()) {
       if (results[i] === null && u.idempotencyKey !== undefined) {
         results[i] = await existingFor(ctx, u.idempotencyKey, owner);
+        sameAsKnown(i);
       }
     }
   } else {
@@ -344,6 +361,7 @@ export async function enqueue(
       await Promise.all(chunk.map(async (t) => {
         if (await ctx.committer.commit(intentFor([t], now))) return accept(t);
         results[indexOf.get(t.id)!] = await existingFor(ctx, t.idempotencyKey!, owner);
+        sameAsKnown(indexOf.get(t.id)!);
       }));
     }));
   }

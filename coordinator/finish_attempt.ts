@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { canonicalHash } from "../shared/canonical_hash.ts";
 import type { Task } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import type { Outcome } from "./end_attempt.ts";
@@ -41,6 +42,7 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
         req.leaseId !== undefined ? a.leaseId === req.leaseId : seedMatch(a, req.workerId)
       );
       if (ended && ended.outcome === req.outcome.kind) {
+        await refuseOtherResult(task.value, ended.leaseId, req.outcome);
         return { task: taskView(task.value, leases.map((l) => l.value)), duplicate: true };
       }
       if (task.value.status === "cancelled") {
@@ -79,6 +81,27 @@ function seedMatch(
   workerId: string | undefined,
 ): boolean {
   return l.via === "seed" && (workerId === undefined || l.workerId === workerId);
+}
+
+/**
+ * A repeated completion is idempotent only with the result that was accepted: with another one
+ * the worker must hear that its second answer was not taken (409 `conflict`).
+ */
+async function refuseOtherResult(task: Task, leaseId: string, outcome: Outcome): Promise<void> {
+  if (outcome.kind !== "completed") return;
+  const vote = task.votes.find((v) => v.leaseId === leaseId);
+  const accepted = vote
+    ? vote.hash
+    : task.status === "completed" && task.leaseId === leaseId
+    ? await canonicalHash(task.result)
+    : null;
+  if (accepted !== null && accepted !== await canonicalHash(outcome.result)) {
+    throw new ApiFailure(
+      "conflict",
+      `lease ${leaseId} of task ${task.id} already reported another result; the first one stands`,
+      "result",
+    );
+  }
 }
 
 export interface FinishManyItem {

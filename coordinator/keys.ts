@@ -9,6 +9,9 @@
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
  * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
  * | ["failed", id]                             | 1                | fail for good              |
+ * | ["by_status", bucket, queue, id]           | {type, owner}    | submit; a task ends, retry |
+ * | ["by_owner", ownerKeyId, id]               | {type, queue}    | submit by an API key       |
+ * | ["meta", "list_index"]                     | 1                | start (index backfilled)   |
  * | ["idem", idempotencyKey]                   | task id          | enqueue (no owner)         |
  * | ["idem_owner", ownerKeyId, idempotencyKey] | task id          | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
@@ -46,6 +49,13 @@
  * - Idempotency keys are scoped per owner (the API key that submitted), so two clients never
  *   see each other's tasks through a shared key. Tasks without an owner (open mode) keep the
  *   original `["idem", key]` layout.
+ * - Listing by status, queue or owner reads an index, so every page is full however many other
+ *   tasks sit in between. `bucket` is `open` (pending or processing: a claim writes nothing, so
+ *   the open entry stays while a task is leased; `processing` is listed from the leases),
+ *   `completed`, `failed` or `cancelled`. Cost per task: 1 mutation at submit, 2 when it ends
+ *   (delete the open entry, set the final one), 2 on a retry, plus 1 at submit for a task with
+ *   an owner. A lifecycle is 11 mutations instead of 8 (12 with an owner). The entry's value
+ *   carries what never changes (type, owner; type, queue), so other filters need no task read.
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
@@ -102,6 +112,27 @@ export const failedKey = (id: string): Deno.KvKey => ["failed", id];
 export const verifyByKey = (at: number, taskId: string): Deno.KvKey => ["verify_by", at, taskId];
 export const verifyByPrefix = (): Deno.KvKey => ["verify_by"];
 export const failedPrefix = (): Deno.KvKey => ["failed"];
+
+export type ListBucket = "open" | "completed" | "failed" | "cancelled";
+export const statusIndexKey = (bucket: ListBucket, queue: string, id: string): Deno.KvKey => [
+  "by_status",
+  bucket,
+  queue,
+  id,
+];
+export const statusIndexPrefix = (bucket: ListBucket, queue: string): Deno.KvKey => [
+  "by_status",
+  bucket,
+  queue,
+];
+export const ownerIndexKey = (owner: string, id: string): Deno.KvKey => ["by_owner", owner, id];
+export const ownerIndexPrefix = (owner: string): Deno.KvKey => ["by_owner", owner];
+/** Whether a key is a list index entry (kept with its task record in a two-phase batch). */
+export const isListIndexKey = (key: Deno.KvKey): boolean =>
+  key[0] === "by_status" || key[0] === "by_owner";
+/** The task id in an index, task or lease key: the last part, or the second for a lease. */
+export const taskIdOf = (key: Deno.KvKey): string =>
+  (key[0] === "lease" ? key[1] : key.at(-1)) as string;
 
 /** Where an idempotency key points at its task; scoped by owner when there is one. */
 export const idempotencyKey = (key: string, owner: string | null = null): Deno.KvKey =>

@@ -12,9 +12,10 @@
  */
 import type { Ctx } from "./context.ts";
 import { layoutKey, legacyReadySignalKey, migrationCursorKey } from "./keys.ts";
+import { backfillStep } from "./list_index.ts";
 
 /** The layout this code reads and writes. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 /** The store was written by a newer Tessera. */
 export class LayoutTooNewError extends Error {
@@ -48,6 +49,7 @@ const MIGRATIONS: Migration[] = [
       return null;
     },
   },
+  { to: 3, what: "list indexes by status and owner", step: backfillStep },
 ];
 
 /** Version 1 had no version key; a store with no keys at all is new. */

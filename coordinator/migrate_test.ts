@@ -25,13 +25,14 @@ Deno.test("migrateLayout() stamps a new, empty store with the current layout ver
 
 Deno.test("migrateLayout() brings a version-1 store up to date, and a second run changes nothing", async () => {
   await withStore(async (ctx) => {
-    await ctx.kv.set(taskKey("t1"), { id: "t1" });
+    const t1 = { id: "t1", type: "demo.echo", queue: "default", status: "pending", owner: null };
+    await ctx.kv.set(taskKey("t1"), t1);
     await ctx.kv.set(legacyReadySignalKey(), new Deno.KvU64(7n));
     const ran = await migrateLayout(ctx);
     assert.equal(ran.length, LAYOUT_VERSION - 1);
     assert.equal((await ctx.kv.get(layoutKey())).value, LAYOUT_VERSION);
     assert.equal((await ctx.kv.get(legacyReadySignalKey())).value, null);
-    assert.deepEqual((await ctx.kv.get(taskKey("t1"))).value, { id: "t1" });
+    assert.deepEqual((await ctx.kv.get(taskKey("t1"))).value, t1);
     assert.deepEqual(await migrateLayout(ctx), []);
   });
 });

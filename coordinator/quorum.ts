@@ -44,6 +44,7 @@ import {
   verifyByKey,
   workerStatKey,
 } from "./keys.ts";
+import { listIndexMoves } from "./list_index.ts";
 import { repSums, type Trust } from "./reputation.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
@@ -255,7 +256,7 @@ export async function endReplica(
     next = { ...next, waiting: null, verifyBy: null };
     if (t.verifyBy) mutations.push({ type: "delete", key: verifyByKey(t.verifyBy, t.id) });
   }
-  mutations.push({ type: "set", key: taskKey(t.id), value: next });
+  mutations.push({ type: "set", key: taskKey(t.id), value: next }, ...listIndexMoves(t, next));
   if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
   if (next.status !== t.status) {
     sums.push([countKey(t.type, t.queue, t.status), -1n], [

@@ -8,6 +8,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { ApiFailure } from "./errors.ts";
 import { countKey, failedKey, readyKey, readySignalKey, taskKey } from "./keys.ts";
+import { listIndexMoves } from "./list_index.ts";
 
 export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
   for (let round = 0; round < 8; round++) {
@@ -46,6 +47,7 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
           value: 1,
         })),
         { type: "delete", key: failedKey(id) },
+        ...listIndexMoves(t, next),
       ],
       sums: [
         [countKey(t.type, t.queue, t.status), -1n],

@@ -9,7 +9,7 @@ import { loadAllHandlers } from "../handlers/mod.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createApp } from "./app.ts";
 import { Committer } from "./committer.ts";
-import type { CoordinatorConfig } from "./config.ts";
+import { type CoordinatorConfig, dbFolder } from "./config.ts";
 import { type Ctx, LeasedTasks } from "./context.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { recoverBatches } from "./enqueue.ts";
@@ -47,10 +47,8 @@ export interface Coordinator {
 }
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
-  if (config.db !== ":memory:") {
-    const dir = config.db.replace(/[^/]*$/, "");
-    if (dir) await Deno.mkdir(dir, { recursive: true });
-  }
+  const folder = dbFolder(config.db);
+  if (folder) await Deno.mkdir(folder, { recursive: true });
   const kv = await Deno.openKv(config.db);
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   const queues = new Set<string>(["default"]);

@@ -16,6 +16,7 @@ import type { Ctx } from "./context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import type { EndedAttempt, Outcome } from "./end_attempt.ts";
 import { newTask } from "./enqueue.ts";
+import { listIndexMoves } from "./list_index.ts";
 import {
   countKey,
   leaseExpiryKey,
@@ -121,6 +122,7 @@ export async function makeSpotLease(
     checks: [],
     mutations: [
       { type: "set", key: taskKey(task.id), value: task },
+      ...listIndexMoves(null, task),
       { type: "set", key: spotKey(task.id), value: await canonicalHash(expected) },
       { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
       { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
@@ -202,6 +204,7 @@ export async function endSpot(
       { type: "delete", key: leaseExpiryKey(l.expiresAt, task.id, l.leaseId) },
       { type: "delete", key: spotKey(task.id) },
       { type: "set", key: taskKey(task.id), value: next },
+      ...listIndexMoves(task, next),
     ],
     sums,
   };

@@ -237,8 +237,14 @@ export const SubmitTask = z.object({
   runAt: z.number().int().min(0).optional(),
   /** Alternative to runAt: start no earlier than this many ms from now. */
   delayMs: z.number().int().min(0).max(365 * 24 * 3600_000).optional(),
-  /** The same key always returns the same task, never a duplicate. */
-  idempotencyKey: z.string().min(1).max(200).optional(),
+  /**
+   * The same key always returns the same task, never a duplicate; the same key with other
+   * params is refused (409 `idempotency_conflict`). Keys are stored as UTF-8, so a lone
+   * surrogate (not well-formed UTF-16) would collide with others: refused.
+   */
+  idempotencyKey: z.string().min(1).max(200).refine((k) => k.isWellFormed(), {
+    message: "must be well-formed UTF-16 (no lone surrogates)",
+  }).optional(),
   /** Overrides the task type's default result verification. */
   verification: Verification.optional(),
 });

@@ -153,7 +153,14 @@ Deno.test("every API route without credentials is 401 with the error shape; only
   await using _ = c;
   // Every route in the OpenAPI document, plus the ones outside it.
   const doc = (await c.call("GET", "/openapi.json")).body;
-  const publicRoutes = new Set(["GET /health", "GET /donors", "GET /whoami", "GET /openapi.json"]);
+  // The socket is public too: browser volunteers connect without a token (tested elsewhere).
+  const publicRoutes = new Set([
+    "GET /health",
+    "GET /donors",
+    "GET /whoami",
+    "GET /openapi.json",
+    "GET /ws",
+  ]);
   const bodies = new Map(
     [...Object.values(routes())].flat().map((
       [m, p, b],
@@ -168,7 +175,7 @@ Deno.test("every API route without credentials is 401 with the error shape; only
       const body = bodies.get(`${m} ${concrete}`) ?? (m === "POST" ? {} : undefined);
       // From this machine the dashboard's reads are open (tested below); remote they are not.
       const localRead = m === "GET" &&
-        /^\/(stats|workers|workers\/x\/stats|tasks\/x)$/.test(concrete);
+        /^\/(stats|workers|workers\/x\/stats|tasks\/x|live)$/.test(concrete);
       for (const headers of localRead ? [REMOTE] : [REMOTE, {}]) {
         const res = await c.call(m, concrete, body, headers);
         assertRefusal(res, 401, "unauthorized");

@@ -25,7 +25,7 @@ Deno.test("claim hands out the highest priority first, then FIFO", async () => {
 Deno.test("the same idempotency key returns the same task, never a duplicate", async () => {
   await using c = await testCoordinator();
   const first = await c.call("POST", "/tasks", echo(1, { idempotencyKey: "order-42" }));
-  const again = await c.call("POST", "/tasks", echo(2, { idempotencyKey: "order-42" }));
+  const again = await c.call("POST", "/tasks", echo(1, { idempotencyKey: "order-42" }));
   assert.equal(first.status, 201);
   assert.equal(again.status, 200);
   assert.equal(again.body.id, first.body.id);
@@ -33,8 +33,8 @@ Deno.test("the same idempotency key returns the same task, never a duplicate", a
   const batch = await c.call("POST", "/tasks", {
     tasks: [
       echo(3, { idempotencyKey: "k1" }),
-      echo(4, { idempotencyKey: "order-42" }),
-      echo(5, { idempotencyKey: "k1" }),
+      echo(1, { idempotencyKey: "order-42" }),
+      echo(3, { idempotencyKey: "k1" }),
     ],
   });
   assert.equal(batch.body.tasks[1].id, first.body.id);
@@ -43,12 +43,23 @@ Deno.test("the same idempotency key returns the same task, never a duplicate", a
   const racing = await Promise.all(
     Array.from(
       { length: 20 },
-      (_, i) => c.call("POST", "/tasks", echo(i, { idempotencyKey: "race" })),
+      () => c.call("POST", "/tasks", echo(7, { idempotencyKey: "race" })),
     ),
   );
   assert.equal(new Set(racing.map((r) => r.body.id)).size, 1);
+  // Racing with other params: one wins, the others hear the key is taken (409).
+  const differing = await Promise.all(
+    Array.from(
+      { length: 10 },
+      (_, i) => c.call("POST", "/tasks", echo(i, { idempotencyKey: "race-2" })),
+    ),
+  );
+  assert.deepEqual(differing.map((r) => r.status).sort(), [201, ...Array(9).fill(409)]);
+  assert.ok(
+    differing.every((r) => r.status === 201 || r.body.error.code === "idempotency_conflict"),
+  );
   const stats = (await c.call("GET", "/stats")).body;
-  assert.equal(stats.status.pending, 3, "order-42, k1 and race: three tasks");
+  assert.equal(stats.status.pending, 4, "order-42, k1, race and race-2: four tasks");
 });
 
 Deno.test("an expired lease returns the task to pending within about a second, attempts counted", async () => {

@@ -19,7 +19,9 @@ import { REPO_ROOT, sleep } from "./_helpers.ts";
 const SEED = Number(Deno.env.get("TESSERA_FUZZ_SEED") ?? 0x7e55e7a);
 const HTTP_TARGET = 4000;
 const SOCKET_TARGET = 1500;
-const BUDGET_MS = 20_000;
+const BUDGET_MS = 17_000;
+/** The whole test, start to shutdown, stays under 30 s: the random phase gets what is left. */
+const TOTAL_MS = 25_000;
 const HTTP_LOOPS = 6;
 const SOCKET_LOOPS = 2;
 const WORKER_TOKEN = "fuzz-worker-token";
@@ -151,7 +153,8 @@ function guard(body: any, kind: "claim" | "await" | "other"): any {
       for (let i = 0; i < body.queues.length; i++) {
         queues.push(body.queues[i] === PROTECTED ? "fuzz" : body.queues[i]);
       }
-      body.queues = queues;
+      // An empty list means every queue, the protected one too.
+      body.queues = queues.length > 0 ? queues : ["fuzz"];
     }
   }
   if (kind === "await" && body.waitMs === undefined) body.waitMs = 0;
@@ -175,6 +178,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
+    const testStarted = Date.now();
     const dir = await Deno.makeTempDir({ prefix: "tessera-fuzz-" });
     const db = `${dir}/kv.sqlite`;
     const kv = await Deno.openKv(db);
@@ -265,6 +269,7 @@ Deno.test({
           return null;
         }
         bump(stats.byStatus, res.status);
+        noteRoute(method, path, res.status);
         const what = `${method} ${path.slice(0, 100)} body=${(body ?? "").slice(0, 100)}`;
         if (/event-stream/.test(res.headers.get("content-type") ?? "")) {
           await res.body?.cancel();
@@ -290,6 +295,80 @@ Deno.test({
           }
         }
         return { status: res.status, json };
+      };
+
+      /** Route templates of the OpenAPI document (plus the two streams), and which got answered. */
+      const templates: Array<{ route: string; pattern: RegExp }> = [];
+      const answered = new Set<string>();
+      const noteRoute = (method: string, path: string, status: number) => {
+        // A refusal before the route (no token, wrong role, over the rate) exercises no handler.
+        if (status === 401 || status === 403 || status === 429) return;
+        const bare = path.replace(/^\/api/, "").split("?")[0]!;
+        const hit = templates.find((t) => t.pattern.test(`${method} ${bare}`));
+        if (hit) answered.add(hit.route);
+      };
+
+      /** Raw bytes over TCP, for what fetch cannot send: bodies cut short, broken handshakes. */
+      const port = Number(new URL(base).port);
+      const raw = async (
+        request: string,
+        options: { halfClose?: boolean; expect?: number; field?: string } = {},
+      ): Promise<{ status: number; json: any } | null> => {
+        stats.http++;
+        const what = `raw ${JSON.stringify(request.slice(0, 120))}`;
+        let conn: Deno.TcpConn;
+        try {
+          conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        } catch (e) {
+          stats.clientErrors.push(`${what}: ${e}`);
+          return null;
+        }
+        let text = "";
+        try {
+          await conn.write(new TextEncoder().encode(request));
+          if (options.halfClose) await conn.closeWrite();
+          const buf = new Uint8Array(16_384);
+          const deadline = Date.now() + 5000;
+          while (Date.now() < deadline) {
+            const n = await Promise.race([conn.read(buf), sleep(5000).then(() => null)]);
+            if (n === null) break;
+            text += new TextDecoder().decode(buf.subarray(0, n));
+            const [head, body] = text.split("\r\n\r\n", 2);
+            if (body === undefined) continue;
+            if (/^HTTP\/1\.1 101/.test(head!)) break;
+            const length = Number(/content-length: *(\d+)/i.exec(head!)?.[1] ?? NaN);
+            if (new TextEncoder().encode(body).length >= length) break;
+          }
+        } catch {
+          /* reset: judged by what arrived */
+        } finally {
+          conn.close();
+        }
+        const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+        const status = Number(head.split(" ")[1]);
+        if (!Number.isFinite(status)) {
+          stats.failures.push(`no answer to ${what}: ${JSON.stringify(text.slice(0, 100))}`);
+          return null;
+        }
+        bump(stats.byStatus, status);
+        noteRoute(request.split(" ")[0]!, request.split(" ")[1]!, status);
+        let json: any = null;
+        try {
+          json = body ? JSON.parse(body) : null;
+        } catch { /* checked below */ }
+        if (status >= 500) stats.failures.push(`${status} from ${what}: ${body.slice(0, 200)}`);
+        if (status >= 400 && typeof json?.error?.code !== "string") {
+          stats.failures.push(`no error shape (${status}) from ${what}: ${body.slice(0, 200)}`);
+        }
+        if (options.expect !== undefined && status !== options.expect) {
+          stats.failures.push(
+            `${what}: ${status}, expected ${options.expect}: ${body.slice(0, 200)}`,
+          );
+        }
+        if (options.field !== undefined && json?.error?.field !== options.field) {
+          stats.failures.push(`${what}: field ${json?.error?.field}, expected ${options.field}`);
+        }
+        return { status, json };
       };
 
       const auth = {
@@ -359,10 +438,252 @@ Deno.test({
       }
       assert.equal(stats.failures.length, 0, stats.failures.join("\n"));
 
+      // ---- Every route of the OpenAPI document must be answered by its handler at least once.
+      const doc = (await call("GET", "/openapi.json", undefined, auth.none))!.json;
+      for (const [path, ops] of Object.entries<any>(doc.paths)) {
+        for (const method of Object.keys(ops)) {
+          const m = method.toUpperCase();
+          const pattern = new RegExp(`^${m} ${path.replace(/\{[^}]+\}/g, "[^/]+")}$`);
+          templates.push({ route: `${m} ${path}`, pattern });
+        }
+      }
+      // Literal routes first: POST /tasks/claim is not POST /tasks/{id}/….
+      templates.sort((a, b) => Number(a.route.includes("{")) - Number(b.route.includes("{")));
+      assert.ok(templates.length >= 20, `only ${templates.length} documented routes`);
+
+      // ---- The cases of the correctness issue, on every route they apply to, then random ones.
+      const edgeStarted = Date.now();
+      const expect = (ok: boolean, message: string) => ok || stats.failures.push(message);
+      const edge = rng(SEED + 7);
+      const NOSUCH = "01J0NOSUCH000000000000000";
+      /** Every route with a JSON body, with a caller whose role reaches its handler. */
+      const bodyRoutes: Array<[string, Record<string, string>]> = [
+        ["/tasks", auth.b],
+        ["/tasks/await", auth.b],
+        ["/tasks/claim", auth.worker],
+        ["/leases", auth.worker],
+        ["/leases/report", auth.worker],
+        [`/tasks/${NOSUCH}/heartbeat`, auth.worker],
+        [`/tasks/${NOSUCH}/complete`, auth.worker],
+        [`/tasks/${NOSUCH}/fail`, auth.worker],
+        [`/tasks/${NOSUCH}/release`, auth.worker],
+      ];
+      const cursors = [
+        "%F0%9F%98%80",
+        "%EF%BF%BF",
+        "%F4%8F%BF%BF",
+        "%ED%A0%80",
+        "%FF",
+        "%C0%80",
+        "zzzzzzzzzzzzzzzzzzzzzzzzzz",
+        encodeURIComponent(String.fromCodePoint(0x10000 + edge.int(0xfffff))),
+      ];
+      const filters = [
+        "",
+        "&status=processing",
+        "&status=failed",
+        "&status=pending",
+        "&status=completed",
+        "&status=cancelled",
+        "&queue=fuzz",
+        "&type=demo.echo",
+        "&status=pending&queue=fuzz",
+      ];
+      for (const cursor of cursors) {
+        for (const filter of filters) {
+          for (const who of [auth.admin, auth.b]) {
+            const res = await call("GET", `/tasks?cursor=${cursor}${filter}`, undefined, who);
+            expect(res?.status === 200, `cursor ${cursor}${filter}: ${res?.status}`);
+          }
+        }
+      }
+      const ws = (query: string, headers: string) =>
+        `GET /api/ws${query} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`;
+      const UP = "Upgrade: websocket\r\n";
+      const CONN = "Connection: Upgrade\r\n";
+      const VER = "Sec-WebSocket-Version: 13\r\n";
+      const KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+      const handshakes: Array<[string, number, string?]> = [
+        [ws("", UP + CONN + VER), 400, "sec-websocket-key"],
+        [
+          ws(`?token=${WORKER_TOKEN}`, UP + CONN + VER + "Sec-WebSocket-Key: x\r\n"),
+          400,
+          "sec-websocket-key",
+        ],
+        [ws("", UP + VER + KEY), 400, "connection"],
+        [ws("", UP + "Connection: keep-alive\r\n" + VER + KEY), 400, "connection"],
+        [ws("", CONN + VER + KEY), 400, "upgrade"],
+        [ws("", UP + CONN + "Sec-WebSocket-Version: 8\r\n" + KEY), 400, "sec-websocket-version"],
+        [ws("", UP + CONN + VER + KEY + "Sec-WebSocket-Protocol: a,b\r\n"), 101],
+        [ws("", UP + CONN + VER + KEY + "Sec-WebSocket-Protocol: a\r\n"), 101],
+        [ws("", UP + "Connection: keep-alive, Upgrade\r\n" + VER + KEY), 101],
+      ];
+      for (const [request, status, field] of handshakes) {
+        await raw(request, { expect: status, ...(field ? { field } : {}) });
+      }
+      const head = (path: string, who: Record<string, string>, extra: string) =>
+        `POST /api${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${
+          Object.entries(who).map(([k, v]) => `${k}: ${v}\r\n`).join("")
+        }${extra}\r\n`;
+      for (const [path, who] of bodyRoutes) {
+        for (const type of ["", "Content-Type: application/json\r\n"]) {
+          // Content-Length 100, 7 bytes, then half-close; a chunked body cut short.
+          await raw(head(path, who, `${type}Content-Length: 100\r\n`) + '{"type"', {
+            halfClose: true,
+            expect: 400,
+            field: "body",
+          });
+          await raw(head(path, who, `${type}Transfer-Encoding: chunked\r\n`) + '9\r\n{"type":', {
+            halfClose: true,
+            expect: 400,
+            field: "body",
+          });
+          await raw(head(path, who, `${type}Content-Length: ${MAX_BODY + 1}\r\n`) + "{", {
+            halfClose: true,
+            expect: 413,
+          });
+        }
+        for (
+          const type of [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "",
+          ]
+        ) {
+          const res = await send("POST", `/api${path}`, "{}", {
+            ...(type ? { "content-type": type } : {}),
+            ...who,
+          });
+          expect(
+            res?.status === 415 && res.json?.error?.code === "unsupported_media_type" &&
+              res.json.error.field === "content-type",
+            `${path} as ${type || "no type"}: ${res?.status} ${JSON.stringify(res?.json)}`,
+          );
+        }
+        for (const body of ["null", "[]", "1", '"x"', "true"]) {
+          const res = await send("POST", `/api${path}`, body, { ...json, ...who });
+          expect(
+            res?.status === 400 && res.json?.error?.field === "body",
+            `${path} with ${body}: ${res?.status} ${JSON.stringify(res?.json)}`,
+          );
+        }
+      }
+      // Idempotency keys: lone surrogates are refused (they collided as U+FFFD in the KV), and
+      // a known key with other params is a conflict, in a single submit and in a batch.
+      const idem = `edge-${SEED}`;
+      for (const key of [`${idem}\ud800`, `${idem}\udbff`, `\udc00${idem}`]) {
+        const res = await call("POST", "/tasks", {
+          type: "demo.echo",
+          queue: "fuzz",
+          idempotencyKey: key,
+        }, auth.b);
+        expect(res?.status === 400 && res.json?.error?.field === "idempotencyKey", `key ${key}`);
+      }
+      const first = await call("POST", "/tasks", {
+        type: "demo.echo",
+        params: { a: 1, b: 2 },
+        queue: "fuzz",
+        idempotencyKey: idem,
+      }, auth.b);
+      expect(first?.status === 201, `idempotent submit: ${first?.status}`);
+      const again = await call("POST", "/tasks", {
+        type: "demo.echo",
+        params: { b: 2, a: 1 },
+        queue: "fuzz",
+        idempotencyKey: idem,
+      }, auth.b);
+      expect(again?.status === 200 && again.json.id === first?.json?.id, "same key, same params");
+      for (
+        const body of [
+          { type: "demo.echo", params: { a: 2 }, queue: "fuzz", idempotencyKey: idem },
+          { tasks: [{ type: "demo.echo", params: { a: 3 }, queue: "fuzz", idempotencyKey: idem }] },
+        ]
+      ) {
+        const res = await call("POST", "/tasks", body, auth.b);
+        expect(
+          res?.status === 409 && res.json?.error?.code === "idempotency_conflict",
+          `reused key: ${res?.status} ${JSON.stringify(res?.json)}`,
+        );
+      }
+      // A repeated report of an accepted lease with another result: 409 conflict, the first stands.
+      const edgeTask = (await call("POST", "/tasks", {
+        type: "demo.echo",
+        queue: "edge",
+      }, auth.b))!.json;
+      const [edgeLease] = (await call("POST", "/leases", {
+        workerId: "edge",
+        queues: ["edge"],
+      }, auth.worker))!.json.leases;
+      const report = (result: unknown) =>
+        call("POST", `/tasks/${edgeTask.id}/complete`, {
+          leaseId: edgeLease.leaseId,
+          result,
+        }, auth.worker);
+      expect((await report({ n: 1 }))?.status === 200, "first report");
+      expect((await report({ n: 1 }))?.status === 200, "the same report again");
+      const other = await report({ n: 2 });
+      expect(other?.status === 409 && other.json?.error?.code === "conflict", "another result");
+      const batchOther = await call("POST", "/leases/report", {
+        items: [{ taskId: edgeTask.id, leaseId: edgeLease.leaseId, result: { n: 3 } }],
+      }, auth.worker);
+      expect(batchOther?.json?.outcomes?.[0]?.code === "conflict", "another result, batched");
+      const kept = await call("GET", `/tasks/${edgeTask.id}`, undefined, auth.b);
+      expect(kept?.json?.result?.n === 1, "the first result stands");
+      // Large batches stay under the KV's 1,000 mutations per operation, whatever each task costs.
+      for (
+        const [n, extra] of [[1000, {}], [300, {
+          verification: { mode: "quorum", replicas: 5, agree: 3, maxReplicas: 5 },
+        }]] as const
+      ) {
+        const tasks = Array.from({ length: n }, (_, i) => ({
+          type: "demo.echo",
+          params: { i },
+          queue: "edge-bulk",
+          ...extra,
+        }));
+        const res = await call("POST", "/tasks", { tasks }, auth.b);
+        expect(res?.status === 201, `a batch of ${n}: ${res?.status}`);
+      }
+      // A tour: every route once with a request its handler takes, so the coverage check below
+      // does not depend on what the random phase happens to reach in its time budget.
+      const tourTask = (await call("POST", "/tasks", { type: "demo.echo", queue: "edge" }, auth.b))!
+        .json;
+      for (const path of ["/health", "/whoami", "/openapi.json", "/donors"]) {
+        await call("GET", path, undefined, auth.none);
+      }
+      for (const path of ["/stats", "/workers", "/workers/edge/stats", "/live"]) {
+        await call("GET", path, undefined, auth.admin);
+      }
+      await call("GET", "/tasks?queue=edge", undefined, auth.b);
+      await call("GET", `/tasks/${tourTask.id}`, undefined, auth.b);
+      await call("POST", "/tasks/await", { ids: [tourTask.id], waitMs: 0 }, auth.b);
+      await call("POST", "/tasks/claim", { worker_id: "edge", queues: ["edge"] }, auth.worker);
+      for (const end of ["heartbeat", "fail", "release", "complete"]) {
+        await call("POST", `/tasks/${tourTask.id}/retry`, undefined, auth.b);
+        const [l] =
+          (await call("POST", "/leases", { workerId: "edge", queues: ["edge"] }, auth.worker))!
+            .json.leases ?? [];
+        const body = end === "fail"
+          ? { leaseId: l?.leaseId, error: "tour" }
+          : end === "complete"
+          ? { leaseId: l?.leaseId, result: 1 }
+          : { leaseId: l?.leaseId };
+        await call("POST", `/tasks/${tourTask.id}/${end}`, body, auth.worker);
+        if (end === "heartbeat") {
+          await call("POST", `/tasks/${tourTask.id}/cancel`, undefined, auth.b);
+        }
+      }
+      await call("POST", "/leases/report", {
+        items: [{ taskId: tourTask.id, leaseId: "gone", result: 1 }],
+      }, auth.worker);
+      const edgeMs = Date.now() - edgeStarted;
+
       // ---- The fuzzers.
       const started = Date.now();
+      const budget = Math.max(3000, Math.min(BUDGET_MS, TOTAL_MS - (started - testStarted)));
       const over = () =>
-        Date.now() - started > BUDGET_MS ||
+        Date.now() - started > budget ||
         (stats.http >= HTTP_TARGET && stats.socketMessages >= SOCKET_TARGET);
       /** Task ids and leases the fuzzer made: out-of-order calls need real ones too. */
       const pool = {
@@ -429,7 +750,9 @@ Deno.test({
         queue: r.pick(QUEUES),
         priority: r.int(5),
         maxAttempts: 1 + r.int(3),
-        ...(r.chance(0.2) ? { idempotencyKey: `idem-${r.int(20)}` } : {}),
+        ...(r.chance(0.2)
+          ? { idempotencyKey: `idem-${r.int(20)}${r.pick(["", "", "\ud800", "\udbff", "😀"])}` }
+          : {}),
       });
 
       /** Valid-shaped requests for each route, for mutation. */
@@ -504,6 +827,9 @@ Deno.test({
                   "limit=5000",
                   "limit=abc",
                   "cursor=%FF",
+                  `cursor=${r.pick(cursors)}${r.pick(filters)}`,
+                  `cursor=${r.pick(cursors)}${r.pick(filters)}`,
+                  `limit=${1 + r.int(5)}${r.pick(filters)}`,
                   "queue=fuzz&type=demo.echo",
                   "status=bogus",
                   `cursor=${someId(r)}`,
@@ -712,6 +1038,7 @@ Deno.test({
           ws.onerror = () => resolve(false);
         });
         if (opened) {
+          answered.add("GET /ws");
           const hello = guard({
             type: "hello",
             workerId: `sock-${r.int(50)}`,
@@ -804,7 +1131,8 @@ Deno.test({
             ws.send(done);
             stats.socketMessages++;
             if (r.chance(0.3)) {
-              ws.send(done);
+              // The same report again, or another result for the same lease: refused, not 500.
+              ws.send(r.chance(0.5) ? done : done.replace('"result":1', '"result":2'));
               stats.socketMessages++;
             }
           }
@@ -868,7 +1196,10 @@ Deno.test({
 
       const summary = {
         seed: SEED,
+        totalSeconds: Math.round((Date.now() - testStarted) / 100) / 10,
         seconds: Math.round(elapsed / 100) / 10,
+        edgeSeconds: Math.round(edgeMs / 100) / 10,
+        routes: `${answered.size}/${templates.length}`,
         http: stats.http,
         socketMessages: stats.socketMessages,
         socketSessions: stats.socketSessions,
@@ -888,6 +1219,11 @@ Deno.test({
         `seed ${SEED}: ${stats.failures.length} failures`,
       );
       assert.equal([...stats.byStatus.keys()].filter((s) => s >= 500).length, 0);
+      assert.deepEqual(
+        templates.map((t) => t.route).filter((route) => !answered.has(route)),
+        [],
+        "documented routes no request reached",
+      );
       const errors = logs.filter((l) => l.level === "error");
       assert.deepEqual(errors.slice(0, 10), [], "the coordinator logged errors");
       assert.deepEqual(
@@ -896,7 +1232,8 @@ Deno.test({
         "the coordinator printed something other than logs",
       );
       assert.equal(exit?.code, 0, "the coordinator did not shut down cleanly");
-      assert.ok(stats.http >= 3000, `only ${stats.http} requests`);
+      // The budget bounds the time; on a loaded machine fewer requests fit in it.
+      assert.ok(stats.http >= 2000, `only ${stats.http} requests`);
       assert.ok(stats.socketMessages >= 500, `only ${stats.socketMessages} socket messages`);
       assert.ok(
         stats.clientErrors.length <= stats.http * 0.01,

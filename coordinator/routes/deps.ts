@@ -5,6 +5,7 @@
  * @module
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { ApiError } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import type { Dispatcher } from "../dispatcher.ts";
 import { ApiFailure, fieldName } from "../errors.ts";
@@ -23,10 +24,12 @@ export function router(): OpenAPIHono {
       if (result.success) return;
       const issue = firstIssue(result.error.issues);
       const field = fieldName(issue.path);
+      // A body that is not an object at all (`null`, `[]`) is about the body, not a field.
+      const where = field || (result.target === "json" ? "body" : result.target);
       throw new ApiFailure(
         "validation",
         field ? `${field}: ${issue.message}` : issue.message,
-        field || result.target,
+        where,
       );
     },
   });
@@ -58,3 +61,17 @@ export const jsonResponse = <T>(schema: T, description: string) => ({
   description,
   content: { "application/json": { schema } },
 });
+
+/** The refusals every authenticated route with a JSON body can answer (see ApiErrorCode). */
+export const refusals = {
+  400: jsonResponse(ApiError, "invalid input (`validation`, `invalid_json`, …); `field` names it"),
+  401: jsonResponse(ApiError, "`unauthorized`: no token, or the token was refused"),
+  403: jsonResponse(ApiError, "`forbidden`: the token's role may not use this route"),
+  409: jsonResponse(
+    ApiError,
+    "`stale_lease`, `cancelled`, `conflict` or `idempotency_conflict`: the state changed",
+  ),
+  413: jsonResponse(ApiError, "`payload_too_large`: the body is over --max-body-bytes"),
+  415: jsonResponse(ApiError, "`unsupported_media_type`: the body is not application/json"),
+  429: jsonResponse(ApiError, "`rate_limited`: over the request rate limit; see Retry-After"),
+};

@@ -5,7 +5,6 @@
  */
 import { createRoute } from "@hono/zod-openapi";
 import {
-  ApiError,
   ClaimRequest,
   ClaimResponse,
   ReportRequest,
@@ -13,7 +12,7 @@ import {
 } from "../../shared/protocol.ts";
 import { operatorWorker } from "../auth.ts";
 import { finishMany } from "../finish_attempt.ts";
-import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
+import { type Deps, jsonBody, jsonResponse, refusals, router } from "./deps.ts";
 
 export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
   const app = router();
@@ -26,7 +25,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       request: { body: jsonBody(ClaimRequest) },
       responses: {
         200: jsonResponse(ClaimResponse, "the leases (possibly none)"),
-        400: jsonResponse(ApiError, "invalid input"),
+        ...refusals,
       },
     }),
     async (c) => {
@@ -60,7 +59,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       request: { body: jsonBody(ReportRequest) },
       responses: {
         200: jsonResponse(ReportResponse, "one outcome per item"),
-        400: jsonResponse(ApiError, "invalid input"),
+        ...refusals,
       },
     }),
     async (c) => {

@@ -33,16 +33,12 @@ import { heartbeat } from "../heartbeat.ts";
 import { listTasks } from "../list_tasks.ts";
 import { readTask } from "../read_task.ts";
 import { retryTask } from "../retry.ts";
-import { type Deps, jsonBody, jsonResponse, router } from "./deps.ts";
+import { type Deps, jsonBody, jsonResponse, refusals, router } from "./deps.ts";
 
 const IdParam = z.object({ id: z.string().min(1).max(100) });
 const errors = {
-  400: jsonResponse(ApiError, "invalid input; `field` names it"),
-  401: jsonResponse(ApiError, "no token, or the token was refused"),
-  403: jsonResponse(ApiError, "the token's role may not use this route"),
-  404: jsonResponse(ApiError, "no such task (or another client's)"),
-  409: jsonResponse(ApiError, "the lease is stale, or the task is in the wrong state"),
-  429: jsonResponse(ApiError, "over the request rate limit; see Retry-After"),
+  ...refusals,
+  404: jsonResponse(ApiError, "`not_found`: no such task (or another client's)"),
 };
 
 /** A task the caller may see; another client's task is answered exactly like a missing one. */

@@ -10,19 +10,50 @@
  * @module
  */
 import { createRoute } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { upgradeWebSocket } from "hono/deno";
 import { CLOSE, type Donor, DonorsResponse } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
+import { ApiFailure } from "../errors.ts";
 import { decodeDonorStatKey, donorPrefix } from "../keys.ts";
 import type { WsHub } from "../ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
+
+/**
+ * Runs `upgrade` after the handshake checks `Deno.upgradeWebSocket` would throw on, as 400s
+ * naming the header; any other refusal of the upgrade is a 400 too, never a 500.
+ */
+const handshake = (upgrade: MiddlewareHandler): MiddlewareHandler =>
+  async function handshake(c, next) {
+    const refuse = (field: string, message: string): never => {
+      throw new ApiFailure("bad_request", message, field);
+    };
+    if (c.req.header("upgrade")?.trim().toLowerCase() !== "websocket") {
+      refuse("upgrade", "GET /api/ws is a WebSocket endpoint: send Upgrade: websocket");
+    }
+    if (!/(^|,)\s*upgrade\s*(,|$)/i.test(c.req.header("connection") ?? "")) {
+      refuse("connection", "a WebSocket handshake needs Connection: Upgrade");
+    }
+    if (!/^[A-Za-z0-9+/]{22}==$/.test(c.req.header("sec-websocket-key")?.trim() ?? "")) {
+      refuse("sec-websocket-key", "Sec-WebSocket-Key must be 16 bytes in base64");
+    }
+    if (c.req.header("sec-websocket-version")?.trim() !== "13") {
+      refuse("sec-websocket-version", "only Sec-WebSocket-Version: 13 is spoken");
+    }
+    try {
+      return await upgrade(c, next);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      return refuse("upgrade", `the WebSocket handshake was refused: ${e.message}`);
+    }
+  };
 
 export function wsRoutes({ ctx }: Deps, hub: WsHub) {
   const app = router();
 
   app.get(
     "/ws",
-    upgradeWebSocket((c) => {
+    handshake(upgradeWebSocket((c) => {
       const auth = c.get("auth");
       const refused = auth.refused && (auth.enforced || auth.workerTokens);
       const trusted = auth.role === "worker" || auth.role === "admin";
@@ -40,7 +71,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
         onClose: () => conn?.close(),
         onError: () => conn?.close(),
       };
-    }),
+    }, { protocol: undefined })), // the protocol has no subprotocols: none is chosen
   );
 
   app.openapi(
