@@ -6,6 +6,7 @@
  * @module
  */
 import type { Attempt, Task, TaskError } from "../shared/protocol.ts";
+import { backoffDelay } from "../shared/backoff.ts";
 import { approxBytes } from "./context.ts";
 import type { Intent } from "./committer.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
@@ -36,11 +37,9 @@ const HISTORY_KEEP = 20;
 const HISTORY_MESSAGE_CHARS = 300;
 const MAX_BACKOFF_MS = 3600_000;
 
-/** Exponential backoff with jitter: base · 2^(attempt-1), scaled by a random 0.5 to 1. */
-export function backoffDelay(base: number, attempt: number, random = Math.random()): number {
-  const exp = Math.min(MAX_BACKOFF_MS, base * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp * (0.5 + random / 2));
-}
+/** How long a retryable failure waits before attempt `attempt + 1` of `task`. */
+export const retryDelay = (task: Task, attempt: number): number =>
+  backoffDelay(attempt, { baseMs: task.backoffMs, maxMs: MAX_BACKOFF_MS });
 
 export interface EndedAttempt {
   intent: Intent;
@@ -111,7 +110,7 @@ export function endAttempt(
           status: "pending",
           attempts: lease.attempt,
           error,
-          runAt: now + backoffDelay(task.backoffMs, lease.attempt),
+          runAt: now + retryDelay(task, lease.attempt),
         }
         : { ...base, status: "failed", attempts: lease.attempt, error, completedAt: now };
     }

@@ -28,7 +28,7 @@ import {
 import type { Intent } from "./committer.ts";
 import { approxBytes, type Ctx } from "./context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
-import { backoffDelay, type EndedAttempt, type Outcome } from "./end_attempt.ts";
+import { type EndedAttempt, type Outcome, retryDelay } from "./end_attempt.ts";
 import { queueEntry } from "./enqueue.ts";
 import {
   countKey,
@@ -236,7 +236,7 @@ export async function endReplica(
       sums.push([rateKey("failed", second), 1n]);
     } else {
       // The slot goes back: at once when released, after a backoff when it failed.
-      const runAt = err ? now + backoffDelay(t.backoffMs, failures) : now;
+      const runAt = err ? now + retryDelay(t, failures) : now;
       next = {
         ...t,
         status: openStatus,

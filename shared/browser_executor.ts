@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { backoffDelay } from "./backoff.ts";
 import { internalOutcome, runOnThread } from "./_run_on_thread.ts";
 import * as Comlink from "comlink";
 import type { Lease } from "./protocol.ts";
@@ -163,7 +164,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
       thread.kill(internal(`task thread crashed: ${e.message}`));
       // A thread that cannot even load (its script unreachable) is retried with backoff.
       if (!starting) return replace();
-      const delay = Math.min(30_000, 250 * 2 ** loadFailures++);
+      const delay = backoffDelay(++loadFailures, { baseMs: 250, maxMs: 30_000, jitter: false });
       setTimeout(replace, delay);
     });
     api.init(Comlink.transfer(channel.port2, [channel.port2])).then(() => {

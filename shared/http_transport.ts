@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { backoffDelay } from "./backoff.ts";
 import type { z } from "zod";
 import {
   ApiError,
@@ -164,8 +165,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         const transient = e instanceof TransportError &&
           (e.kind === "network" || e.kind === "server");
         if (!transient || attempt >= retry.attempts) throw e;
-        const exp = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
-        await new Promise((r) => setTimeout(r, exp * (0.5 + Math.random() / 2)));
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, retry)));
       }
     }
   }

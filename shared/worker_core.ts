@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { backoffDelay } from "./backoff.ts";
 import type { Logger } from "./logger.ts";
 import { type Lease, LIMITS, type TaskError } from "./protocol.ts";
 import { type Transport, TransportError } from "./transport.ts";
@@ -469,8 +470,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
       busy = false;
       transportFailed("claim", e);
       if (stopping) return;
-      const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (transportErrors - 1));
-      await pause(exp * (0.5 + Math.random() / 2));
+      await pause(backoffDelay(transportErrors, backoff));
       return;
     }
     counts.claimed += leases.length;

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { backoffDelay } from "./backoff.ts";
 import { createHttpTransport } from "./http_transport.ts";
 import {
   CLOSE,
@@ -76,7 +77,8 @@ export interface WsTransport extends Transport {
 
 type Ack = Extract<ServerMessage, { type: "ack" }>;
 
-const MAX_BACKOFF_MS = 30_000;
+/** Reconnects: 250 ms, doubling to 30 s. */
+const RECONNECT = { baseMs: 250, maxMs: 30_000 };
 /** A lease that waited this long for a free slot gets a start notice. */
 const NOTICE_AFTER_MS = 50;
 
@@ -202,12 +204,11 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         current = (current + 1) % wsUrls.length;
         const delay = failures++ < wsUrls.length
           ? 0
-          : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (failures - wsUrls.length)) *
-            (0.5 + Math.random() / 2);
+          : backoffDelay(failures - wsUrls.length + 1, RECONNECT);
         setTimeout(connect, delay);
         return;
       }
-      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++) * (0.5 + Math.random() / 2);
+      const delay = backoffDelay(++failures, RECONNECT);
       setTimeout(connect, delay);
     };
     ws.onerror = () => {/* onclose follows */};
@@ -295,7 +296,9 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         return outcome;
       } catch (e) {
         if (closedForGood || attempt >= 5) throw e;
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+        await new Promise((r) =>
+          setTimeout(r, backoffDelay(attempt + 1, { baseMs: 200, maxMs: 5000, jitter: false }))
+        );
       }
     }
   }
