@@ -12,6 +12,7 @@
  * @module
  */
 import { launchBrowser } from "../test/_browser.ts";
+import { buildApps } from "../coordinator/build_apps.ts";
 import { fmt, post, progress, spawnCoordinator } from "./_util.ts";
 
 const WORKERS = 2;
@@ -30,6 +31,8 @@ export async function benchBrowserEfficiency(
   const taskMs = options.taskMs ?? 50;
   const seconds = options.seconds ?? 10;
   const count = Math.round((seconds * 1000 * WORKERS) / taskMs);
+  progress("building the donate page if missing or stale");
+  await buildApps();
   const coordinator = await spawnCoordinator();
   const browser = await launchBrowser();
   try {
@@ -48,7 +51,7 @@ export async function benchBrowserEfficiency(
     );
     const page = await context.newPage();
     page.setDefaultTimeout(30_000);
-    progress("building and opening the donate page");
+    progress("opening the donate page");
     await page.goto(`${coordinator.url}/`);
     await page.click('[data-testid="start-button"]');
     await page.waitForSelector('[data-testid="status"][data-link="open"]');

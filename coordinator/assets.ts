@@ -1,8 +1,8 @@
 /**
  * The browser apps' files: each is a Vite project (the dashboard in `dashboard/`, the donate page
- * in `web-worker/`) built into `dist/<name>/` when the build is missing or older than its sources
- * (checked once per process, on the first request for it), then served by the coordinator.
- * Nobody needs to run a build command first; `deno task build` forces one.
+ * in `web-worker/`) built into `dist/<name>/` by `deno task build` (which `deno task start` runs
+ * first) when the build is missing or older than its sources, then served by the coordinator. A
+ * request never builds: the coordinator process does not even load Vite.
  *
  * Freshness is a fingerprint of every source file's path, size and modification time (and of
  * `deno.lock`, which pins Vite and the libraries), written next to the build. A build goes to a
@@ -16,6 +16,8 @@ import type { Logger } from "../shared/logger.ts";
 
 export const DASHBOARD_SOURCE = fileURLToPath(new URL("../dashboard/", import.meta.url));
 export const DASHBOARD_DIST = fileURLToPath(new URL("../dist/dashboard/", import.meta.url));
+/** What the dashboard and the donate page share: theme tokens, base CSS, the theme hook. */
+export const UI_SOURCE = fileURLToPath(new URL("../ui/", import.meta.url));
 const LOCK_FILE = fileURLToPath(new URL("../deno.lock", import.meta.url));
 const STAMP = ".build-stamp";
 
@@ -62,8 +64,6 @@ export interface ViteApp {
   isFresh(fingerprint?: string): Promise<boolean>;
   /** Builds with Vite's JS API when missing or stale; resolves with whether it built. */
   build(options?: BuildViteAppOptions): Promise<boolean>;
-  /** Builds once per process when needed; a failed build is tried again on the next call. */
-  ensure(log?: Logger): Promise<unknown>;
 }
 
 /**
@@ -132,16 +132,7 @@ export function viteApp(options: ViteAppOptions): ViteApp {
     return true;
   }
 
-  let ready: Promise<unknown> | null = null;
-  function ensure(log?: Logger): Promise<unknown> {
-    ready ??= build(log ? { log } : {}).catch((e) => {
-      ready = null;
-      throw e;
-    });
-    return ready;
-  }
-
-  return { name, dist, fingerprint, isFresh, build, ensure };
+  return { name, dist, fingerprint, isFresh, build };
 }
 
 async function describe(path: string, name: string): Promise<string> {
@@ -149,10 +140,13 @@ async function describe(path: string, name: string): Promise<string> {
   return `${name}:${info.size}:${info.mtime?.getTime() ?? 0}`;
 }
 
+/** Told once per app and process when its build is missing, so the log says what to run. */
+const warnedUnbuilt = new Set<string>();
+
 /**
  * Answers with one built file of `app` (`rel` is relative to its `dist`; `""` or a path without
- * an extension is the page), building it first when needed. Hashed assets are cached for good;
- * the page itself is revalidated.
+ * an extension is the page). Hashed assets are cached for good; the page itself is revalidated.
+ * Without a build: 503, naming the command that makes one.
  *
  * @example
  * ```ts
@@ -165,11 +159,13 @@ export async function serveViteApp(
   log: Logger,
   rel: string,
 ): Promise<Response> {
-  try {
-    await app.ensure(log);
-  } catch (e) {
-    log.error(`${app.name} build failed`, { error: String(e) });
-    return c.text(`The ${app.name} could not be built: ${(e as Error).message}\n`, 503);
+  const built = await Deno.stat(`${app.dist}index.html`).then(() => true, () => false);
+  if (!built) {
+    const hint =
+      `The ${app.name} is not built: run \`deno task build\` (\`deno task start\` does).`;
+    if (!warnedUnbuilt.has(app.dist)) log.warn(hint, { dist: app.dist });
+    warnedUnbuilt.add(app.dist);
+    return c.text(`${hint}\n`, 503);
   }
   let path: string;
   try {
@@ -197,38 +193,9 @@ export async function serveViteApp(
 export const dashboardApp: ViteApp = viteApp({
   name: "dashboard",
   source: DASHBOARD_SOURCE,
+  alsoWatch: [UI_SOURCE],
   dist: DASHBOARD_DIST,
 });
-
-/** A fingerprint of the dashboard's sources: changes when any file is added, removed or edited. */
-export function dashboardFingerprint(): Promise<string> {
-  return dashboardApp.fingerprint();
-}
-
-/** Whether `dist/dashboard/` holds a build of the current sources. */
-export function dashboardIsFresh(fingerprint?: string): Promise<boolean> {
-  return dashboardApp.isFresh(fingerprint);
-}
-
-export type BuildDashboardOptions = BuildViteAppOptions;
-
-/**
- * Builds the dashboard with Vite's JS API when it is missing or stale. Resolves with whether it
- * built.
- *
- * @example
- * ```ts
- * await buildDashboard({ log }); // false when dist/dashboard/ is up to date
- * ```
- */
-export function buildDashboard(options: BuildDashboardOptions = {}): Promise<boolean> {
-  return dashboardApp.build(options);
-}
-
-/** Builds once per process when needed; a failed build is tried again on the next call. */
-export function ensureDashboard(log?: Logger): Promise<unknown> {
-  return dashboardApp.ensure(log);
-}
 
 /**
  * Serves the built dashboard; mount at `/dashboard`. Unknown paths without an extension get the
@@ -246,15 +213,4 @@ export function dashboardRoutes(log: Logger): Hono {
     return serveViteApp(c, dashboardApp, log, c.req.path.slice("/dashboard/".length));
   });
   return app;
-}
-
-if (import.meta.main) {
-  const { createLogger } = await import("../shared/logger.ts");
-  const started = performance.now();
-  const built = await buildDashboard({ force: Deno.args.includes("--force"), log: createLogger() });
-  console.log(
-    built
-      ? `dashboard built in ${Math.round(performance.now() - started)} ms: ${DASHBOARD_DIST}`
-      : `dashboard is up to date: ${DASHBOARD_DIST} (--force rebuilds)`,
-  );
 }

@@ -1,22 +1,22 @@
 /**
  * The donate page: the Vite app in `web-worker/` (with the shared worker core and the handlers it
- * bundles), built on demand into `dist/donate/` like the dashboard and served at `/`, its files
- * under `/assets/`. `deno run -A coordinator/donate_assets.ts --force` builds it by hand.
+ * bundles), built into `dist/donate/` by `deno task build` like the dashboard and served at `/`,
+ * its files under `/assets/`.
  *
  * @module
  */
 import { Hono } from "hono";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../shared/logger.ts";
-import { serveViteApp, type ViteApp, viteApp } from "./assets.ts";
+import { serveViteApp, UI_SOURCE, type ViteApp, viteApp } from "./assets.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-/** The donate page, rebuilt when its sources, the shared code or the handlers change. */
+/** The donate page, rebuilt when its sources, the shared code, the handlers or ui/ change. */
 export const donateApp: ViteApp = viteApp({
   name: "donate page",
   source: here("../web-worker/"),
-  alsoWatch: [here("../shared/"), here("../handlers/")],
+  alsoWatch: [here("../shared/"), here("../handlers/"), UI_SOURCE],
   dist: here("../dist/donate/"),
 });
 
@@ -38,16 +38,4 @@ export function donateRoutes(log: Logger): Hono {
     return serveViteApp(c, donateApp, log, c.req.path.slice(1));
   });
   return app;
-}
-
-if (import.meta.main) {
-  const { createLogger } = await import("../shared/logger.ts");
-  const started = performance.now();
-  const force = Deno.args.includes("--force");
-  const built = await donateApp.build({ force, log: createLogger() });
-  console.log(
-    built
-      ? `donate page built in ${Math.round(performance.now() - started)} ms: ${donateApp.dist}`
-      : `donate page is up to date: ${donateApp.dist} (--force rebuilds)`,
-  );
 }

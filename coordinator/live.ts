@@ -8,66 +8,20 @@
  *
  * @module
  */
-import type { Stats, Task, TaskStatus } from "../shared/protocol.ts";
+import type {
+  LiveFailure,
+  LiveSnapshot,
+  LiveTaskEvent,
+  LiveWorker,
+  Percentiles,
+  Task,
+  WorkerKind,
+} from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
 import { decodeFailedKey, failedPrefix, taskKey } from "./keys.ts";
 import { readStats } from "./stats.ts";
 import type { WorkerRegistry } from "./workers.ts";
 import type { EndedTask } from "./ended_log.ts";
-
-export type WorkerKind = "deno" | "browser" | "other";
-
-/** Percentiles of a window of samples, in milliseconds; null when there are none. */
-export interface Percentiles {
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  count: number;
-}
-
-export interface LiveWorker {
-  id: string;
-  kind: WorkerKind;
-  /** Tasks per second completed in this process over the last {@link WORKER_RATE_WINDOW_S} s. */
-  rate: number;
-  completed: number;
-  failed: number;
-  meanRunMs: number | null;
-  lastSeen: number;
-}
-
-export interface LiveFailure {
-  id: string;
-  type: string;
-  code: string;
-  message: string;
-  /** When the task failed for good. */
-  at: number;
-}
-
-/** The `stats` event. */
-export interface LiveSnapshot {
-  at: number;
-  stats: Stats;
-  workers: {
-    online: Record<WorkerKind, number>;
-    /** Online workers, fastest first, at most {@link MAX_LISTED_WORKERS}. */
-    list: LiveWorker[];
-    rateWindowS: number;
-  };
-  latency: { windowMs: number; queueWait: Percentiles; run: Percentiles };
-  /** The last failed tasks, newest first. */
-  failures: LiveFailure[];
-}
-
-/** The `task` event: a task reached a final status in this process. */
-export interface LiveTaskEvent {
-  id: string;
-  type: string;
-  status: TaskStatus;
-  workerId: string | null;
-  workerKind: WorkerKind | null;
-}
 
 export const WORKER_RATE_WINDOW_S = 10;
 export const MAX_LISTED_WORKERS = 50;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import type { Task } from "../shared/protocol.ts";
 import { sleep, testCoordinator } from "../test/_helpers.ts";
-import { LiveFeed, type LiveSnapshot, type LiveTaskEvent } from "./live.ts";
+import { LiveSnapshot, LiveTaskEvent, type Task } from "../shared/protocol.ts";
+import { LiveFeed } from "./live.ts";
 
 type TestCoordinator = Awaited<ReturnType<typeof testCoordinator>>;
 
@@ -97,4 +97,36 @@ Deno.test("LiveFeed.subscribe() fans one snapshot out to all, task events by typ
     feed.close();
   }
   assert.equal(ended, 1, "close() ends the subscribers still there");
+});
+
+Deno.test("LiveFeed events are exactly the LiveSnapshot and LiveTaskEvent schemas of the protocol", async () => {
+  await using c = await testCoordinator();
+  c.workers.seen("volunteer-2", { kind: "deno", types: ["demo.echo"], concurrency: 2 });
+  const feed = new LiveFeed(c.ctx, c.workers, { intervalMs: 100, flushMs: 10 });
+  const chunks: string[] = [];
+  feed.subscribe({ send: (s) => chunks.push(s), end: () => {} });
+  try {
+    const now = Date.now();
+    const common = { claimedAt: now - 5, completedAt: now, workerId: "volunteer-2" };
+    c.ctx.signals.taskEnded(await endedTask(c, { ...common, status: "completed", result: 1 }));
+    c.ctx.signals.taskEnded(
+      await endedTask(c, {
+        ...common,
+        status: "failed",
+        error: { code: "handler", message: "boom", retryable: false },
+      }),
+    );
+    await sleep(350);
+    const events = chunks.flatMap(parse);
+    const stats = events.filter((e) => e.event === "stats");
+    const tasks = events.filter((e) => e.event === "task");
+    assert.ok(stats.length >= 1 && tasks.length === 2);
+    // Parsing strips keys a schema does not name, so equality means no field is missing or extra.
+    for (const e of stats) assert.deepEqual(LiveSnapshot.parse(e.data), e.data);
+    for (const e of tasks) assert.deepEqual(LiveTaskEvent.parse(e.data), e.data);
+    const last = LiveSnapshot.parse(stats.at(-1)!.data);
+    assert.equal(last.failures.length, 1, "the failure is in the snapshot the schema checked");
+  } finally {
+    feed.close();
+  }
 });

@@ -118,7 +118,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   app.route("/dashboard", dashboardRoutes(log));
   const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
   app.route("/", metricsRoutes(metrics));
-  // The donate page at `/` (Vite-built from web-worker/ on first request), files under /assets/.
+  // The donate page at `/` (built from web-worker/ by `deno task build`), files under /assets/.
   app.route("/", donateRoutes(log));
   const server = Deno.serve({
     port: config.port,

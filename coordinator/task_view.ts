@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Task } from "../shared/protocol.ts";
+import type { Task, WorkerKind } from "../shared/protocol.ts";
 
 /** What `["task", id]` holds: the client's Task, as of the end of its last attempt. */
 export type StoredTask = Task & {
@@ -37,7 +37,7 @@ export interface LeaseRecord {
   donorId?: string | null;
   /** A known-answer spot check made for this worker. */
   spot?: boolean;
-  kind?: "deno" | "browser" | "other";
+  kind?: WorkerKind;
   /** The holder is trusted as the operator's own (auth.ts); absent on older leases: not. */
   operator?: boolean;
   progress?: number;

@@ -18,7 +18,7 @@ import {
 
 export interface WorkerRecord {
   id: string;
-  kind: "deno" | "browser" | "other";
+  kind: WorkerInfo["kind"];
   /** Last seen as the operator's own (auth.ts), so shown trusted; absent on older records. */
   operator?: boolean;
   types: string[];

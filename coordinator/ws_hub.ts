@@ -32,10 +32,11 @@ import {
   type Lease,
   type ServerMessage,
   type Task,
+  type WorkerKind,
 } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { ApiFailure, fieldName, storageFailure } from "./errors.ts";
+import { type ApiErrorCode, ApiFailure, fieldName, storageFailure } from "./errors.ts";
 import { finishMany } from "./finish_attempt.ts";
 import { heartbeat } from "./heartbeat.ts";
 import { getMany } from "./context.ts";
@@ -68,7 +69,7 @@ interface Conn {
   workerId: string | null;
   /** A hello arrived (it may still be re-attaching leases). */
   greeted: boolean;
-  kind: "deno" | "browser" | "other";
+  kind: WorkerKind;
   donorId: string | null;
   types: string[] | undefined;
   queues: string[] | undefined;
@@ -260,7 +261,7 @@ export class WsHub {
     }, SHUT_DELAY_MS);
   }
 
-  #refuse(conn: Conn, code: string, message: string, field?: string): void {
+  #refuse(conn: Conn, code: ApiErrorCode, message: string, field?: string): void {
     this.#send(conn, { type: "error", code, message, ...(field ? { field } : {}) });
     if (++conn.invalid > MAX_INVALID) this.#shut(conn, CLOSE.protocol, "too many invalid messages");
   }

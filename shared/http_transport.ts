@@ -11,13 +11,19 @@
  * @module
  */
 import { backoffDelay } from "./backoff.ts";
-import { z } from "zod";
+import type { z } from "zod";
 import {
+  ApiError,
+  type ApiErrorCode,
   ClaimResponse,
+  Health,
   HeartbeatResponse,
+  knownErrorCode,
   type Lease,
   LIMITS,
+  ReportResponse,
   type TaskError,
+  type WorkerKind,
 } from "./protocol.ts";
 import {
   type ClaimOptions,
@@ -38,7 +44,7 @@ export interface HttpTransportOptions {
   types?: readonly string[] | undefined;
   queues?: readonly string[] | undefined;
   /** @default "other" */
-  kind?: "deno" | "browser" | "other";
+  kind?: WorkerKind;
   /** Shown on the dashboard. */
   concurrency?: number | undefined;
   /** Retries of reports (and release) on network or server errors. */
@@ -51,15 +57,8 @@ export interface HttpTransportOptions {
 
 const DEFAULT_RETRY = { attempts: 8, baseMs: 200, maxMs: 5_000 };
 
-const HealthResponse = z.object({
-  status: z.literal("ok"),
-  version: z.string(),
-  types: z.array(z.string()),
-});
-const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
-const ReportResponse = z.object({
-  outcomes: z.array(z.object({ taskId: z.string(), ok: z.boolean(), code: z.string().optional() })),
-});
+/** What a worker needs of `GET /health` (older coordinators send no `uptimeMs`). */
+const HealthResponse = Health.pick({ status: true, version: true, types: true });
 
 type ReportItem =
   | { taskId: string; leaseId: string; result: unknown }
@@ -184,7 +183,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
   }
 
   /** Maps a refusal of one report to its outcome. */
-  function refusal(code: string | undefined, message: string): ReportOutcome {
+  function refusal(code: ApiErrorCode | undefined, message: string): ReportOutcome {
     if (code === "cancelled") return { ok: false, reason: "cancelled", message };
     if (code === "stale_lease") return { ok: false, reason: "stale", message };
     if (code === "not_found") return { ok: false, reason: "not_found", message };
@@ -232,8 +231,15 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         pending.forEach((q, i) => {
           const o = outcomes[i];
           if (o?.ok) q.resolve({ ok: true });
-          else if (o?.code === "conflict") again.push(q);
-          else q.resolve(refusal(o?.code, `report of task ${q.item.taskId} refused: ${o?.code}`));
+          else if (knownErrorCode(o?.code) === "conflict") again.push(q);
+          else {
+            q.resolve(
+              refusal(
+                knownErrorCode(o?.code),
+                `report of task ${q.item.taskId} refused: ${o?.code}`,
+              ),
+            );
+          }
         });
         pending = again;
         if (again.length > 0) {
@@ -353,13 +359,13 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
   };
 }
 
-function errorCode(body: unknown): string | undefined {
-  const parsed = ErrorBody.safeParse(body);
-  return parsed.success ? parsed.data.error.code : undefined;
+function errorCode(body: unknown): ApiErrorCode | undefined {
+  const parsed = ApiError.safeParse(body);
+  return parsed.success ? knownErrorCode(parsed.data.error.code) : undefined;
 }
 
 function errorMessage(body: unknown, fallback: string): string {
-  const parsed = ErrorBody.safeParse(body);
+  const parsed = ApiError.safeParse(body);
   return parsed.success ? parsed.data.error.message : fallback;
 }
 

@@ -44,6 +44,10 @@ export const DEFAULTS = Object.freeze({
   verificationDeadlineMs: 600_000,
 });
 
+/** Who runs a worker: `deno` (worker.ts), `browser` (the donate page) or `other` (seed protocol). */
+export const WorkerKind = z.enum(["deno", "browser", "other"]);
+export type WorkerKind = z.infer<typeof WorkerKind>;
+
 export const TaskStatus = z.enum(["pending", "processing", "completed", "failed", "cancelled"]);
 export type TaskStatus = z.infer<typeof TaskStatus>;
 
@@ -149,7 +153,7 @@ export const Vote = z.object({
   leaseId: z.string(),
   workerId: z.string(),
   donorId: z.string().nullable(),
-  kind: z.enum(["deno", "browser", "other"]).optional(),
+  kind: WorkerKind.optional(),
   /** The voter was trusted as the operator's own (a worker token, or this machine). */
   operator: z.boolean().optional(),
   /** Compute time the coordinator measured, credited to the donor if this vote wins. */
@@ -261,7 +265,7 @@ export const ClaimRequest = z.object({
   queues: z.array(QueueName).max(100).optional(),
   max: z.number().int().min(1).max(LIMITS.claimMax).default(1),
   waitMs: z.number().int().min(0).max(LIMITS.waitMs).default(0),
-  kind: z.enum(["deno", "browser", "other"]).default("other"),
+  kind: WorkerKind.default("other"),
   concurrency: z.number().int().min(1).max(1024).optional(),
 });
 export type ClaimRequest = z.input<typeof ClaimRequest>;
@@ -423,7 +427,7 @@ export type ApiError = z.infer<typeof ApiError>;
 
 export const WorkerInfo = z.object({
   id: z.string(),
-  kind: z.enum(["deno", "browser", "other"]),
+  kind: WorkerKind,
   types: z.array(z.string()),
   concurrency: z.number().int().nullable(),
   firstSeen: z.number(),
@@ -475,9 +479,6 @@ export type Stats = z.infer<typeof Stats>;
 // WebSocket lease protocol (`GET /api/ws`). Credit-based flow control: a worker announces free
 // slots; the coordinator pushes at most that many leases, as soon as matching work exists.
 // Replies to heartbeat/complete/fail/release carry the client's `ref`.
-
-export const WorkerKind = z.enum(["deno", "browser", "other"]);
-export type WorkerKind = z.infer<typeof WorkerKind>;
 
 export const HelloMessage = z.object({
   type: z.literal("hello"),
@@ -601,3 +602,111 @@ export const CLOSE = Object.freeze({
   protocol: 4004,
   shuttingDown: 1001,
 });
+
+// ---------------------------------------------------------------------------------------------
+// Replies that had no schema of their own here: health, batch reports, donors.
+
+/**
+ * A code read off the wire (an `ApiError`, a report outcome, a socket ack) as an `ApiErrorCode`;
+ * undefined when absent or newer than this build, so transports branch only on codes in the list.
+ */
+export const knownErrorCode = (code: unknown): ApiErrorCode | undefined =>
+  ApiErrorCode.safeParse(code).data;
+
+/** `GET /health`: liveness, and the task types this coordinator accepts. */
+export const Health = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+  uptimeMs: z.number(),
+  types: z.array(z.string()),
+});
+export type Health = z.infer<typeof Health>;
+
+/** `POST /leases/report`: one outcome per item, in the items' order. */
+export const ReportResponse = z.object({ outcomes: z.array(ReportOutcome) });
+export type ReportResponse = z.infer<typeof ReportResponse>;
+
+/** `POST /tasks`: one task for one submitted, `{ tasks }` in order for a batch. */
+export const SubmitResponse = z.union([Task, z.object({ tasks: z.array(Task) })]);
+export type SubmitResponse = z.infer<typeof SubmitResponse>;
+
+/** `GET /tasks`: one page, and the cursor of the next (null after the last). */
+export const TaskPage = z.object({ tasks: z.array(Task), cursor: z.string().nullable() });
+export type TaskPage = z.infer<typeof TaskPage>;
+
+/** `POST /tasks/await`: the tasks in the order asked; null for unknown ids. */
+export const AwaitResponse = z.object({ tasks: z.array(Task.nullable()) });
+export type AwaitResponse = z.infer<typeof AwaitResponse>;
+
+/** `GET /workers`. */
+export const WorkersResponse = z.object({ workers: z.array(WorkerInfo) });
+export type WorkersResponse = z.infer<typeof WorkersResponse>;
+
+/** A browser volunteer's totals, kept from its accepted results. */
+export const Donor = z.object({ id: z.string(), completed: z.number(), computeMs: z.number() });
+export type Donor = z.infer<typeof Donor>;
+
+/** `GET /donors`: most tasks first. */
+export const DonorsResponse = z.object({ donors: z.array(Donor) });
+export type DonorsResponse = z.infer<typeof DonorsResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// The live feed (`GET /api/live`, Server-Sent Events): a `stats` event once a second and a `task`
+// event for each task that ends, fleet-wide.
+
+/** Percentiles of a window of samples, in milliseconds; null when there are none. */
+export const Percentiles = z.object({
+  p50: z.number().nullable(),
+  p90: z.number().nullable(),
+  p99: z.number().nullable(),
+  count: z.number().int(),
+});
+export type Percentiles = z.infer<typeof Percentiles>;
+
+export const LiveWorker = z.object({
+  id: z.string(),
+  kind: WorkerKind,
+  /** Tasks per second completed over the last `rateWindowS` seconds. */
+  rate: z.number(),
+  completed: z.number(),
+  failed: z.number(),
+  meanRunMs: z.number().nullable(),
+  lastSeen: z.number(),
+});
+export type LiveWorker = z.infer<typeof LiveWorker>;
+
+export const LiveFailure = z.object({
+  id: z.string(),
+  type: z.string(),
+  code: z.string(),
+  message: z.string(),
+  /** When the task failed for good. */
+  at: z.number(),
+});
+export type LiveFailure = z.infer<typeof LiveFailure>;
+
+/** The `stats` event. */
+export const LiveSnapshot = z.object({
+  at: z.number(),
+  stats: Stats,
+  workers: z.object({
+    online: z.record(WorkerKind, z.number().int()),
+    /** Online workers, fastest first (at most 50). */
+    list: z.array(LiveWorker),
+    rateWindowS: z.number(),
+  }),
+  latency: z.object({ windowMs: z.number(), queueWait: Percentiles, run: Percentiles }),
+  /** The last failed tasks, newest first. */
+  failures: z.array(LiveFailure),
+});
+export type LiveSnapshot = z.infer<typeof LiveSnapshot>;
+
+/** The `task` event: a task reached a final status. */
+export const LiveTaskEvent = z.object({
+  id: z.string(),
+  type: z.string(),
+  status: TaskStatus,
+  workerId: z.string().nullable(),
+  workerKind: WorkerKind.nullable(),
+});
+export type LiveTaskEvent = z.infer<typeof LiveTaskEvent>;

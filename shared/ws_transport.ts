@@ -20,7 +20,14 @@
  */
 import { backoffDelay } from "./backoff.ts";
 import { createHttpTransport } from "./http_transport.ts";
-import { CLOSE, type Lease, ServerMessage, type TaskError } from "./protocol.ts";
+import {
+  CLOSE,
+  knownErrorCode,
+  type Lease,
+  ServerMessage,
+  type TaskError,
+  type WorkerKind,
+} from "./protocol.ts";
 import {
   type ClaimOptions,
   type HeartbeatOutcome,
@@ -33,7 +40,7 @@ export interface WsTransportOptions {
   /** Coordinator base URL, e.g. `http://127.0.0.1:8787`. */
   url: string;
   workerId: string;
-  kind: "deno" | "browser" | "other";
+  kind: WorkerKind;
   /** Leases this worker can hold at once: the credit announced to the coordinator. */
   capacity: number;
   /** Tasks it runs at once, shown on the dashboard. @default capacity */
@@ -261,18 +268,21 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     });
   }
 
-  const reportOutcome = (a: Ack): ReportOutcome =>
-    a.ok ? { ok: true } : {
+  function reportOutcome(a: Ack): ReportOutcome {
+    if (a.ok) return { ok: true };
+    const code = knownErrorCode(a.code);
+    return {
       ok: false,
-      reason: a.code === "cancelled"
+      reason: code === "cancelled"
         ? "cancelled"
-        : a.code === "not_found"
+        : code === "not_found"
         ? "not_found"
-        : a.code === "stale_lease"
+        : code === "stale_lease"
         ? "stale"
         : "rejected",
       message: a.message ?? a.code ?? "refused",
     };
+  }
 
   /**
    * Reports must not be lost to a transient error (a coordinator restart among them): retry the
@@ -368,7 +378,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
         ...(progress !== undefined ? { progress } : {}),
       });
       if (a.ok) return { ok: true, expiresAt: a.expiresAt ?? Date.now() };
-      return { ok: false, reason: a.code === "cancelled" ? "cancelled" : "stale" };
+      return { ok: false, reason: knownErrorCode(a.code) === "cancelled" ? "cancelled" : "stale" };
     },
 
     complete(taskId: string, leaseId: string, result: unknown) {

@@ -7,10 +7,14 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import { buildApps } from "../coordinator/build_apps.ts";
 import { hasChromium, withBrowser } from "./_browser.ts";
 import { callJson, REPO_ROOT, runInTestWorker, sleep, testCoordinator } from "./_helpers.ts";
 
 const ARTIFACTS = `${REPO_ROOT}test/artifacts`;
+
+// The coordinator serves builds, never makes them: build what is missing or stale first.
+await buildApps();
 
 /** A worker over the lease API that runs the real handlers, as `kind`. */
 const runWorker = (api: string, workerId: string, kind: "deno" | "browser", signal: AbortSignal) =>

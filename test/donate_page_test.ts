@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
 import { createApiKey } from "../coordinator/api_keys.ts";
+import { buildApps } from "../coordinator/build_apps.ts";
 import { loadHandler } from "../handlers/mod.ts";
 import { createBrowserExecutor, type PoolState } from "../shared/browser_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
@@ -20,6 +21,9 @@ import { hasChromium, withBrowser } from "./_browser.ts";
 import { eventually, REPO_ROOT, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
 
 const ARTIFACTS = `${REPO_ROOT}test/artifacts`;
+
+// The coordinator serves builds, never makes them: build what is missing or stale first.
+await buildApps();
 const NONE = { mode: "none" } as const;
 
 interface Prefs {

@@ -3,12 +3,12 @@
  *
  * @module
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import {
   ClaimRequest,
   ClaimResponse,
-  ReportOutcome,
   ReportRequest,
+  ReportResponse,
 } from "../../shared/protocol.ts";
 import { operatorWorker } from "../auth.ts";
 import { finishMany } from "../finish_attempt.ts";
@@ -58,7 +58,7 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       summary: "Report many outcomes at once; each is accepted or refused on its own",
       request: { body: jsonBody(ReportRequest) },
       responses: {
-        200: jsonResponse(z.object({ outcomes: z.array(ReportOutcome) }), "one outcome per item"),
+        200: jsonResponse(ReportResponse, "one outcome per item"),
         ...refusals,
       },
     }),

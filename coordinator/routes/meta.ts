@@ -4,17 +4,17 @@
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { ApiError, Stats, WhoAmI, WorkerInfo } from "../../shared/protocol.ts";
+import {
+  ApiError,
+  Health,
+  Stats,
+  WhoAmI,
+  WorkerInfo,
+  WorkersResponse,
+} from "../../shared/protocol.ts";
 import { ApiFailure } from "../errors.ts";
 import { readStats } from "../stats.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
-
-export const Health = z.object({
-  status: z.literal("ok"),
-  version: z.string(),
-  uptimeMs: z.number(),
-  types: z.array(z.string()),
-});
 
 export const VERSION = "0.1.0";
 
@@ -83,7 +83,7 @@ export function metaRoutes({ ctx, workers }: Deps) {
       method: "get",
       path: "/workers",
       summary: "Every worker seen, most recent first",
-      responses: { 200: jsonResponse(z.object({ workers: z.array(WorkerInfo) }), "workers") },
+      responses: { 200: jsonResponse(WorkersResponse, "workers") },
     }),
     async (c) => c.json({ workers: await workers.list() }, 200),
   );

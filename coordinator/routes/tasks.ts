@@ -8,6 +8,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import {
   ApiError,
   AwaitRequest,
+  AwaitResponse,
   CompleteRequest,
   FailRequest,
   HeartbeatRequest,
@@ -16,8 +17,10 @@ import {
   ReleaseRequest,
   SeedClaimRequest,
   SubmitBatch,
+  SubmitResponse,
   SubmitTask,
   Task,
+  TaskPage,
 } from "../../shared/protocol.ts";
 import { awaitTasks, isFinal } from "../await_tasks.ts";
 import { canSee, operatorWorker, ownerOf, type RequestAuth, taskScope } from "../auth.ts";
@@ -55,11 +58,8 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       summary: "Submit one task, or up to 1,000 as { tasks: [...] }",
       request: { body: jsonBody(z.union([SubmitBatch, SubmitTask])) },
       responses: {
-        201: jsonResponse(z.union([Task, z.object({ tasks: z.array(Task) })]), "created"),
-        200: jsonResponse(
-          z.union([Task, z.object({ tasks: z.array(Task) })]),
-          "already known (idempotency key)",
-        ),
+        201: jsonResponse(SubmitResponse, "created"),
+        200: jsonResponse(SubmitResponse, "already known (idempotency key)"),
         ...errors,
       },
     }),
@@ -82,10 +82,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       summary: "List tasks by status, type and queue, oldest first, with a cursor",
       request: { query: ListQuery },
       responses: {
-        200: jsonResponse(
-          z.object({ tasks: z.array(Task), cursor: z.string().nullable() }),
-          "a page",
-        ),
+        200: jsonResponse(TaskPage, "a page"),
         ...errors,
       },
     }),
@@ -103,10 +100,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
       summary: "Long-poll several tasks: returns once one of them is final, or after waitMs",
       request: { body: jsonBody(AwaitRequest) },
       responses: {
-        200: jsonResponse(
-          z.object({ tasks: z.array(Task.nullable()) }),
-          "the tasks, in order; null for unknown ids",
-        ),
+        200: jsonResponse(AwaitResponse, "the tasks, in order; null for unknown ids"),
         ...errors,
       },
     }),

@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { upgradeWebSocket } from "hono/deno";
-import { CLOSE } from "../../shared/protocol.ts";
+import { CLOSE, type Donor, DonorsResponse } from "../../shared/protocol.ts";
 import { counterValue } from "../committer.ts";
 import { ApiFailure } from "../errors.ts";
 import { decodeDonorStatKey, donorPrefix } from "../keys.ts";
@@ -48,8 +48,6 @@ const handshake = (upgrade: MiddlewareHandler): MiddlewareHandler =>
     }
   };
 
-export const Donor = z.object({ id: z.string(), completed: z.number(), computeMs: z.number() });
-
 export function wsRoutes({ ctx }: Deps, hub: WsHub) {
   const app = router();
 
@@ -83,11 +81,11 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
       summary: "Browser volunteers' totals: tasks completed and compute time donated",
       security: [],
       responses: {
-        200: jsonResponse(z.object({ donors: z.array(Donor) }), "donors, most tasks first"),
+        200: jsonResponse(DonorsResponse, "donors, most tasks first"),
       },
     }),
     async (c) => {
-      const byId = new Map<string, { id: string; completed: number; computeMs: number }>();
+      const byId = new Map<string, Donor>();
       for await (const e of ctx.kv.list({ prefix: donorPrefix() })) {
         const { donorId: id, stat } = decodeDonorStatKey(e.key);
         const d = byId.get(id) ?? byId.set(id, { id, completed: 0, computeMs: 0 }).get(id)!;

@@ -4,9 +4,17 @@
  *
  * @module
  */
-import type { Task } from "../../shared/protocol.ts";
+import type {
+  ApiError,
+  AwaitResponse,
+  Donor,
+  DonorsResponse,
+  SubmitTask,
+  Task,
+  WorkerInfo,
+  WorkerKind,
+} from "../../shared/protocol.ts";
 import { authHeaders } from "./admin_key.ts";
-import type { WorkerKind } from "../../coordinator/live.ts";
 
 export const API = "/api";
 
@@ -23,8 +31,8 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
     headers: { ...authHeaders(), ...(init?.body ? { "content-type": "application/json" } : {}) },
   });
   const text = await res.text();
-  // deno-lint-ignore no-explicit-any -- error bodies are read defensively
-  let body: any = null;
+  // Read defensively: an error body may not be an ApiError (a proxy's page, say).
+  let body: Partial<ApiError> | null = null;
   try {
     body = text ? JSON.parse(text) : null;
   } catch {
@@ -33,7 +41,7 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
   if (!res.ok) {
     throw new ApiCallError(res.status, body?.error?.message ?? `${res.status} ${res.statusText}`);
   }
-  return body as T;
+  return body as unknown as T;
 }
 
 /** One task, or null when there is no such task. */
@@ -51,7 +59,7 @@ export async function getTasks(ids: string[]): Promise<Array<Task | null>> {
   const out: Array<Task | null> = [];
   for (let i = 0; i < ids.length; i += 1000) {
     const chunk = ids.slice(i, i + 1000);
-    const { tasks } = await call<{ tasks: Array<Task | null> }>("/tasks/await", {
+    const { tasks } = await call<AwaitResponse>("/tasks/await", {
       method: "POST",
       body: JSON.stringify({ ids: chunk, waitMs: 0 }),
     });
@@ -60,14 +68,7 @@ export async function getTasks(ids: string[]): Promise<Array<Task | null>> {
   return out;
 }
 
-export interface NewTask {
-  type: string;
-  params: unknown;
-  priority?: number;
-  maxAttempts?: number;
-}
-
-export async function submitTasks(tasks: NewTask[]): Promise<Task[]> {
+export async function submitTasks(tasks: SubmitTask[]): Promise<Task[]> {
   const body = await call<{ tasks: Task[] }>("/tasks", {
     method: "POST",
     body: JSON.stringify({ tasks }),
@@ -81,23 +82,17 @@ const kinds = new Map<string, Promise<WorkerKind | null>>();
 export function workerKind(id: string): Promise<WorkerKind | null> {
   let kind = kinds.get(id);
   if (!kind) {
-    kind = call<{ kind: WorkerKind }>(`/workers/${encodeURIComponent(id)}/stats`)
+    kind = call<Pick<WorkerInfo, "kind">>(`/workers/${encodeURIComponent(id)}/stats`)
       .then((w) => w.kind, () => null);
     kinds.set(id, kind);
   }
   return kind;
 }
 
-export interface Donor {
-  id: string;
-  completed: number;
-  computeMs: number;
-}
-
 /** The donors' totals, or null when this coordinator has no donors endpoint. */
 export async function getDonors(): Promise<Donor[] | null> {
   try {
-    const body = await call<{ donors?: Donor[] } | Donor[]>("/donors");
+    const body = await call<Partial<DonorsResponse> | Donor[]>("/donors");
     return Array.isArray(body) ? body : body?.donors ?? [];
   } catch (e) {
     if (e instanceof ApiCallError && e.status === 404) return null;

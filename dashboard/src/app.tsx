@@ -12,7 +12,7 @@ import { ThroughputChart } from "./components/throughput_chart.tsx";
 import { Workers } from "./components/workers.tsx";
 import { clock, duration } from "./format.ts";
 import { type Connection, LiveClient, useLive } from "./live_client.ts";
-import { type ThemeChoice, useTheme } from "./theme.ts";
+import { type ThemeChoice, useTheme } from "../../ui/theme.ts";
 import { adminKey, askForKey } from "./admin_key.ts";
 
 const CONNECTION_LABEL: Record<Connection, string> = {

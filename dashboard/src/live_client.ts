@@ -8,7 +8,7 @@
  */
 import { adminKey } from "./admin_key.ts";
 import { useEffect, useState } from "preact/hooks";
-import type { LiveSnapshot, LiveTaskEvent } from "../../coordinator/live.ts";
+import type { LiveSnapshot, LiveTaskEvent } from "../../shared/protocol.ts";
 import { API } from "./api.ts";
 
 export type Connection = "connecting" | "live" | "reconnecting";

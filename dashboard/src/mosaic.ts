@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { WorkerKind } from "../../coordinator/live.ts";
+import type { WorkerKind } from "../../shared/protocol.ts";
 
 export interface MosaicView {
   cols: number;

@@ -11,7 +11,7 @@ import { useDonorTotals } from "./donor_totals.ts";
 import { count, duration, rate } from "./format.ts";
 import type { PageWatch, Power } from "./page_signals.ts";
 import { DUTIES, maxWorkers, type Prefs, savePrefs } from "./prefs.ts";
-import { type ThemeChoice, useTheme } from "./theme.ts";
+import { type ThemeChoice, useTheme } from "../../ui/theme.ts";
 import type { Hold, Volunteer, VolunteerSnapshot } from "./volunteer.ts";
 
 /**
@@ -112,7 +112,7 @@ export function App({ volunteer, watch, initialPrefs }: AppProps) {
   const s = useSnapshot(volunteer);
   const [prefs, setPrefs] = useState(initialPrefs);
   const [power, setPower] = useState<Power>(watch.power());
-  const [theme, setTheme] = useTheme();
+  const { choice: theme, choose: setTheme } = useTheme();
   const totals = useDonorTotals(s.donorId, s.completed);
   useEffect(() => {
     const timer = setInterval(() => setPower(watch.power()), 1000);

@@ -5,11 +5,9 @@
  * @module
  */
 import { useEffect, useState } from "preact/hooks";
+import type { Donor, DonorsResponse } from "../../shared/protocol.ts";
 
-export interface DonorTotals {
-  completed: number;
-  computeMs: number;
-}
+export type DonorTotals = Omit<Donor, "id">;
 
 const REFRESH_MS = 10_000;
 const CREDIT_DELAY_MS = 500;
@@ -36,7 +34,7 @@ export function useDonorTotals(donorId: string, localCompleted: number): DonorTo
     function load() {
       fetch("/api/donors")
         .then((res) => res.ok ? res.json() : null)
-        .then((body: { donors?: ({ id: string } & DonorTotals)[] } | null) => {
+        .then((body: Partial<DonorsResponse> | null) => {
           const mine = body?.donors?.find((d) => d.id === donorId);
           if (alive && mine) setTotals({ completed: mine.completed, computeMs: mine.computeMs });
         })

@@ -201,11 +201,7 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
       },
       onCancel(_taskId, leaseId) {
         // Cancelled or expired on the coordinator: stop computing it now, not at the heartbeat.
-        for (const c of cores) {
-          const cancel = (c as WorkerCore & { cancel?(leaseId: string): void }).cancel;
-          if (!cancel) return executor?.abort(leaseId, "cancelled");
-          cancel.call(c, leaseId);
-        }
+        for (const c of cores) c.cancel(leaseId);
       },
     });
     self = t;

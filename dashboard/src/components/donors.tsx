@@ -1,6 +1,7 @@
 /** @jsxImportSource preact */
 import { useEffect, useState } from "preact/hooks";
-import { type Donor, getDonors } from "../api.ts";
+import type { Donor } from "../../../shared/protocol.ts";
+import { getDonors } from "../api.ts";
 import { count, duration, shortId } from "../format.ts";
 import { Empty } from "./card.tsx";
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource preact */
-import type { LiveFailure } from "../../../coordinator/live.ts";
+import type { LiveFailure } from "../../../shared/protocol.ts";
 import { ago, shortId } from "../format.ts";
 import { Empty } from "./card.tsx";
 

@@ -1,5 +1,5 @@
 /** @jsxImportSource preact */
-import type { LiveSnapshot } from "../../../coordinator/live.ts";
+import type { LiveSnapshot } from "../../../shared/protocol.ts";
 import { count, rate } from "../format.ts";
 
 /** Mean per second over the last `seconds` complete seconds (the current one is still filling). */

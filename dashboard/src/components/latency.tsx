@@ -1,5 +1,5 @@
 /** @jsxImportSource preact */
-import type { LiveSnapshot, Percentiles } from "../../../coordinator/live.ts";
+import type { LiveSnapshot, Percentiles } from "../../../shared/protocol.ts";
 import { count, duration } from "../format.ts";
 import { Empty } from "./card.tsx";
 

@@ -1,7 +1,6 @@
 /** @jsxImportSource preact */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { LiveTaskEvent, WorkerKind } from "../../../coordinator/live.ts";
-import type { Task } from "../../../shared/protocol.ts";
+import type { LiveTaskEvent, Task, WorkerKind } from "../../../shared/protocol.ts";
 import { getTask, getTasks, submitTasks, workerKind } from "../api.ts";
 import { duration } from "../format.ts";
 import type { LiveClient } from "../live_client.ts";

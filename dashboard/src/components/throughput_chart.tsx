@@ -3,7 +3,7 @@ import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Stats } from "../../../shared/protocol.ts";
-import type { Theme } from "../theme.ts";
+import type { Theme } from "../../../ui/theme.ts";
 
 const MIN_HEIGHT = 200;
 

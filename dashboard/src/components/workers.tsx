@@ -1,5 +1,5 @@
 /** @jsxImportSource preact */
-import type { LiveSnapshot, WorkerKind } from "../../../coordinator/live.ts";
+import type { LiveSnapshot, WorkerKind } from "../../../shared/protocol.ts";
 import { count, duration, rate, shortId } from "../format.ts";
 import { Empty } from "./card.tsx";
 

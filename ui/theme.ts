@@ -1,5 +1,7 @@
 /**
- * Light and dark: follows the system unless the visitor picked one (kept in localStorage).
+ * Light and dark, for both browser apps: follows the system unless the visitor picked one, kept
+ * in localStorage, so a choice made on the dashboard holds on the donate page too. Sets
+ * `data-theme` on the root element, which ui/base.css reads.
  *
  * @module
  */
