@@ -8,15 +8,13 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { endAttempt } from "./end_attempt.ts";
 import { ApiFailure } from "./errors.ts";
-import { countKey, delayedKey, readyKey, readySlotsPrefix } from "./keys.ts";
+import { delayedKey, leaseKey, readyKey, readySlotsPrefix } from "./keys.ts";
 import { announce, isReplicated } from "./end_lease.ts";
-import { listIndexMoves } from "./list_index.ts";
 import { endReplica } from "./quorum.ts";
 import { readTaskState } from "./read_task.ts";
 import { busNotice } from "./bus.ts";
-import type { Intent } from "./committer.ts";
 import { type Round, transact } from "./transact.ts";
-import { storeTask } from "./task_record.ts";
+import { applyTransition } from "./transition.ts";
 
 export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
   return await transact(ctx, `task ${id}`, async (): Promise<Round<Task>> => {
@@ -52,33 +50,34 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) }),
       );
       const next: Task = { ...t, status: "cancelled", completedAt: now, waiting: null };
-      const intent: Intent = {
+      const intent = applyTransition({
+        from: t,
+        counted: t.status,
+        next,
         checks: [{ key: task.key, versionstamp: task.versionstamp }],
-        mutations: [
-          ...slots.map((e) => ({ type: "delete" as const, key: e.key })),
-          ...storeTask(next).mutations,
-          ...listIndexMoves(t, next),
-        ],
-        sums: [[countKey(t.type, t.queue, t.status), -1n], [
-          countKey(t.type, t.queue, "cancelled"),
-          1n,
-        ]],
-      };
+        dequeue: slots.map((e) => e.key),
+      }, now);
       return { intent, after: () => endedTask(next) };
     }
     if (leases.length > 0) {
       // Processing: end every live attempt as cancelled, in one operation.
-      const [first, ...rest] = leases;
+      const [first] = leases;
       const ended = endAttempt(t, first!.value, first!.versionstamp, { kind: "cancelled" }, now);
-      for (const l of rest) {
-        const more = endAttempt(ended.next, l.value, l.versionstamp, { kind: "cancelled" }, now);
-        ended.intent.checks.push(...more.intent.checks);
-        ended.intent.mutations.push(...more.intent.mutations.filter((m) => m.key[0] !== "task"));
-      }
       const leaseIds = leases.map((l) => l.value.leaseId);
-      ended.intent.mutations.push(busNotice(ctx, { kind: "lease_ended", taskId: id, leaseIds }));
+      // One transition ends every live lease (an ordinary task has one, but a race may leave two).
+      const intent = applyTransition({
+        from: t,
+        counted: "processing",
+        next: ended.next,
+        checks: leases.map((l) => ({
+          key: leaseKey(id, l.value.leaseId),
+          versionstamp: l.versionstamp,
+        })),
+        endsLeases: leases.map((l) => l.value),
+        extra: [busNotice(ctx, { kind: "lease_ended", taskId: id, leaseIds })],
+      }, now);
       return {
-        intent: ended.intent,
+        intent,
         after: () => {
           for (const l of leases) ctx.signals.leaseEnded(l.value.leaseId, ended.next);
           return endedTask(ended.next);
@@ -93,21 +92,16 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
     // No entry and no lease: a claim or promotion is between reads; look again.
     if (!entry) return null;
     const next: Task = { ...t, status: "cancelled", completedAt: now };
-    const intent: Intent = {
+    const intent = applyTransition({
+      from: t,
+      counted: "pending",
+      next,
       checks: [
         { key: entry.key, versionstamp: entry.versionstamp },
         { key: task.key, versionstamp: task.versionstamp },
       ],
-      mutations: [
-        { type: "delete", key: entry.key },
-        ...storeTask(next).mutations,
-        ...listIndexMoves(t, next),
-      ],
-      sums: [[countKey(t.type, t.queue, "pending"), -1n], [
-        countKey(t.type, t.queue, "cancelled"),
-        1n,
-      ]],
-    };
+      dequeue: [entry.key],
+    }, now);
     return { intent, after: () => endedTask(next) };
   });
 

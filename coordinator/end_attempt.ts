@@ -1,7 +1,8 @@
 /**
- * The one way an attempt ends: completed, failed (retried with backoff or failed for good),
- * expired, released (handed back, not counted) or cancelled. Each is one intent that checks the
- * lease's versionstamp, removes the lease, and writes the task's next state.
+ * How an attempt of an ordinary task ends: completed, failed (retried with backoff or failed for
+ * good), expired, released (handed back, not counted) or cancelled. Each is one transition
+ * (`transition.ts`) that checks the lease's versionstamp, ends the lease, and gives the task its
+ * next state.
  *
  * @module
  */
@@ -9,19 +10,9 @@ import type { Attempt, Task, TaskError } from "../shared/protocol.ts";
 import { backoffDelay } from "../shared/backoff.ts";
 import type { Intent } from "./committer.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
-import { queueEntry } from "./enqueue.ts";
-import { listIndexMoves } from "./list_index.ts";
-import {
-  countKey,
-  failedKey,
-  leaseExpiryKey,
-  leaseKey,
-  rateKey,
-  readySignalKey,
-  workerStatKey,
-} from "./keys.ts";
-import { storeTask } from "./task_record.ts";
+import { leaseKey, rateKey, workerStatKey } from "./keys.ts";
 import type { LeaseRecord } from "./task_view.ts";
+import { applyTransition, isFinalStatus } from "./transition.ts";
 
 export type Outcome =
   /** `startedAt`: the worker's start notice, on the coordinator's clock (donor credit). */
@@ -115,23 +106,8 @@ export function endAttempt(
     }
   }
 
-  const record = storeTask(next);
-  const mutations: Deno.KvMutation[] = [
-    { type: "delete", key: leaseKey(task.id, lease.leaseId) },
-    { type: "delete", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId) },
-    ...record.mutations,
-    ...listIndexMoves(task, next),
-  ];
-  const sums: Array<[Deno.KvKey, bigint]> = [
-    [countKey(task.type, task.queue, "processing"), -1n],
-    [countKey(task.type, task.queue, next.status), 1n],
-  ];
   const second = Math.floor(now / 1000);
-  if (next.status === "pending") {
-    mutations.push(queueEntry(next, now));
-    if (next.runAt <= now) sums.push([readySignalKey(task.queue, task.type), 1n]);
-  }
-  if (next.status === "failed") mutations.push({ type: "set", key: failedKey(task.id), value: 1 });
+  const sums: Array<[Deno.KvKey, bigint]> = [];
   if (next.status === "completed") {
     sums.push([rateKey("completed", second), 1n]);
     sums.push([workerStatKey(lease.workerId, "completed"), 1n]);
@@ -144,13 +120,16 @@ export function endAttempt(
     if (next.status === "failed") sums.push([rateKey("failed", second), 1n]);
   }
   return {
-    intent: {
+    intent: applyTransition({
+      from: task,
+      counted: "processing",
+      next,
       checks: [{ key: leaseKey(task.id, lease.leaseId), versionstamp: leaseVersionstamp }],
-      mutations,
+      endsLeases: [lease],
+      enqueue: next.status === "pending" ? [0] : [],
       sums,
-      bytes: record.bytes + 200,
-    },
+    }, now),
     next,
-    final: next.status === "completed" || next.status === "failed" || next.status === "cancelled",
+    final: isFinalStatus(next.status),
   };
 }

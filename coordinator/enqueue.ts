@@ -16,13 +16,13 @@ import { ApiFailure, storageFailure } from "./errors.ts";
 import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
 import { refuseOtherRequest } from "./idempotency.ts";
 import { listIndexMoves } from "./list_index.ts";
+import { queueEntry } from "./transition.ts";
 import {
   batchKey,
   batchPartKey,
   batchPrefix,
   countKey,
   decodeBatchKey,
-  delayedKey,
   idempotencyKey,
   keyString,
   queueKey,
@@ -106,13 +106,6 @@ export function newTask(
     agreement: null,
     owner,
   };
-}
-
-/** The ready or delayed entry that makes one slot of a pending task claimable. */
-export function queueEntry(task: Task, now: number, slot = 0): Deno.KvMutation {
-  return task.runAt > now
-    ? { type: "set", key: delayedKey(task.runAt, task.id, slot), value: 1 }
-    : { type: "set", key: readyKey(task.queue, task.type, task.priority, task.id, slot), value: 1 };
 }
 
 /** Validates params against the handler schema; refusals name the field. */

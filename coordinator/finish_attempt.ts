@@ -44,8 +44,9 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
         req.leaseId !== undefined ? a.leaseId === req.leaseId : seedMatch(a, req.workerId)
       );
       if (ended && ended.outcome === req.outcome.kind) {
-        await refuseOtherResult(task.value, ended.leaseId, req.outcome);
+        // The record may keep its result apart (task_record.ts): compare with the whole task.
         const [shown] = await presentTasks(ctx, [task.value]);
+        await refuseOtherResult(shown ?? task.value, ended.leaseId, req.outcome);
         return {
           value: {
             task: taskView(shown ?? task.value, leases.map((l) => l.value)),

@@ -6,7 +6,8 @@
  */
 import type { Task } from "../shared/protocol.ts";
 import { type Ctx, getMany } from "./context.ts";
-import { decodeDelayedKey, delayedPrefix, readyKey, readySignalKey, taskKey } from "./keys.ts";
+import { decodeDelayedKey, delayedPrefix, readySignalKey, taskKey } from "./keys.ts";
+import { readyEntry } from "./transition.ts";
 
 const BATCH = 300;
 
@@ -26,11 +27,7 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
     const live = t &&
       (t.status === "pending" || (t.status === "processing" && t.verification.mode === "quorum"));
     if (live) {
-      mutations.push({
-        type: "set",
-        key: readyKey(t.queue, t.type, t.priority, t.id, slot),
-        value: 1,
-      });
+      mutations.push(readyEntry(t, slot));
     }
     const ok = await ctx.committer.commit({
       checks: [{ key: e.key, versionstamp: e.versionstamp }],

@@ -25,26 +25,20 @@ import {
   type TaskError,
   type Vote,
 } from "../shared/protocol.ts";
-import type { Intent } from "./committer.ts";
 import type { Ctx } from "./context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import { type EndedAttempt, type Outcome, retryDelay } from "./end_attempt.ts";
-import { queueEntry } from "./enqueue.ts";
 import {
-  countKey,
-  failedKey,
-  leaseExpiryKey,
   leaseKey,
   leasesOfTask,
   rateKey,
-  readySignalKey,
   readySlotsPrefix,
   replicaKey,
   verifyByKey,
   workerStatKey,
 } from "./keys.ts";
-import { listIndexMoves } from "./list_index.ts";
-import { decodeResult, encodeResult, storeTask } from "./task_record.ts";
+import { decodeResult, encodeResult } from "./task_record.ts";
+import { applyTransition } from "./transition.ts";
 import { repSums, type Trust } from "./reputation.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
@@ -67,10 +61,11 @@ export async function endReplica(
   const v = t.verification.mode === "quorum" ? t.verification : null;
   const others = (await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) })))
     .filter((e) => e.value.leaseId !== l.leaseId);
-  const mutations: Deno.KvMutation[] = [
-    { type: "delete", key: leaseKey(t.id, l.leaseId) },
-    { type: "delete", key: leaseExpiryKey(l.expiresAt, t.id, l.leaseId) },
-  ];
+  /** What this transition writes beyond what every one does (`transition.ts`). */
+  const extra: Deno.KvMutation[] = [];
+  const ends: LeaseRecord[] = [l];
+  const dequeue: Deno.KvKey[] = [];
+  const enqueue: number[] = [];
   const sums: Array<[Deno.KvKey, bigint]> = [];
   let next: Task;
   let final = false;
@@ -87,21 +82,15 @@ export async function endReplica(
     ...(l.via ? { via: l.via } : {}),
   });
   const second = Math.floor(now / 1000);
-  let replicaBytes = 0;
 
   /** Ends the other replicas and removes every queued slot: the task is decided. */
   const closeTask = async () => {
-    for (const o of others) {
-      mutations.push(
-        { type: "delete", key: leaseKey(t.id, o.value.leaseId) },
-        { type: "delete", key: leaseExpiryKey(o.value.expiresAt, t.id, o.value.leaseId) },
-      );
-    }
+    ends.push(...others.map((o) => o.value));
     endedLeases = others.map((o) => o.value.leaseId);
     for await (
       const e of ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) })
     ) {
-      mutations.push({ type: "delete", key: e.key });
+      dequeue.push(e.key);
     }
     final = true;
   };
@@ -123,8 +112,7 @@ export async function endReplica(
     const votes = [...t.votes, vote];
     // As UTF-8 JSON: within the result limit, where its V8 encoding (floats) might not be.
     const replicaResult = encodeResult(outcome.result);
-    replicaBytes = replicaResult.length;
-    mutations.push({ type: "set", key: replicaKey(t.id, l.leaseId), value: replicaResult });
+    extra.push({ type: "set", key: replicaKey(t.id, l.leaseId), value: replicaResult });
     const trusts = await Promise.all(
       votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.operator === true)),
     );
@@ -174,16 +162,14 @@ export async function endReplica(
       // Every slot is taken or answered: open one, for a worker with a record.
       if (t.replicas - votes.length <= 0) {
         next = { ...next, replicas: t.replicas + 1 };
-        mutations.push(queueEntry(next, now, t.replicas));
-        sums.push([readySignalKey(t.queue, t.type), 1n]);
+        enqueue.push(t.replicas);
       }
-      if (!t.waiting) mutations.push({ type: "set", key: verifyByKey(verifyBy, t.id), value: 1 });
+      if (!t.waiting) extra.push({ type: "set", key: verifyByKey(verifyBy, t.id), value: 1 });
     } else if (counted.length >= t.replicas || votes.length >= t.replicas) {
       if (v && t.replicas < v.maxReplicas) {
         // No agreement yet: ask one more worker.
         next = { ...t, status: openStatus, votes, history, live, replicas: t.replicas + 1 };
-        mutations.push(queueEntry(next, now, t.replicas));
-        sums.push([readySignalKey(t.queue, t.type), 1n]);
+        enqueue.push(t.replicas);
       } else {
         await closeTask();
         const distinct = new Set(votes.map((x) => x.hash)).size;
@@ -246,34 +232,29 @@ export async function endReplica(
         attempts: outcome.kind === "released" ? t.attempts - 1 : t.attempts,
         runAt,
       };
-      mutations.push(queueEntry(next, now, l.slot ?? 0));
-      if (runAt <= now) sums.push([readySignalKey(t.queue, t.type), 1n]);
+      enqueue.push(l.slot ?? 0);
     }
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
   }
 
   if (final && (t.waiting || t.verifyBy)) {
     next = { ...next, waiting: null, verifyBy: null };
-    if (t.verifyBy) mutations.push({ type: "delete", key: verifyByKey(t.verifyBy, t.id) });
+    if (t.verifyBy) extra.push({ type: "delete", key: verifyByKey(t.verifyBy, t.id) });
   }
-  const record = storeTask(next);
-  mutations.push(...record.mutations, ...listIndexMoves(t, next));
-  if (next.status === "failed") mutations.push({ type: "set", key: failedKey(t.id), value: 1 });
-  if (next.status !== t.status) {
-    sums.push([countKey(t.type, t.queue, t.status), -1n], [
-      countKey(t.type, t.queue, next.status),
-      1n,
-    ]);
-  }
-  const intent: Intent = {
+  const intent = applyTransition({
+    from: t,
+    counted: t.status,
+    next,
     checks: [
       { key: leaseKey(t.id, l.leaseId), versionstamp: lease.versionstamp },
       { key: task.key, versionstamp: task.versionstamp },
     ],
-    mutations,
+    endsLeases: ends,
+    enqueue,
+    dequeue,
+    extra,
     sums,
-    bytes: record.bytes + replicaBytes + 2000,
-  };
+  }, now);
   return { intent, next, final, endedLeases, voters };
 }
 

@@ -6,12 +6,10 @@
  */
 import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
-import type { Intent } from "./committer.ts";
 import { ApiFailure } from "./errors.ts";
+import { taskKey } from "./keys.ts";
 import { transact } from "./transact.ts";
-import { countKey, failedKey, readyKey, readySignalKey, taskKey } from "./keys.ts";
-import { listIndexMoves } from "./list_index.ts";
-import { storeTask } from "./task_record.ts";
+import { applyTransition } from "./transition.ts";
 
 export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
   return await transact(ctx, `task ${id}`, async () => {
@@ -40,24 +38,13 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       verifyBy: null,
       replicas: t.verification.mode === "quorum" ? t.verification.replicas : 1,
     };
-    const intent: Intent = {
+    const intent = applyTransition({
+      from: t,
+      counted: t.status,
+      next,
       checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
-      mutations: [
-        ...storeTask(next).mutations,
-        ...Array.from({ length: next.replicas }, (_, slot) => ({
-          type: "set" as const,
-          key: readyKey(t.queue, t.type, t.priority, t.id, slot),
-          value: 1,
-        })),
-        { type: "delete", key: failedKey(id) },
-        ...listIndexMoves(t, next),
-      ],
-      sums: [
-        [countKey(t.type, t.queue, t.status), -1n],
-        [countKey(t.type, t.queue, "pending"), 1n],
-        [readySignalKey(t.queue, t.type), BigInt(next.replicas)],
-      ],
-    };
+      enqueue: Array.from({ length: next.replicas }, (_, slot) => slot),
+    }, now);
     return {
       intent,
       after: () => {

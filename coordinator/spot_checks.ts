@@ -11,12 +11,12 @@
  */
 import { canonicalHash } from "../shared/canonical_hash.ts";
 import type { Lease, Task, WorkerKind } from "../shared/protocol.ts";
-import type { Intent } from "./committer.ts";
 import type { Ctx } from "./context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import type { EndedAttempt, Outcome } from "./end_attempt.ts";
 import { newTask } from "./enqueue.ts";
 import { listIndexMoves } from "./list_index.ts";
+import { applyTransition } from "./transition.ts";
 import {
   countKey,
   leaseExpiryKey,
@@ -27,7 +27,6 @@ import {
   workerStatKey,
 } from "./keys.ts";
 import { repSums } from "./reputation.ts";
-import { storeTask } from "./task_record.ts";
 import { type LeaseRecord, taskView } from "./task_view.ts";
 
 /** Small, quick params per deterministic type (the coordinator computes the answer). */
@@ -188,29 +187,23 @@ export async function endSpot(
       ...(l.via ? { via: l.via } : {}),
     }],
   };
-  const sums: Array<[Deno.KvKey, bigint]> = [
-    [countKey(task.type, task.queue, "processing"), -1n],
-    [countKey(task.type, task.queue, next.status), 1n],
-  ];
+  const sums: Array<[Deno.KvKey, bigint]> = [];
   if (judged) sums.push(...repSums(l.workerId, l.donorId ?? null, agreed));
   if (agreed && outcome.kind === "completed") {
     sums.push([rateKey("completed", Math.floor(now / 1000)), 1n]);
     sums.push([workerStatKey(l.workerId, "completed"), 1n]);
     sums.push(...donorCredit(l.donorId, creditedMs(l, task.timeoutMs, outcome.startedAt, now)));
   }
-  // A volunteer's wrong answer may be a large one: it must fit as any result does.
-  const record = storeTask(next);
-  const intent: Intent = {
+  // A volunteer's wrong answer may be a large one: it fits as any result does (transition.ts).
+  const intent = applyTransition({
+    from: task,
+    counted: "processing",
+    next,
     checks: [{ key: leaseKey(task.id, l.leaseId), versionstamp: lease.versionstamp }],
-    mutations: [
-      { type: "delete", key: leaseKey(task.id, l.leaseId) },
-      { type: "delete", key: leaseExpiryKey(l.expiresAt, task.id, l.leaseId) },
-      { type: "delete", key: spotKey(task.id) },
-      ...record.mutations,
-      ...listIndexMoves(task, next),
-    ],
+    endsLeases: [l],
+    extra: [{ type: "delete", key: spotKey(task.id) }],
     sums,
-    bytes: record.bytes + 200,
-  };
+    unlisted: true,
+  }, now);
   return { intent, next, final: true, agreed };
 }

@@ -10,11 +10,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { announce } from "./end_lease.ts";
 import {
-  countKey,
   decodeVerifyByKey,
-  failedKey,
-  leaseExpiryKey,
-  leaseKey,
   leasesOfTask,
   rateKey,
   readySlotsPrefix,
@@ -22,6 +18,7 @@ import {
   verifyByKey,
   verifyByPrefix,
 } from "./keys.ts";
+import { applyTransition } from "./transition.ts";
 import type { LeaseRecord } from "./task_view.ts";
 
 const BATCH = 100;
@@ -73,30 +70,19 @@ async function failOne(ctx: Ctx, at: number, taskId: string, now: number): Promi
     },
     agreement: { agreed: 0, of: t.votes.length },
   };
-  const mutations: Deno.KvMutation[] = [
-    { type: "delete", key: verifyByKey(at, taskId) },
-    { type: "set", key: taskKey(t.id), value: next },
-    { type: "set", key: failedKey(t.id), value: 1 },
-    ...slots.map((e) => ({ type: "delete" as const, key: e.key })),
-  ];
-  for (const l of leases) {
-    mutations.push(
-      { type: "delete", key: leaseKey(t.id, l.value.leaseId) },
-      { type: "delete", key: leaseExpiryKey(l.value.expiresAt, t.id, l.value.leaseId) },
-    );
-  }
-  const intent = {
+  const intent = applyTransition({
+    from: t,
+    counted: t.status,
+    next,
     checks: [
       { key: task.key, versionstamp: task.versionstamp },
       ...leases.map((l) => ({ key: l.key, versionstamp: l.versionstamp })),
     ],
-    mutations,
-    sums: [
-      [countKey(t.type, t.queue, t.status), -1n],
-      [countKey(t.type, t.queue, "failed"), 1n],
-      [rateKey("failed", Math.floor(now / 1000)), 1n],
-    ] as Array<[Deno.KvKey, bigint]>,
-  };
+    endsLeases: leases.map((l) => l.value),
+    dequeue: slots.map((e) => e.key),
+    extra: [{ type: "delete", key: verifyByKey(at, taskId) }],
+    sums: [[rateKey("failed", Math.floor(now / 1000)), 1n]],
+  }, now);
   // A lost race means the task changed (a vote came in): the next round looks again.
   if (!await ctx.committer.commit(intent)) return false;
   announce(ctx, {

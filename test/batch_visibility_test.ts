@@ -29,7 +29,8 @@ async function phaseOneBatch(c: TestCoordinator, batch: string, keys: string[]) 
       priority: 0,
       maxAttempts: 3,
       leaseMs: 30_000,
-      backoffMs: 0,
+      // As a submission with the defaults makes it: a resubmission is then the same request.
+      backoffMs: 1000,
     }, Date.now())
   );
   const op = c.ctx.kv.atomic().set(batchKey(batch), { phase: 1, at: Date.now() });

@@ -1,5 +1,5 @@
 /**
- * The KV file on an 8 MiB tmpfs, filled up: needs root (mount). Without it every test here is
+ * The KV file on a 16 MiB tmpfs, filled up: needs root (mount). Without it every test here is
  * skipped with a loud message.
  */
 import assert from "node:assert/strict";
@@ -14,7 +14,7 @@ async function run(cmd: string, ...args: string[]): Promise<boolean> {
 /** A small tmpfs with a coordinator on it, and a filler file that leaves `free` bytes. */
 async function fullDisk(t: Deno.TestContext) {
   const mnt = await Deno.makeTempDir({ prefix: "tessera-full-" });
-  if (!await run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt)) {
+  if (!await run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt)) {
     await Deno.remove(mnt);
     console.error(
       `\n!!! ${t.name}: SKIPPED: cannot mount a tmpfs here (needs root); disk-full untested !!!\n`,

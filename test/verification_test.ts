@@ -372,6 +372,11 @@ Deno.test("identical results from newcomers wait for a voter with a record, then
   assert.doesNotMatch(failed.error.message, /did not agree/);
   assert.equal(failed.waiting, null);
   assert.equal((await c.call("GET", "/stats")).body.status.failed, 1);
+  // Listed where it now is: with the failed tasks, no longer with the open ones.
+  const listed = async (status: string) =>
+    (await c.call("GET", `/tasks?status=${status}`)).body.tasks.map((x: { id: string }) => x.id);
+  assert.deepEqual(await listed("failed"), [t.id]);
+  assert.deepEqual(await listed("pending"), []);
 });
 
 Deno.test("a task waiting for a voter with a record completes when one votes with the group", async () => {
