@@ -13,6 +13,7 @@
 import type { Ctx } from "./context.ts";
 import { busKey, busRange, decodeBusKey, taskKey } from "./keys.ts";
 import type { Task } from "../shared/protocol.ts";
+import { repeat, type Repeating } from "./repeat.ts";
 
 export interface BusEvent {
   kind: "lease_ended";
@@ -34,12 +35,10 @@ export function busNotice(ctx: Ctx, event: Omit<BusEvent, "origin">): Deno.KvMut
   };
 }
 
-export function watchBus(ctx: Ctx, intervalMs: number): { stop(): Promise<void> } {
+export function watchBus(ctx: Ctx, intervalMs: number): Repeating {
   const seen = new Map<string, number>();
   let since = ctx.now() - LOOKBACK_MS;
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const round = async () => {
+  return repeat(ctx.log, "bus read", intervalMs, async () => {
     const events: BusEvent[] = [];
     for await (const e of ctx.kv.list<BusEvent>(busRange(since))) {
       const { at, uid } = decodeBusKey(e.key);
@@ -53,18 +52,5 @@ export function watchBus(ctx: Ctx, intervalMs: number): { stop(): Promise<void> 
       const task = (await ctx.kv.get<Task>(taskKey(ev.taskId))).value;
       if (task) { for (const id of ev.leaseIds) ctx.signals.leaseEnded(id, task); }
     }
-  };
-  const timer = setInterval(() => {
-    if (stopped || running) return;
-    running = round().catch((e) => {
-      if (!stopped) ctx.log.warn("bus read failed", { error: String(e) });
-    }).finally(() => (running = null));
-  }, intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }

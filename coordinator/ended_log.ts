@@ -9,6 +9,7 @@ import type { Task } from "../shared/protocol.ts";
 import type { Ctx } from "./context.ts";
 import { decodeEndedKey, endedKey, endedRange, keyString } from "./keys.ts";
 import type { Presence } from "./presence.ts";
+import { repeat } from "./repeat.ts";
 
 /** What a live feed needs of an ended task. */
 export type EndedTask =
@@ -46,7 +47,6 @@ export function startEndedLog(ctx: Ctx, presence: Presence): EndedLog {
   const off = ctx.signals.onTaskEnded((t) => {
     if (presence.peers().length > 0) queued.push(endedSummary(t));
   });
-  let writing: Promise<void> | null = null;
   const flush = async () => {
     if (queued.length === 0) return;
     const items = queued;
@@ -60,13 +60,7 @@ export function startEndedLog(ctx: Ctx, presence: Presence): EndedLog {
     }
     await op.commit();
   };
-  const timer = setInterval(() => {
-    if (writing) return;
-    writing = flush().catch((e) =>
-      ctx.log.warn("ended-task log write failed", { error: String(e) })
-    )
-      .finally(() => (writing = null));
-  }, FLUSH_MS);
+  const writer = repeat(ctx.log, "ended-task log write", FLUSH_MS, flush);
 
   const seen = new Map<string, number>();
   let since = ctx.now() - LOOKBACK_MS;
@@ -87,8 +81,7 @@ export function startEndedLog(ctx: Ctx, presence: Presence): EndedLog {
     },
     async stop() {
       off();
-      clearInterval(timer);
-      await writing;
+      await writer.stop();
       await flush().catch(() => {});
     },
   };

@@ -8,6 +8,7 @@
  */
 import type { Ctx } from "./context.ts";
 import { coordinatorKey, coordinatorPrefix } from "./keys.ts";
+import { repeat } from "./repeat.ts";
 
 export interface PresenceRecord {
   instanceId: string;
@@ -30,7 +31,6 @@ export interface Presence {
 export async function startPresence(ctx: Ctx, url: () => string | null): Promise<Presence> {
   const startedAt = ctx.now();
   let everyone: PresenceRecord[] = [];
-  let stopped = false;
   const refresh = async () => {
     const self: PresenceRecord = {
       instanceId: ctx.instanceId,
@@ -47,20 +47,12 @@ export async function startPresence(ctx: Ctx, url: () => string | null): Promise
     everyone = list;
   };
   await refresh();
-  let running: Promise<void> | null = null;
-  const timer = setInterval(() => {
-    if (stopped || running) return;
-    running = refresh().catch((e) => {
-      if (!stopped) ctx.log.warn("presence refresh failed", { error: String(e) });
-    }).finally(() => (running = null));
-  }, EVERY_MS);
+  const job = repeat(ctx.log, "presence refresh", EVERY_MS, refresh);
   return {
     peers: () => everyone.filter((p) => p.instanceId !== ctx.instanceId),
     all: () => everyone,
     async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
+      await job.stop();
       await ctx.kv.delete(coordinatorKey(ctx.instanceId)).catch(() => {});
     },
   };

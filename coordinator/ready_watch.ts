@@ -13,26 +13,18 @@
  */
 import type { Ctx } from "./context.ts";
 import { decodeReadySignalKey, keyString, readySignalPrefix } from "./keys.ts";
-
-export interface ReadyWatch {
-  /** Reads the signals once now (also what the timer does). */
-  poll(): Promise<void>;
-  stop(): Promise<void>;
-}
+import { repeat, type Repeating } from "./repeat.ts";
 
 export function watchReadySignals(
   ctx: Ctx,
   onForeign: (items: Array<{ queue: string; type: string; n: number }>) => void,
   intervalMs: number,
-): ReadyWatch {
+): Repeating {
   ctx.committer.trackSums(readySignalPrefix());
   /** Foreign total per signal key at the last poll. */
   const seen = new Map<string, bigint>();
   let first = true;
-  let running: Promise<void> | null = null;
-  let stopped = false;
-
-  const readOnce = async () => {
+  return repeat(ctx.log, "ready signal poll", intervalMs, async () => {
     const changed: Array<{ queue: string; type: string; n: number }> = [];
     for await (const e of ctx.kv.list<Deno.KvU64>({ prefix: readySignalPrefix() })) {
       const total = e.value instanceof Deno.KvU64 ? e.value.value : 0n;
@@ -48,23 +40,5 @@ export function watchReadySignals(
     }
     first = false;
     if (changed.length > 0) onForeign(changed);
-  };
-  const poll = () => {
-    if (!running) running = readOnce().finally(() => (running = null));
-    return running;
-  };
-  const timer = setInterval(() => {
-    if (stopped) return;
-    poll().catch((e) => {
-      if (!stopped) ctx.log.warn("ready signal poll failed", { error: String(e) });
-    });
-  }, intervalMs);
-  return {
-    poll,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running?.catch(() => {});
-    },
-  };
+  });
 }

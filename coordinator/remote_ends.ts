@@ -10,15 +10,14 @@ import type { Task } from "../shared/protocol.ts";
 import { isFinal } from "./await_tasks.ts";
 import { type Ctx, getMany } from "./context.ts";
 import { taskKey } from "./keys.ts";
+import { repeat, type Repeating } from "./repeat.ts";
 
 /** Records read per round at most; more waiters are served in turns. */
 const PER_ROUND = 500;
 
-export function watchRemoteEnds(ctx: Ctx, intervalMs: number): { stop(): Promise<void> } {
-  let running: Promise<void> | null = null;
-  let stopped = false;
+export function watchRemoteEnds(ctx: Ctx, intervalMs: number): Repeating {
   let turn = 0;
-  const round = async () => {
+  return repeat(ctx.log, "awaited task poll", intervalMs, async () => {
     const ids = [...ctx.signals.awaitedIds()];
     if (ids.length === 0) return;
     const start = ids.length > PER_ROUND ? (turn++ * PER_ROUND) % ids.length : 0;
@@ -27,18 +26,5 @@ export function watchRemoteEnds(ctx: Ctx, intervalMs: number): { stop(): Promise
     for (const e of entries) {
       if (e.value && isFinal(e.value)) ctx.signals.taskEndedElsewhere(e.value);
     }
-  };
-  const timer = setInterval(() => {
-    if (stopped || running) return;
-    running = round().catch((e) => {
-      if (!stopped) ctx.log.warn("awaited task poll failed", { error: String(e) });
-    }).finally(() => (running = null));
-  }, intervalMs);
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  });
 }

@@ -16,6 +16,7 @@ import { recoverBatches } from "./enqueue.ts";
 import { expireLeases } from "./expire_leases.ts";
 import { decodeQueueKey, queuePrefix } from "./keys.ts";
 import { watchReadySignals } from "./ready_watch.ts";
+import { repeat, type Repeating } from "./repeat.ts";
 import { watchRemoteEnds } from "./remote_ends.ts";
 import { watchBus } from "./bus.ts";
 import { startPresence } from "./presence.ts";
@@ -83,29 +84,16 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     dispatcher.markStale(items);
     ctx.signals.wake(items);
   }, config.wakePollMs);
-  await readyWatch.poll();
+  await readyWatch.now();
   const remoteEnds = watchRemoteEnds(ctx, config.wakePollMs * 2);
   const bus = watchBus(ctx, config.wakePollMs);
   let listeningUrl: string | null = null;
   const presence = await startPresence(ctx, () => listeningUrl);
   const endedLog = startEndedLog(ctx, presence);
 
-  let closing = false;
-  const timers: ReturnType<typeof setInterval>[] = [];
-  const every = (ms: number, name: string, fn: () => Promise<unknown>) => {
-    let busy = false;
-    timers.push(setInterval(async () => {
-      if (busy || closing) return;
-      busy = true;
-      try {
-        await fn();
-      } catch (e) {
-        if (!closing) log.error(`${name} failed`, { error: String(e) });
-      } finally {
-        busy = false;
-      }
-    }, ms));
-  };
+  const timers: Repeating[] = [];
+  const every = (ms: number, name: string, fn: () => Promise<unknown>) =>
+    timers.push(repeat(log, name, ms, fn));
   every(config.reapIntervalMs, "lease expiry", () => expireLeases(ctx));
   every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
   every(10_000, "rate pruning", () => pruneRates(ctx));
@@ -138,8 +126,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     workers,
     hub,
     async close() {
-      closing = true;
-      for (const t of timers) clearInterval(t);
+      await Promise.all(timers.map((t) => t.stop()));
       await hub.closeAll();
       live.close();
       metrics.close();
