@@ -131,3 +131,63 @@ export function runInTestWorker(
     }
   })();
 }
+
+/** A coordinator in its own process (`deno run coordinator/main.ts`), for kill -9 tests. */
+export interface CoordinatorProcess {
+  child: Deno.ChildProcess;
+  url: string;
+  api: string;
+  /** What it wrote to stderr so far (shown when it does not come up). */
+  stderr(): string;
+}
+
+/** Spawns a coordinator on `db` and `port` and waits until it answers its health check. */
+export async function spawnCoordinatorProcess(
+  db: string,
+  port: number,
+  extraArgs: string[] = [],
+): Promise<CoordinatorProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "coordinator/main.ts",
+      "--port",
+      String(port),
+      "--hostname",
+      "127.0.0.1",
+      "--db",
+      db,
+      "--log-level",
+      "error",
+      ...extraArgs,
+    ],
+    cwd: REPO_ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let err = "";
+  (async () => {
+    for await (const s of child.stderr.pipeThrough(new TextDecoderStream())) err += s;
+  })().catch(() => {});
+  const url = `http://127.0.0.1:${port}`;
+  const api = `${url}/api`;
+  const up = async () => {
+    try {
+      const res = await fetch(`${api}/health`);
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 30_000;
+  while (!await up()) {
+    if (Date.now() > deadline) {
+      throw new Error(`coordinator on port ${port} did not come up in 30 s; stderr:\n${err}`);
+    }
+    await sleep(50);
+  }
+  return { child, url, api, stderr: () => err };
+}

@@ -1,23 +1,8 @@
 import assert from "node:assert/strict";
 import { batchPrefix, taskPrefix } from "../coordinator/keys.ts";
-import { callJson, eventually, REPO_ROOT, sleep } from "./_helpers.ts";
+import { callJson, sleep, spawnCoordinatorProcess } from "./_helpers.ts";
 
-async function spawnCoordinator(db: string, port: number) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "coordinator/main.ts", "--port", String(port), "--hostname", "127.0.0.1"]
-      .concat(["--db", db, "--log-level", "error"]),
-    cwd: REPO_ROOT,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const api = `http://127.0.0.1:${port}/api`;
-  await eventually(
-    async () => (await callJson(api, "GET", "/health").catch(() => ({ status: 0 }))).status === 200,
-    20_000,
-    50,
-  );
-  return { child, api };
-}
+const spawnCoordinator = (db: string, port: number) => spawnCoordinatorProcess(db, port);
 
 const BATCH = 1000;
 const ROUNDS = 3;

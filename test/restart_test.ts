@@ -1,31 +1,7 @@
 import assert from "node:assert/strict";
-import { callJson, eventually, REPO_ROOT } from "./_helpers.ts";
+import { callJson, spawnCoordinatorProcess } from "./_helpers.ts";
 
-async function spawnCoordinator(db: string, port: number) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "coordinator/main.ts",
-      "--port",
-      String(port),
-      "--hostname",
-      "127.0.0.1",
-      "--db",
-      db,
-    ],
-    cwd: REPO_ROOT,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const api = `http://127.0.0.1:${port}/api`;
-  await eventually(
-    async () => (await callJson(api, "GET", "/health").catch(() => ({ status: 0 }))).status === 200,
-    20_000,
-    100,
-  );
-  return { child, api };
-}
+const spawnCoordinator = (db: string, port: number) => spawnCoordinatorProcess(db, port);
 
 Deno.test("after kill -9 and a restart on the same file, 1,000 submitted tasks are all there and completable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera-restart-" });

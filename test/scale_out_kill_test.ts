@@ -7,44 +7,13 @@
 import assert from "node:assert/strict";
 import { createClient } from "../shared/client.ts";
 import type { Task } from "../shared/protocol.ts";
-import { callJson, eventually, REPO_ROOT } from "./_helpers.ts";
+import { callJson, eventually, spawnCoordinatorProcess } from "./_helpers.ts";
 import { spawnWorker, type WorkerProcess } from "./_worker_helpers.ts";
 
 const TASKS = 5000;
 
-function spawnCoordinator(db: string, port: number): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "coordinator/main.ts",
-      "--port",
-      String(port),
-      "--hostname",
-      "127.0.0.1",
-      "--db",
-      db,
-      "--log-level",
-      "error",
-      "--reap-interval-ms",
-      "100",
-    ],
-    cwd: REPO_ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
-async function healthy(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/api/health`);
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
+const spawnCoordinator = (db: string, port: number) =>
+  spawnCoordinatorProcess(db, port, ["--reap-interval-ms", "100"]);
 
 /** The first `stats` snapshot of a coordinator's live feed. */
 async function firstSnapshot(url: string): Promise<{ workersOnline: number; completed: number }> {
@@ -73,10 +42,10 @@ Deno.test("3 coordinators on one file, one killed with SIGKILL mid-run and resta
   const base = 20000 + Math.floor(Math.random() * 20000);
   const ports = [base, base + 1, base + 2];
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const coordinators = ports.map((p) => spawnCoordinator(db, p));
+  const coordinators: Deno.ChildProcess[] = [];
   const workers: WorkerProcess[] = [];
   try {
-    for (const u of urls) await eventually(() => healthy(u), 30_000, 100);
+    for (const p of ports) coordinators.push((await spawnCoordinator(db, p)).child);
     // Each worker and client lists all three, starting with a different one: round robin.
     const rotate = (i: number) => [...urls.slice(i), ...urls.slice(0, i)].join(",");
     for (let i = 0; i < 3; i++) {
@@ -122,8 +91,7 @@ Deno.test("3 coordinators on one file, one killed with SIGKILL mid-run and resta
         .map((w: { id: string; completed: number }) => [w.id, w.completed]),
     );
     await submit(TASKS / 2, TASKS);
-    coordinators[1] = spawnCoordinator(db, ports[1]!);
-    await eventually(() => healthy(urls[1]!), 30_000, 100);
+    coordinators[1] = (await spawnCoordinator(db, ports[1]!)).child;
 
     await eventually(
       async () => {

@@ -9,7 +9,7 @@ import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from "../coordinator/con
 import { startCoordinator } from "../coordinator/server.ts";
 import type { Task } from "../shared/protocol.ts";
 import { spawnWorker, type WorkerProcess } from "./_worker_helpers.ts";
-import { callJson, eventually, REPO_ROOT } from "./_helpers.ts";
+import { callJson, eventually, spawnCoordinatorProcess } from "./_helpers.ts";
 
 const TASK = {
   type: "demo.sleep",
@@ -87,41 +87,21 @@ Deno.test("a socket worker's task survives a graceful coordinator restart: its r
   }
 });
 
-function spawnCoordinator(db: string, port: number) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "coordinator/main.ts", "--port", String(port), "--hostname", "127.0.0.1"]
-      .concat(["--db", db, "--log-level", "error"]),
-    cwd: REPO_ROOT,
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-}
-
-async function healthy(api: string) {
-  await eventually(
-    async () => (await callJson(api, "GET", "/health").catch(() => ({ status: 0 }))).status === 200,
-    20_000,
-    50,
-  );
-}
-
 Deno.test("a socket worker's task survives kill -9 of the coordinator process: the restarted one re-attaches the lease", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera-reattach-kill-" });
   const db = `${dir}/kv.sqlite`;
   const port = 20000 + Math.floor(Math.random() * 20000);
   const url = `http://127.0.0.1:${port}`;
   const api = `${url}/api`;
-  let child = spawnCoordinator(db, port);
+  let child = (await spawnCoordinatorProcess(db, port)).child;
   try {
-    await healthy(api);
     await withWorker(url, async () => {
       const submittedAt = Date.now();
       const { body } = await callJson(api, "POST", "/tasks", TASK);
       await eventually(async () => (await task(api, body.id)).workerId === "stayer", 15_000);
       child.kill("SIGKILL");
       await child.status;
-      child = spawnCoordinator(db, port);
-      await healthy(api);
+      child = (await spawnCoordinatorProcess(db, port)).child;
       const t = await eventually(
         async () => {
           const t = await task(api, body.id);
