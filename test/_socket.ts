@@ -28,7 +28,7 @@ export async function connectSocket(url: string, token?: string) {
     ws,
     inbox,
     closed,
-    send: (m: unknown) => ws.send(JSON.stringify(m)),
+    send: (m: unknown) => ws.send(typeof m === "string" ? m : JSON.stringify(m)),
     /** Waits for the next message matching `pred` (searching what already arrived first). */
     async next(pred: (m: any) => boolean, ms = 5000): Promise<any> {
       const deadline = Date.now() + ms;
