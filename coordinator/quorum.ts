@@ -282,7 +282,7 @@ function largestGroup(counted: Array<{ vote: Vote }>, agree: number): number {
 }
 
 /** The winning hash, if any: see the module comment for the rule. */
-function decide(
+export function decide(
   counted: Array<{ vote: Vote; trust: Trust }>,
   agree: number,
   adaptive: boolean,
