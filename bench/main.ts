@@ -18,11 +18,13 @@ const want = (s: string) => sections.length === 0 || sections.includes(s);
 const results: Record<string, Record<string, number>> = {};
 const pct = (x: number) => `${fmt(x * 100, 1)}%`;
 /**
- * Set/delete mutations a plain task may cost from submit to completion (8 today: task + ready at
- * submit; ready out, lease and its expiry entry in at claim; lease and expiry out, task at the
- * end). Sums are counted apart: they merge per key within a commit.
+ * Set/delete mutations a plain task may cost from submit to completion, and what each buys:
+ * submit 3 (record, ready entry, list index entry), claim 3 (ready entry out, lease and its
+ * expiry entry in), completion 5 (lease and expiry out, record, list index entry moved from open
+ * to completed). 8 before the list indexes (correctness issue, item 19); an owner's task adds 1
+ * (its owner index entry). Sums are counted apart: they merge per key within a commit.
  */
-const MUTATION_BUDGET = 8;
+const MUTATION_BUDGET = 11;
 
 if (want("core")) {
   console.log("\n# Coordinator core (HTTP API, disk KV)");
