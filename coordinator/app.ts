@@ -1,6 +1,7 @@
 /**
- * The HTTP app: the API under `/api`, the OpenAPI document, authentication and limits in front of
- * every route, and the one place errors become responses.
+ * The HTTP app, all of it: the API under `/api`, its live feed, the OpenAPI document, the pages
+ * (dashboard, donate page, `/metrics`), authentication and limits in front of every route, and
+ * the one place errors become responses.
  *
  * @module
  */
@@ -17,8 +18,21 @@ import { type Deps, jsonResponse } from "./routes/deps.ts";
 import { ApiError } from "../shared/protocol.ts";
 import { wsRoutes } from "./routes/ws.ts";
 import type { WsHub } from "./ws_hub.ts";
+import { dashboardRoutes } from "./assets.ts";
+import { donateRoutes } from "./donate_assets.ts";
+import type { LiveFeed } from "./live.ts";
+import type { Metrics } from "./metrics.ts";
+import { liveRoutes } from "./routes/live.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 
-export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
+/** What the app serves besides the API routes proper. */
+export interface AppParts {
+  hub: WsHub;
+  live: LiveFeed;
+  metrics: Metrics;
+}
+
+export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPIHono {
   const { config, log } = deps.ctx;
   const api = new OpenAPIHono();
   api.route("/", wsRoutes(deps, hub));
@@ -80,6 +94,12 @@ export function createApp(deps: Deps, hub: WsHub): OpenAPIHono {
   app.use("*", requireRole());
   app.use("*", bufferedBody(config.maxBodyBytes));
   app.route("/api", api);
+  // The dashboard's SSE feed, then the pages: the dashboard, /metrics, the donate page at `/`
+  // (built by `deno task build`, files under /assets/).
+  app.route("/api", liveRoutes(live));
+  app.route("/dashboard", dashboardRoutes(log));
+  app.route("/", metricsRoutes(metrics));
+  app.route("/", donateRoutes(log));
 
   app.onError((err, c) => {
     if (err instanceof ApiFailure) return c.json(err.toJSON(), err.status, err.headers);

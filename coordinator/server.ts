@@ -28,12 +28,8 @@ import { ReputationCache } from "./reputation.ts";
 import { pruneRates } from "./stats.ts";
 import { WorkerRegistry } from "./workers.ts";
 import { WsHub } from "./ws_hub.ts";
-import { dashboardRoutes } from "./assets.ts";
 import { LiveFeed } from "./live.ts";
-import { liveRoutes } from "./routes/live.ts";
-import { donateRoutes } from "./donate_assets.ts";
 import { createMetrics } from "./metrics.ts";
-import { metricsRoutes } from "./routes/metrics.ts";
 import { VERSION } from "./routes/meta.ts";
 
 export interface Coordinator {
@@ -99,15 +95,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(10_000, "rate pruning", () => pruneRates(ctx));
 
   const hub = new WsHub(ctx, dispatcher, workers);
-  const app = createApp({ ctx, dispatcher, workers }, hub);
-  // The live dashboard: the SSE feed at /api/live and the Vite-built pages at /dashboard.
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
-  app.route("/api", liveRoutes(live));
-  app.route("/dashboard", dashboardRoutes(log));
   const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
-  app.route("/", metricsRoutes(metrics));
-  // The donate page at `/` (built from web-worker/ by `deno task build`), files under /assets/.
-  app.route("/", donateRoutes(log));
+  const app = createApp({ ctx, dispatcher, workers }, { hub, live, metrics });
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,

@@ -20,10 +20,7 @@ import { type AbortReason, runTask, type ThreadOutcome } from "./_worker_run_tas
 
 export type { AbortReason, ThreadOutcome };
 
-/** Progress of a running task, as a fraction in [0, 1]. */
-export type ProgressListener = (taskId: string, fraction: number) => void;
-
-/** A progress message posted on a port given to `init`. */
+/** A progress message posted on the port given to `init`: a fraction in [0, 1]. */
 export interface ProgressMessage {
   taskId: string;
   fraction: number;
@@ -33,49 +30,32 @@ export interface ProgressMessage {
 const PROGRESS_EVERY_MS = 200;
 
 const running = new Map<string, AbortController>();
-let listener: ProgressListener | null = null;
 let port: MessagePort | null = null;
 let log: Logger = createLogger();
 
 /** What the parent can call. */
 export const taskThreadApi = {
   /**
-   * Sets where progress goes and how handler logs are written. Progress goes to a listener (a
-   * `Comlink.proxy`), or as {@link ProgressMessage}s to a transferred `MessagePort`: one-way and
-   * closable by the parent, which matters when it may have to terminate this thread.
+   * Sets where progress goes and how handler logs are written. Progress goes as
+   * {@link ProgressMessage}s to a transferred `MessagePort`: one-way and closable by the parent,
+   * which matters when it may have to terminate this thread.
    */
-  init(
-    progress: ProgressListener | MessagePort | null,
-    logOptions: Pick<LoggerOptions, "format" | "level"> = {},
-  ) {
+  init(progress: MessagePort | null, logOptions: Pick<LoggerOptions, "format" | "level"> = {}) {
     port?.close();
-    port = null;
-    listener = null;
-    if (progress instanceof MessagePort) {
-      const target = progress;
-      port = target;
-      listener = (taskId, fraction) => target.postMessage({ taskId, fraction });
-    } else {
-      listener = progress;
-    }
+    port = progress;
     log = createLogger(logOptions);
   },
 
-  /**
-   * Runs one attempt; never rejects. `onProgress` (a `Comlink.proxy`) overrides the listener
-   * given to `init` for this task.
-   */
+  /** Runs one attempt; never rejects. */
   async run(
     taskId: string,
     type: string,
     params: unknown,
     attempt: number,
     timeoutMs: number,
-    onProgress?: ProgressListener,
   ): Promise<ThreadOutcome> {
     const controller = new AbortController();
     running.set(taskId, controller);
-    const report = onProgress ?? listener;
     let last = performance.now();
     try {
       return await runTask({
@@ -87,9 +67,9 @@ export const taskThreadApi = {
         signal: controller.signal,
         onProgress(fraction) {
           const now = performance.now();
-          if (!report || now - last < PROGRESS_EVERY_MS) return;
+          if (!port || now - last < PROGRESS_EVERY_MS) return;
           last = now;
-          void Promise.resolve(report(taskId, fraction)).catch(() => {});
+          port.postMessage({ taskId, fraction } satisfies ProgressMessage);
         },
         log: log.with({ taskId, type }),
       });
