@@ -20,7 +20,7 @@
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
  * | ["signal", "ready", queue, type]           | KvU64            | anything that adds ready   |
  * | ["bus", at, uid]                           | BusEvent (60 s)  | cancel (for other procs)   |
- * | ["coordinator", instanceId]                | Presence (15 s)  | every coordinator, each 5 s|
+ * | ["coordinator", instanceId]                | Presence (5 s)   | every coordinator, each 1 s|
  * | ["ended", at, instanceId, part]            | EndedTask[] (60s)| coordinators with peers    |
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |

@@ -17,8 +17,8 @@ export interface PresenceRecord {
   url: string | null;
 }
 
-const EVERY_MS = 5_000;
-const TTL_MS = 15_000;
+const EVERY_MS = 1_000;
+const TTL_MS = 5_000;
 
 export interface Presence {
   /** Other coordinators seen at the last refresh. */

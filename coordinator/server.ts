@@ -81,11 +81,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     ctx.signals.wake(items);
   }, config.wakePollMs);
   await readyWatch.now();
-  const remoteEnds = watchRemoteEnds(ctx, config.wakePollMs * 2);
   const bus = watchBus(ctx, config.wakePollMs);
   let listeningUrl: string | null = null;
   const presence = await startPresence(ctx, () => listeningUrl);
   const endedLog = startEndedLog(ctx, presence);
+  const remoteEnds = watchRemoteEnds(ctx, config.wakePollMs * 2, () => presence.peers().length > 0);
 
   const timers: Repeating[] = [];
   const every = (ms: number, name: string, fn: () => Promise<unknown>) =>

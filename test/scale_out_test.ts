@@ -31,6 +31,9 @@ Deno.test("a cancel through coordinator A is pushed to the socket holder on coor
 Deno.test("a long-poll on coordinator A answers when coordinator B completes the task", async () => {
   await using a = await testCoordinator();
   await using b = await testCoordinator({ db: a.db });
+  // A hears of B at its next presence refresh (each second); until then its long-polls fall back
+  // to their own re-read each second.
+  await new Promise((r) => setTimeout(r, 1200));
   const lags: number[] = [];
   for (let i = 0; i < 5; i++) {
     const sub = await a.call("POST", "/tasks", { type: "demo.echo", params: { i } });
