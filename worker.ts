@@ -10,12 +10,16 @@
  *
  * @module
  */
-import { createDenoExecutor } from "./shared/deno_executor.ts";
-import { createHttpTransport } from "./shared/http_transport.ts";
+import { createDenoExecutor } from "./shared/worker/deno/deno_executor.ts";
+import { createHttpTransport } from "./shared/worker/http_transport.ts";
 import { createLogger } from "./shared/logger.ts";
-import { createWsTransport } from "./shared/ws_transport.ts";
-import { startWorkerCore, type WorkerStats } from "./shared/worker_core.ts";
-import { findConfigPath, findProfilesPath, parseWorkerOptions } from "./shared/worker_options.ts";
+import { createWsTransport } from "./shared/worker/ws_transport.ts";
+import { startWorkerCore, type WorkerStats } from "./shared/worker/worker_core.ts";
+import {
+  findConfigPath,
+  findProfilesPath,
+  parseWorkerOptions,
+} from "./shared/worker/deno/worker_options.ts";
 
 /** How often a progress line is printed. */
 const PROGRESS_EVERY_MS = 5_000;

@@ -6,8 +6,8 @@
  * @module
  */
 import type { Logger } from "../shared/logger.ts";
-import { dashboardApp, type ViteApp } from "./assets.ts";
-import { donateApp } from "./donate_assets.ts";
+import { dashboardApp, type ViteApp } from "./http/assets.ts";
+import { donateApp } from "./http/donate_assets.ts";
 
 /** Every browser app the coordinator serves. */
 export const APPS: readonly ViteApp[] = [dashboardApp, donateApp];

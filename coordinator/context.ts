@@ -6,12 +6,12 @@
 import type { Handler } from "../handlers/contract.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Task } from "../shared/protocol.ts";
-import type { Committer } from "./committer.ts";
-import { sizeBound } from "./encoded_size.ts";
+import type { Committer } from "./store/committer.ts";
+import { sizeBound } from "./store/encoded_size.ts";
 import type { CoordinatorConfig } from "./config.ts";
-import type { Signals } from "./signals.ts";
-import type { ClaimObserver } from "./metrics.ts";
-import type { ReputationCache } from "./reputation.ts";
+import type { Signals } from "./dispatch/signals.ts";
+import type { ClaimObserver } from "./fleet/metrics.ts";
+import type { ReputationCache } from "./verify/reputation.ts";
 
 export interface Ctx {
   kv: Deno.Kv;

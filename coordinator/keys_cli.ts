@@ -18,7 +18,7 @@ import {
   KeyRole,
   listApiKeys,
   revokeApiKey,
-} from "./api_keys.ts";
+} from "./auth/api_keys.ts";
 import { COORDINATOR_DEFAULTS } from "./config.ts";
 
 const HELP = `Usage: deno task keys <command> [options]

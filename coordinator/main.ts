@@ -5,7 +5,7 @@
  */
 import { loadCoordinatorConfig } from "./config.ts";
 import { startCoordinator } from "./server.ts";
-import { LayoutTooNewError } from "./migrate.ts";
+import { LayoutTooNewError } from "./store/migrate.ts";
 
 const loaded = (() => {
   try {

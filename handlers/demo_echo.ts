@@ -2,7 +2,7 @@
  * `demo.echo`: returns its params unchanged. Accepts any JSON object, conventionally
  * `{ message?: string, ... }`. Its result schema takes any JSON value: tests, benchmarks and
  * seed-protocol demos use it as an opaque carrier of whatever a worker reports, so the
- * coordinator's result check (coordinator/end_lease.ts) has nothing to refuse for this type.
+ * coordinator's result check (coordinator/tasks/end_lease.ts) has nothing to refuse for this type.
  *
  * @module
  */

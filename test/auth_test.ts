@@ -7,8 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createApiKey, type KeyRole, revokeApiKey } from "../coordinator/api_keys.ts";
-import { routeClass } from "../coordinator/auth.ts";
+import { createApiKey, type KeyRole, revokeApiKey } from "../coordinator/auth/api_keys.ts";
+import { routeClass } from "../coordinator/auth/auth.ts";
 import type { CoordinatorConfig } from "../coordinator/config.ts";
 import { callJson, eventually, REPO_ROOT, sleep, testCoordinator } from "./_helpers.ts";
 

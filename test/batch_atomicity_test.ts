@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { newTask } from "../coordinator/enqueue.ts";
-import { batchKey, batchPartKey, batchPrefix, taskKey } from "../coordinator/keys.ts";
+import { newTask } from "../coordinator/tasks/enqueue.ts";
+import { batchKey, batchPartKey, batchPrefix, taskKey } from "../coordinator/store/keys.ts";
 import { testCoordinator } from "./_helpers.ts";
 
 const echo = (i: number) => ({ type: "demo.echo", params: { i } });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { batchPrefix, taskPrefix } from "../coordinator/keys.ts";
+import { batchPrefix, taskPrefix } from "../coordinator/store/keys.ts";
 import { callJson, sleep, spawnCoordinatorProcess } from "./_helpers.ts";
 
 const spawnCoordinator = (db: string, port: number) => spawnCoordinatorProcess(db, port);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newTask, recoverBatches } from "../coordinator/enqueue.ts";
+import { newTask, recoverBatches } from "../coordinator/tasks/enqueue.ts";
 import {
   batchKey,
   batchPartKey,
@@ -7,7 +7,7 @@ import {
   idempotencyKey,
   taskKey,
   taskPrefix,
-} from "../coordinator/keys.ts";
+} from "../coordinator/store/keys.ts";
 import { eventually, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
 
 const keyed = (n: number, tag: string) => ({

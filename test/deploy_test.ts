@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { parse as parseYaml, parseAllDocuments } from "yaml";
-import { parseWorkerOptions } from "../shared/worker_options.ts";
-import { parseProfiles } from "../shared/worker_profiles.ts";
+import { parseWorkerOptions } from "../shared/worker/deno/worker_options.ts";
+import { parseProfiles } from "../shared/worker/deno/worker_profiles.ts";
 import { eventually, REPO_ROOT } from "./_helpers.ts";
 
 const DEPLOY = `${REPO_ROOT}deploy/`;

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
-import { holderKey, readyPrefix, taskKey } from "../coordinator/keys.ts";
+import { holderKey, readyPrefix, taskKey } from "../coordinator/store/keys.ts";
 import type { Task } from "../shared/protocol.ts";
 import { callJson, sleep, testCoordinator } from "./_helpers.ts";
 

@@ -12,10 +12,10 @@
  */
 import assert from "node:assert/strict";
 import type { Browser, Page } from "playwright-core";
-import { createApiKey } from "../coordinator/api_keys.ts";
+import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { buildApps } from "../coordinator/build_apps.ts";
 import { loadHandler } from "../handlers/mod.ts";
-import { createBrowserExecutor, type PoolState } from "../shared/browser_executor.ts";
+import { createBrowserExecutor, type PoolState } from "../shared/worker/browser_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
 import { hasChromium, withBrowser } from "./_browser.ts";
 import { eventually, REPO_ROOT, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
@@ -144,7 +144,7 @@ function lease(type: string, params: unknown): Lease {
 }
 
 const spawnThread = () =>
-  new Worker(new URL("../shared/task_thread.ts", import.meta.url), { type: "module" });
+  new Worker(new URL("../shared/worker/task_thread.ts", import.meta.url), { type: "module" });
 const noSignal = () => ({ signal: new AbortController().signal, onProgress: () => {} });
 
 Deno.test("createBrowserExecutor() rests a thread 3 d after a task of d at 25 %, out of ready", async () => {

@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
-import { runTask } from "../shared/_worker_run_task.ts";
+import { runTask } from "../shared/worker/_worker_run_task.ts";
 import { createLogger } from "../shared/logger.ts";
-import { createWsTransport } from "../shared/ws_transport.ts";
-import { startWorkerCore } from "../shared/worker_core.ts";
+import { createWsTransport } from "../shared/worker/ws_transport.ts";
+import { startWorkerCore } from "../shared/worker/worker_core.ts";
 import { eventually, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
 import { connectSocket } from "./_socket.ts";
 

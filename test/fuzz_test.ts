@@ -12,7 +12,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createApiKey } from "../coordinator/api_keys.ts";
+import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { CLOSE, ServerMessage } from "../shared/protocol.ts";
 import { REPO_ROOT, sleep } from "./_helpers.ts";
 

@@ -5,8 +5,8 @@ import {
   KV_OP_BYTES,
   KV_VALUE_BYTES,
   sizeBound,
-} from "../coordinator/encoded_size.ts";
-import { resultPartKey } from "../coordinator/keys.ts";
+} from "../coordinator/store/encoded_size.ts";
+import { resultPartKey } from "../coordinator/store/keys.ts";
 import { LIMITS } from "../shared/protocol.ts";
 import { testCoordinator } from "./_helpers.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createApiKey } from "../coordinator/api_keys.ts";
+import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { type TestCoordinator, testCoordinator } from "./_helpers.ts";
 
 const echo = (queue: string, i: number) => ({ type: "demo.echo", params: { i }, queue });

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { createApiKey } from "../coordinator/api_keys.ts";
+import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { eventually, testCoordinator } from "./_helpers.ts";
 
 interface Family {

@@ -3,7 +3,7 @@
  * skipped with a loud message.
  */
 import assert from "node:assert/strict";
-import { batchPrefix, idempotencyKey, taskPrefix } from "../coordinator/keys.ts";
+import { batchPrefix, idempotencyKey, taskPrefix } from "../coordinator/store/keys.ts";
 import { testCoordinator } from "./_helpers.ts";
 
 async function run(cmd: string, ...args: string[]): Promise<boolean> {

@@ -12,9 +12,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createApiKey } from "../coordinator/api_keys.ts";
+import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { keysCli } from "../coordinator/keys_cli.ts";
-import { apiKeyRoleKey } from "../coordinator/keys.ts";
+import { apiKeyRoleKey } from "../coordinator/store/keys.ts";
 import { spawnWorker } from "./_worker_helpers.ts";
 import { callJson, eventually, testCoordinator } from "./_helpers.ts";
 import { connectSocket, OTHER_ADDRESS, rawHttp } from "./_socket.ts";

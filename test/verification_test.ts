@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-explicit-any -- JSON messages in tests
 import assert from "node:assert/strict";
 import type { Ctx } from "../coordinator/context.ts";
-import { deadlineOf } from "../coordinator/quorum.ts";
+import { deadlineOf } from "../coordinator/verify/quorum.ts";
 import { loadHandler } from "../handlers/mod.ts";
 import { DEFAULTS, type Task } from "../shared/protocol.ts";
 import { eventually, testCoordinator } from "./_helpers.ts";

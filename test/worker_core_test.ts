@@ -1,11 +1,15 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createLogger } from "../shared/logger.ts";
-import { createHttpTransport, type HttpTransportOptions } from "../shared/http_transport.ts";
-import { createDenoExecutor } from "../shared/deno_executor.ts";
+import { createHttpTransport, type HttpTransportOptions } from "../shared/worker/http_transport.ts";
+import { createDenoExecutor } from "../shared/worker/deno/deno_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
-import type { ClaimOptions, Transport } from "../shared/transport.ts";
-import { type Executor, startWorkerCore, type WorkerCoreOptions } from "../shared/worker_core.ts";
-import { runTask } from "../shared/_worker_run_task.ts";
+import type { ClaimOptions, Transport } from "../shared/worker/transport.ts";
+import {
+  type Executor,
+  startWorkerCore,
+  type WorkerCoreOptions,
+} from "../shared/worker/worker_core.ts";
+import { runTask } from "../shared/worker/_worker_run_task.ts";
 import { startTestCoordinator, type TestCoordinator } from "./_worker_helpers.ts";
 
 const quiet = createLogger({ level: "error" });

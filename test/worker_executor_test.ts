@@ -1,5 +1,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { createDenoExecutor, type DenoExecutorOptions } from "../shared/deno_executor.ts";
+import {
+  createDenoExecutor,
+  type DenoExecutorOptions,
+} from "../shared/worker/deno/deno_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
 
 let next = 0;
@@ -119,7 +122,7 @@ Deno.test("createDenoExecutor() terminates a thread whose task ignores abort and
   // A thread whose "stuck.loop" never yields for 2.5 s (no shipped handler is that rude). Deno
   // does not interrupt a running loop on terminate(), so the loop is finite: the test process
   // must not keep a spinning thread.
-  const real = new URL("../shared/_task_thread_node.ts", import.meta.url).href;
+  const real = new URL("../shared/worker/deno/_task_thread_node.ts", import.meta.url).href;
   const threadUrl = new URL(
     "data:text/javascript," + encodeURIComponent(`
     import { taskThreadApi } from ${JSON.stringify(real)};

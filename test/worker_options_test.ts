@@ -5,7 +5,7 @@ import {
   parseWorkerOptions,
   workerHelp,
   type WorkerOptions,
-} from "../shared/worker_options.ts";
+} from "../shared/worker/deno/worker_options.ts";
 
 function options(
   args: string[],

@@ -3,8 +3,8 @@
  * profiles file.
  */
 import assert from "node:assert/strict";
-import { parseWorkerOptions } from "../shared/worker_options.ts";
-import { parseProfiles } from "../shared/worker_profiles.ts";
+import { parseWorkerOptions } from "../shared/worker/deno/worker_options.ts";
+import { parseProfiles } from "../shared/worker/deno/worker_profiles.ts";
 import { spawnWorker, startTestCoordinator } from "./_worker_helpers.ts";
 
 const PROFILES_YAML = `

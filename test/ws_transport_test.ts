@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { TransportError } from "../shared/transport.ts";
-import { createWsTransport } from "../shared/ws_transport.ts";
+import { TransportError } from "../shared/worker/transport.ts";
+import { createWsTransport } from "../shared/worker/ws_transport.ts";
 import { eventually, sleep, testCoordinator } from "./_helpers.ts";
 
 Deno.test("createWsTransport claims pushed leases, heartbeats and completes over one socket", async () => {

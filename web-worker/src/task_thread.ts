@@ -4,4 +4,4 @@
  *
  * @module
  */
-import "../../shared/task_thread.ts";
+import "../../shared/worker/task_thread.ts";

@@ -22,9 +22,13 @@ import {
   type BrowserExecutor,
   createBrowserExecutor,
   type PoolState,
-} from "../../shared/browser_executor.ts";
-import { startWorkerCore, type WorkerCore, type WorkerEvent } from "../../shared/worker_core.ts";
-import { createWsTransport, type WsTransport } from "../../shared/ws_transport.ts";
+} from "../../shared/worker/browser_executor.ts";
+import {
+  startWorkerCore,
+  type WorkerCore,
+  type WorkerEvent,
+} from "../../shared/worker/worker_core.ts";
+import { createWsTransport, type WsTransport } from "../../shared/worker/ws_transport.ts";
 
 /** Why the volunteer is not computing although started. */
 export type Hold = "user" | "hidden" | "battery" | "frozen";

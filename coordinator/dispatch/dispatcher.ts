@@ -1,0 +1,442 @@
+/**
+ * claim: who gets which lease. The dispatcher keeps, per (queue, type), a buffer of the ready
+ * entries at the head of the index, so concurrent claimers in this process take distinct
+ * entries instead of racing for the same head. Each claim is still an intent that checks its
+ * ready entry's versionstamp, so another coordinator on the same KV can never double-lease.
+ *
+ * The cost of a claim is a few range reads at the head of the index: it does not grow with the
+ * number of queued tasks.
+ *
+ * @module
+ */
+import type { ClaimRequest, Lease, Task, WorkerKind } from "../../shared/protocol.ts";
+import { type Ctx, getMany } from "../context.ts";
+import type { Intent } from "../store/committer.ts";
+import {
+  countKey,
+  decodeReadyKey,
+  holderKey,
+  keyString,
+  leaseExpiryKey,
+  leaseKey,
+  pairId,
+  readyPrefix,
+  taskKey,
+} from "../store/keys.ts";
+import { makeSpotLease } from "../verify/spot_checks.ts";
+import { hasRecord } from "../verify/quorum.ts";
+import { storeTask } from "../store/task_record.ts";
+import { type LeaseRecord, taskView, workerView } from "../store/task_view.ts";
+
+interface Entry {
+  key: Deno.KvKey;
+  ks: string;
+  versionstamp: string;
+  prio: number;
+  id: string;
+  slot: number;
+}
+
+/**
+ * The ready entries of one (queue, type) read so far: a prefix of the index in key order, read a
+ * page at a time. A claim that finds nothing it may take in the part read (its own replicas'
+ * sibling slots, say) reads the next page, so nothing beyond the first page is ever out of reach.
+ */
+interface Buffer {
+  queue: string;
+  type: string;
+  entries: Entry[];
+  /** Where the next page starts: the list cursor after the last page read. */
+  cursor: string;
+  /** The pages read reached the end of the index. */
+  exhausted: boolean;
+  /** Work may have been added anywhere in the index since the first page was read. */
+  stale: boolean;
+  fetching: Promise<void> | null;
+}
+
+const FETCH = 256;
+const RECHECK_MS = 2000;
+/** Spot checks go to every claim until a worker has this many judged answers… */
+const SPOT_UNTIL = 2;
+/** …and then to this fraction of claims. */
+const SPOT_RATE = 0.02;
+
+export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "waitMs">> & {
+  types?: string[] | undefined;
+  queues?: string[] | undefined;
+  /** The browser volunteer behind the worker: one donor never gets two replicas of a task. */
+  donorId?: string | null | undefined;
+  kind?: WorkerKind | undefined;
+  /** The seed protocol's claim: its leases may be ended by lease-less reports. */
+  via?: "seed" | undefined;
+  /** Trusted as the operator's own (auth.ts `operatorWorker`); otherwise judged by its record. */
+  operator?: boolean | undefined;
+  signal?: AbortSignal;
+};
+
+export class Dispatcher {
+  #ctx: Ctx;
+  #buffers = new Map<string, Buffer>();
+  #inflight = new Set<string>();
+  /**
+   * Tasks with a slot being claimed right now. Claiming a replica writes its task, so two
+   * slots of one task claimed at once would always conflict: the second waits a commit.
+   */
+  #inflightTasks = new Set<string>();
+  /**
+   * Replicated tasks each worker has taken a replica of, remembered here so picks pass over
+   * their sibling slots instead of reading the holder markers only to put them back. The
+   * markers stay the rule (they also cover other processes); this only saves wasted rounds.
+   */
+  #replicasOf = new Map<string, Set<string>>();
+  /** (queue, type) pairs where a pick passed over an entry because its task was in flight. */
+  #deferred = new Map<string, { queue: string; type: string }>();
+  /** Workers with a spot check out now: one at a time each. */
+  #spotting = new Set<string>();
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx;
+    // A task that ended here has no ready entries left: drop them so no claim trips on them.
+    ctx.signals.onTaskEnded((task) => this.#forget(task));
+  }
+
+  /** New ready work may exist (of these kinds, or of any): refetch before trusting a buffer. */
+  markStale(items?: ReadonlyArray<{ queue: string; type: string }>): void {
+    if (!items) {
+      for (const b of this.#buffers.values()) b.stale = true;
+      return;
+    }
+    for (const it of items) {
+      const b = this.#buffers.get(pairId(it.queue, it.type));
+      if (b) b.stale = true;
+    }
+  }
+
+  /** Claims up to `max` tasks, waiting up to `waitMs` for the first one. */
+  async claim(options: ClaimOptions): Promise<Lease[]> {
+    const deadline = this.#ctx.now() + options.waitMs;
+    const types = options.types?.length ? new Set(options.types) : null;
+    const queues = options.queues?.length ? new Set(options.queues) : null;
+    const accepts = (queue: string, type: string) =>
+      (!types || types.has(type)) && (!queues || queues.has(queue));
+    const donorId = options.donorId ?? null;
+    const kind = options.kind ?? "other";
+    const rep = await this.#ctx.reputation.get("w", options.workerId);
+    const operator = options.operator === true;
+    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, operator);
+    const spotChecks = this.#ctx.config.spotChecks === "all" ||
+      (this.#ctx.config.spotChecks !== "off" && !operator);
+    if (trust === "banned") {
+      // Below the threshold: no more work. Wait out the poll so the caller does not spin.
+      await this.#ctx.signals.waitForReady(options.waitMs, options.signal, () => false);
+      return [];
+    }
+    while (true) {
+      const started = performance.now();
+      const leases: Lease[] = [];
+      // A newcomer's first answers are checked against known ones; later, now and then.
+      const samples = rep.agree + rep.disagree;
+      if (
+        spotChecks && !this.#spotting.has(options.workerId) &&
+        (samples < SPOT_UNTIL || Math.random() < SPOT_RATE)
+      ) {
+        this.#spotting.add(options.workerId);
+        const spot = await makeSpotLease(this.#ctx, { ...options, donorId, kind }).catch(() =>
+          null
+        );
+        if (spot) {
+          leases.push(spot);
+          this.#trackSpot(options.workerId, spot.leaseId);
+        } else this.#spotting.delete(options.workerId);
+      }
+      if (leases.length < options.max) {
+        leases.push(...await this.#claimNow({ ...options, max: options.max - leases.length }));
+      }
+      const left = deadline - this.#ctx.now();
+      if (leases.length > 0) {
+        this.#ctx.metrics?.claimed(kind, leases.length, performance.now() - started);
+      }
+      if (leases.length > 0 || left <= 0 || options.signal?.aborted) return leases;
+      // Woken for matching work; the cap re-checks now and then, in case a wake-up was missed.
+      await this.#ctx.signals.waitForReady(
+        Math.min(left, RECHECK_MS),
+        options.signal,
+        accepts,
+        options.max,
+      );
+    }
+  }
+
+  #trackSpot(workerId: string, leaseId: string): void {
+    const off = this.#ctx.signals.onLeaseEnded((id) => {
+      if (id !== leaseId) return;
+      this.#spotting.delete(workerId);
+      off();
+    });
+  }
+
+  #pairs(options: ClaimOptions): Array<[string, string]> {
+    const types = options.types?.length
+      ? options.types.filter((t) => this.#ctx.handlers.has(t))
+      : [...this.#ctx.handlers.keys()];
+    const queues = options.queues?.length ? options.queues : [...this.#ctx.queues];
+    return queues.flatMap((q) => types.map((t) => [q, t] as [string, string]));
+  }
+
+  #buffer(queue: string, type: string): Buffer {
+    const id = pairId(queue, type);
+    let b = this.#buffers.get(id);
+    if (!b) {
+      b = { queue, type, entries: [], cursor: "", exhausted: false, stale: true, fetching: null };
+      this.#buffers.set(id, b);
+    }
+    return b;
+  }
+
+  /**
+   * Reads a page of the index into `b`: from the head when the buffer is stale (replacing what
+   * it held), else the page after the last one read. One read at a time per buffer.
+   */
+  #fill(b: Buffer): Promise<void> {
+    if (b.fetching) return b.fetching;
+    const fromHead = b.stale;
+    if (!fromHead && b.exhausted) return Promise.resolve();
+    b.stale = false;
+    b.fetching = (async () => {
+      const entries: Entry[] = [];
+      let seen = 0;
+      const iter = this.#ctx.kv.list(
+        { prefix: readyPrefix(b.queue, b.type) },
+        { limit: FETCH, ...(fromHead || !b.cursor ? {} : { cursor: b.cursor }) },
+      );
+      for await (const e of iter) {
+        seen++;
+        const ks = keyString(e.key);
+        if (this.#inflight.has(ks)) continue;
+        const { prio, id, slot } = decodeReadyKey(e.key);
+        entries.push({ key: e.key, ks, versionstamp: e.versionstamp, prio, id, slot });
+      }
+      b.entries = fromHead ? entries : [...b.entries, ...entries];
+      if (seen > 0) b.cursor = iter.cursor;
+      b.exhausted = seen < FETCH;
+    })().finally(() => (b.fetching = null));
+    return b.fetching;
+  }
+
+  /** Drops a finished task's entries (and this process's memory of its replicas). */
+  #forget(task: Task): void {
+    const b = this.#buffers.get(pairId(task.queue, task.type));
+    if (b) b.entries = b.entries.filter((e) => e.id !== task.id);
+  }
+
+  async #claimNow(options: ClaimOptions): Promise<Lease[]> {
+    const leases: Lease[] = [];
+    // Tasks this claim already has, or must not have (this worker holds a replica of it).
+    const skip = new Set<string>();
+    // Rounds go on while picks come back (a lost race or a stale entry costs one round).
+    for (let round = 0; round < 16 && leases.length < options.max; round++) {
+      const picked = await this.#pick(options, options.max - leases.length, skip);
+      if (picked.length === 0) break;
+      try {
+        leases.push(...await this.#lease(options, picked));
+      } finally {
+        for (const e of picked) {
+          this.#inflight.delete(e.ks);
+          this.#inflightTasks.delete(e.id);
+        }
+        // Claims that passed over a sibling slot of these tasks may now take it.
+        if (this.#deferred.size > 0) {
+          const pairs = [...this.#deferred.values()];
+          this.#deferred.clear();
+          this.#ctx.signals.wake(pairs);
+        }
+      }
+    }
+    return leases;
+  }
+
+  /** Takes the best `n` entries across the matching buffers: priority first, then FIFO. */
+  async #pick(options: ClaimOptions, n: number, skip: Set<string>): Promise<Entry[]> {
+    const buffers = this.#pairs(options).map(([q, t]) => this.#buffer(q, t));
+    await Promise.all(buffers.filter((b) => b.stale).map((b) => this.#fill(b)));
+    const mine = this.#replicasOf.get(options.workerId);
+    const usable = (e: Entry) => {
+      if (skip.has(e.id) || this.#inflight.has(e.ks) || mine?.has(e.id)) return false;
+      if (!this.#inflightTasks.has(e.id)) return true;
+      const { queue, type } = decodeReadyKey(e.key);
+      this.#deferred.set(pairId(queue, type), { queue, type });
+      return false;
+    };
+    const picked: Entry[] = [];
+    while (picked.length < n) {
+      let best: Buffer | null = null;
+      let bestEntry: Entry | null = null;
+      const short: Buffer[] = [];
+      for (const b of buffers) {
+        while (b.entries.length > 0 && this.#inflight.has(b.entries[0]!.ks)) b.entries.shift();
+        const head = b.entries.find(usable);
+        if (!head) {
+          if (!b.exhausted) short.push(b);
+          continue;
+        }
+        if (
+          !bestEntry || head.prio < bestEntry.prio ||
+          (head.prio === bestEntry.prio && head.id < bestEntry.id)
+        ) {
+          best = b;
+          bestEntry = head;
+        }
+      }
+      // Nothing this claim may take in what was read of these: read on (it may rank first).
+      if (short.length > 0) {
+        await Promise.all(short.map((b) => this.#fill(b)));
+        continue;
+      }
+      if (!best || !bestEntry) break;
+      best.entries.splice(best.entries.indexOf(bestEntry), 1);
+      this.#inflight.add(bestEntry.ks);
+      this.#inflightTasks.add(bestEntry.id);
+      skip.add(bestEntry.id);
+      picked.push(bestEntry);
+    }
+    return picked;
+  }
+
+  async #lease(options: ClaimOptions, picked: Entry[]): Promise<Lease[]> {
+    const ctx = this.#ctx;
+    const { workerId } = options;
+    const donorId = options.donorId ?? null;
+    const tasks = await getMany<Task>(ctx.kv, picked.map((e) => taskKey(e.id)));
+    const now = ctx.now();
+    const out = await Promise.all(picked.map(async (e, i): Promise<Lease | null> => {
+      const entry = tasks[i]!;
+      const task = entry.value;
+      const replicated = task?.verification.mode === "quorum";
+      const claimable = task &&
+        (task.status === "pending" || (replicated && task.status === "processing"));
+      if (!task || !claimable) {
+        // A ready entry without a claimable task is debris: remove it, checked.
+        await ctx.committer.commit({
+          checks: [{ key: e.key, versionstamp: e.versionstamp }],
+          mutations: [{ type: "delete", key: e.key }],
+        });
+        return null;
+      }
+      const lease: LeaseRecord = {
+        leaseId: crypto.randomUUID(),
+        taskId: task.id,
+        workerId,
+        attempt: task.attempts + 1,
+        startedAt: now,
+        expiresAt: now + task.leaseMs,
+        leaseMs: task.leaseMs,
+        slot: e.slot,
+        donorId,
+        kind: options.kind ?? "other",
+        ...(options.via ? { via: options.via } : {}),
+        operator: options.operator === true,
+      };
+      const intent: Intent = {
+        checks: [{ key: e.key, versionstamp: e.versionstamp }],
+        mutations: [
+          { type: "delete", key: e.key },
+          { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
+          { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
+        ],
+        sums: [],
+        bytes: 400,
+      };
+      if (replicated) {
+        // Never two replicas of one task to one worker or one donor, ever.
+        const holders = [holderKey(task.id, `w:${workerId}`)];
+        if (donorId) holders.push(holderKey(task.id, `d:${donorId}`));
+        const held = await ctx.kv.getMany(holders);
+        // A task waiting for a voter with a record: another newcomer's vote could not decide it.
+        const unfit = task.waiting &&
+          !hasRecord(await ctx.reputation.trust(workerId, donorId, options.operator === true));
+        if (unfit || held.some((h) => h.value !== null)) {
+          this.#rememberReplica(workerId, task.id);
+          this.#putBack(e);
+          return null;
+        }
+        const next: Task = {
+          ...task,
+          status: "processing",
+          live: task.live + 1,
+          attempts: task.attempts + 1,
+          claimedAt: task.claimedAt ?? now,
+        };
+        intent.checks.push({ key: entry.key, versionstamp: entry.versionstamp! });
+        for (const h of holders) {
+          intent.checks.push({ key: h, versionstamp: null });
+          intent.mutations.push({ type: "set", key: h, value: 1 });
+        }
+        const record = storeTask(next);
+        intent.mutations.push(...record.mutations);
+        intent.bytes! += record.bytes;
+        if (task.status === "pending") {
+          intent.sums!.push(
+            [countKey(task.type, task.queue, "pending"), -1n],
+            [countKey(task.type, task.queue, "processing"), 1n],
+          );
+        }
+        if (!await ctx.committer.commit(intent)) return this.#lost(e);
+        this.#rememberReplica(workerId, task.id);
+        return {
+          leaseId: lease.leaseId,
+          taskId: task.id,
+          expiresAt: lease.expiresAt,
+          attempt: lease.attempt,
+          task: workerView(next),
+        };
+      }
+      intent.sums!.push(
+        [countKey(task.type, task.queue, "pending"), -1n],
+        [countKey(task.type, task.queue, "processing"), 1n],
+      );
+      if (!await ctx.committer.commit(intent)) return this.#lost(e);
+      ctx.leasedTasks.set(lease.leaseId, task);
+      return {
+        leaseId: lease.leaseId,
+        taskId: task.id,
+        expiresAt: lease.expiresAt,
+        attempt: lease.attempt,
+        task: taskView(task, [lease]),
+      };
+    }));
+
+    return out.filter((l): l is Lease => l !== null);
+  }
+
+  /**
+   * A claim lost its race for `e` (another claim or process changed the task or took the
+   * entry). The entry may still be claimable, so the buffer must be read again: an exhausted
+   * buffer is otherwise never refetched, and the entry would wait for unrelated new work.
+   */
+  #lost(e: Entry): null {
+    const { queue, type } = decodeReadyKey(e.key);
+    const b = this.#buffers.get(pairId(queue, type));
+    if (b) b.stale = true;
+    return null;
+  }
+
+  #rememberReplica(workerId: string, taskId: string): void {
+    let set = this.#replicasOf.get(workerId);
+    if (!set) this.#replicasOf.set(workerId, set = new Set());
+    set.add(taskId);
+    if (set.size > 10_000) set.delete(set.values().next().value!);
+    if (this.#replicasOf.size > 10_000) {
+      this.#replicasOf.delete(this.#replicasOf.keys().next().value!);
+    }
+  }
+
+  /** Returns an entry this worker may not take to its buffer, for other workers. */
+  #putBack(e: Entry): void {
+    const { queue, type } = decodeReadyKey(e.key);
+    const b = this.#buffers.get(pairId(queue, type));
+    if (!b) return;
+    const i = b.entries.findIndex((x) => x.prio > e.prio || (x.prio === e.prio && x.id > e.id));
+    b.entries.splice(i < 0 ? b.entries.length : i, 0, e);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The store's key layout carries a version (`["meta", "layout"]`). At start the coordinator
+ * brings an older store up to `LAYOUT_VERSION` one migration at a time, each in bounded commits
+ * that record how far they got, so a migration cut short by a crash resumes where it stopped
+ * and running one twice changes nothing. A store newer than this code is refused: an older
+ * coordinator would misread it.
+ *
+ * Several coordinators may start at once on one store: each migration step is idempotent, and
+ * the version is raised with a check, so they may race without harm.
+ *
+ * @module
+ */
+import type { Ctx } from "../context.ts";
+import { layoutKey, legacyReadySignalKey, migrationCursorKey } from "./keys.ts";
+import { backfillStep } from "./list_index.ts";
+
+/** The layout this code reads and writes. */
+export const LAYOUT_VERSION = 3;
+
+/** The store was written by a newer Tessera. */
+export class LayoutTooNewError extends Error {
+  override name = "LayoutTooNewError";
+  constructor(readonly found: number) {
+    super(
+      `the store's key layout is version ${found}, newer than this coordinator's ${LAYOUT_VERSION}: ` +
+        "upgrade Tessera, or point --db at another store",
+    );
+  }
+}
+
+interface Migration {
+  /** The version it produces; it runs on a store at `to - 1`. */
+  to: number;
+  what: string;
+  /**
+   * Does one bounded step from `cursor` (null at first) and returns the next cursor, or null
+   * when done. Each step must be idempotent: it may run again after a crash.
+   */
+  step(ctx: Ctx, cursor: string | null): Promise<string | null>;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    to: 2,
+    what: "ready signals per (queue, type)",
+    async step(ctx) {
+      // The old single signal counter is read by nobody now.
+      await ctx.kv.delete(legacyReadySignalKey());
+      return null;
+    },
+  },
+  { to: 3, what: "list indexes by status and owner", step: backfillStep },
+];
+
+/** Version 1 had no version key; a store with no keys at all is new. */
+async function storedVersion(ctx: Ctx): Promise<{ version: number; stamp: string | null }> {
+  const v = await ctx.kv.get<number>(layoutKey());
+  if (v.value !== null) return { version: v.value, stamp: v.versionstamp };
+  for await (const _ of ctx.kv.list({ prefix: [] }, { limit: 1 })) {
+    return { version: 1, stamp: null };
+  }
+  return { version: LAYOUT_VERSION, stamp: null };
+}
+
+/** Brings the store to `LAYOUT_VERSION`; returns the migrations it ran. */
+export async function migrateLayout(ctx: Ctx): Promise<string[]> {
+  const ran: string[] = [];
+  while (true) {
+    const { version, stamp } = await storedVersion(ctx);
+    if (version > LAYOUT_VERSION) throw new LayoutTooNewError(version);
+    if (version === LAYOUT_VERSION) {
+      if (stamp === null) {
+        await ctx.kv.atomic().check({ key: layoutKey(), versionstamp: null })
+          .set(layoutKey(), LAYOUT_VERSION).commit();
+      }
+      return ran;
+    }
+    const m = MIGRATIONS.find((x) => x.to === version + 1);
+    if (!m) throw new Error(`no migration from key layout ${version} to ${version + 1}`);
+    ctx.log.info("migrating the store's key layout", { from: version, to: m.to, what: m.what });
+    let cursor = (await ctx.kv.get<string>(migrationCursorKey(m.to))).value;
+    do {
+      cursor = await m.step(ctx, cursor);
+      if (cursor !== null) await ctx.kv.set(migrationCursorKey(m.to), cursor);
+    } while (cursor !== null);
+    await ctx.kv.atomic()
+      .check({ key: layoutKey(), versionstamp: stamp })
+      .set(layoutKey(), m.to)
+      .delete(migrationCursorKey(m.to))
+      .commit();
+    ran.push(m.what);
+  }
+}

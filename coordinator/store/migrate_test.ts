@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { createLogger } from "../../shared/logger.ts";
+import type { Ctx } from "../context.ts";
+import { layoutKey, legacyReadySignalKey, taskKey } from "./keys.ts";
+import { LAYOUT_VERSION, LayoutTooNewError, migrateLayout } from "./migrate.ts";
+
+async function withStore(fn: (ctx: Ctx) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tessera-migrate-" });
+  const kv = await Deno.openKv(`${dir}/s.sqlite`);
+  const ctx = { kv, log: createLogger({ format: "text", level: "error" }) } as unknown as Ctx;
+  try {
+    await fn(ctx);
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("migrateLayout() stamps a new, empty store with the current layout version", async () => {
+  await withStore(async (ctx) => {
+    assert.deepEqual(await migrateLayout(ctx), []);
+    assert.equal((await ctx.kv.get(layoutKey())).value, LAYOUT_VERSION);
+  });
+});
+
+Deno.test("migrateLayout() brings a version-1 store up to date, and a second run changes nothing", async () => {
+  await withStore(async (ctx) => {
+    const t1 = { id: "t1", type: "demo.echo", queue: "default", status: "pending", owner: null };
+    await ctx.kv.set(taskKey("t1"), t1);
+    await ctx.kv.set(legacyReadySignalKey(), new Deno.KvU64(7n));
+    const ran = await migrateLayout(ctx);
+    assert.equal(ran.length, LAYOUT_VERSION - 1);
+    assert.equal((await ctx.kv.get(layoutKey())).value, LAYOUT_VERSION);
+    assert.equal((await ctx.kv.get(legacyReadySignalKey())).value, null);
+    assert.deepEqual((await ctx.kv.get(taskKey("t1"))).value, t1);
+    assert.deepEqual(await migrateLayout(ctx), []);
+  });
+});
+
+Deno.test("migrateLayout() refuses a store written by a newer layout", async () => {
+  await withStore(async (ctx) => {
+    await ctx.kv.set(layoutKey(), LAYOUT_VERSION + 1);
+    await assert.rejects(() => migrateLayout(ctx), LayoutTooNewError);
+  });
+});
+
+Deno.test("deno task start on a store with a newer layout exits 2 with one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessera-migrate-" });
+  try {
+    const kv = await Deno.openKv(`${dir}/s.sqlite`);
+    await kv.set(layoutKey(), LAYOUT_VERSION + 5);
+    kv.close();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "coordinator/main.ts",
+        "--db",
+        `${dir}/s.sqlite`,
+        "--port",
+        "0",
+        "--hostname",
+        "127.0.0.1",
+      ],
+      cwd: new URL("../..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 2, err);
+    assert.equal(err.split("\n").length, 1, err);
+    assert.match(err, /newer than this coordinator/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,209 @@
+/**
+ * Known-answer spot checks. For an untrusted worker (a browser volunteer, or a server worker with
+ * neither a worker token nor a direct connection from this machine) without a record, the
+ * dispatcher makes a small task
+ * whose answer the coordinator computes itself with the same handler, and leases it to that
+ * worker directly. To the worker it is an ordinary task; its answer, compared by canonical hash,
+ * becomes an agreement or a disagreement on the worker's (and donor's) record, so a liar is
+ * caught before it can outvote anyone.
+ *
+ * @module
+ */
+import { canonicalHash } from "../../shared/canonical_hash.ts";
+import type { Lease, Task, WorkerKind } from "../../shared/protocol.ts";
+import type { Ctx } from "../context.ts";
+import { creditedMs, donorCredit } from "./donor_credit.ts";
+import type { EndedAttempt, Outcome } from "../tasks/end_attempt.ts";
+import { newTask } from "../tasks/enqueue.ts";
+import { listIndexMoves } from "../store/list_index.ts";
+import { applyTransition } from "../store/transition.ts";
+import {
+  countKey,
+  leaseExpiryKey,
+  leaseKey,
+  rateKey,
+  spotKey,
+  taskKey,
+  workerStatKey,
+} from "../store/keys.ts";
+import { repSums } from "./reputation.ts";
+import { type LeaseRecord, taskView } from "../store/task_view.ts";
+
+/** Small, quick params per deterministic type (the coordinator computes the answer). */
+const GENERATORS: Record<string, (r: () => number) => unknown> = {
+  "primes.count": (r) => {
+    const from = Math.floor(r() * 1_000_000);
+    return { from, to: from + 2_000 + Math.floor(r() * 3_000) };
+  },
+  "montecarlo.pi": (r) => ({
+    seed: Math.floor(r() * 0xffff_ffff),
+    samples: 2_000 + Math.floor(r() * 3_000),
+  }),
+  "mandelbrot.tile": (r) => {
+    const x0 = -2 + r() * 2, y0 = -1 + r() * 1.5;
+    return { x0, y0, x1: x0 + 0.5, y1: y0 + 0.5, width: 16, height: 16, maxIter: 64 };
+  },
+  "text.wordcount": (r) => ({
+    text: Array.from({ length: 40 }, () => WORDS[Math.floor(r() * WORDS.length)]).join(" "),
+    top: 5,
+  }),
+};
+const WORDS = [
+  "tessera",
+  "grid",
+  "volunteer",
+  "compute",
+  "lease",
+  "quorum",
+  "prime",
+  "tile",
+  "pixel",
+  "deno",
+];
+
+export function spotTypes(accepted: string[] | undefined): string[] {
+  return Object.keys(GENERATORS).filter((t) => !accepted?.length || accepted.includes(t));
+}
+
+/**
+ * Makes a spot-check task of a type the worker accepts, computes its answer, and leases it to
+ * the worker in one intent. Returns null when the worker accepts no spot-checkable type.
+ */
+export async function makeSpotLease(
+  ctx: Ctx,
+  worker: {
+    workerId: string;
+    donorId: string | null;
+    kind: WorkerKind;
+    types?: string[] | undefined;
+    queues?: string[] | undefined;
+    via?: "seed" | undefined;
+  },
+): Promise<Lease | null> {
+  const types = spotTypes(worker.types).filter((t) => ctx.handlers.has(t));
+  if (types.length === 0) return null;
+  const type = types[Math.floor(Math.random() * types.length)]!;
+  const handler = ctx.handlers.get(type)!;
+  const params = handler.params.parse(GENERATORS[type]!(Math.random));
+  const expected = await handler.run(params, {
+    signal: new AbortController().signal,
+    progress: () => {},
+    log: ctx.log,
+    taskId: "spot",
+    attempt: 1,
+  });
+  const now = ctx.now();
+  const queue = worker.queues?.[0] ?? "default";
+  const task: Task = newTask(ctx, {
+    type,
+    params,
+    queue,
+    priority: 0,
+    maxAttempts: 1,
+    leaseMs: 30_000,
+    backoffMs: 0,
+    verification: { mode: "none" },
+  }, now);
+  const lease: LeaseRecord = {
+    leaseId: crypto.randomUUID(),
+    taskId: task.id,
+    workerId: worker.workerId,
+    attempt: 1,
+    startedAt: now,
+    expiresAt: now + task.leaseMs,
+    leaseMs: task.leaseMs,
+    slot: 0,
+    donorId: worker.donorId,
+    kind: worker.kind,
+    spot: true,
+    ...(worker.via ? { via: worker.via } : {}),
+  };
+  const ok = await ctx.committer.commit({
+    checks: [],
+    mutations: [
+      { type: "set", key: taskKey(task.id), value: task },
+      ...listIndexMoves(null, task),
+      { type: "set", key: spotKey(task.id), value: await canonicalHash(expected) },
+      { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
+      { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
+    ],
+    sums: [[countKey(type, queue, "processing"), 1n]],
+  });
+  if (!ok) return null;
+  ctx.leasedTasks.set(lease.leaseId, task);
+  return {
+    leaseId: lease.leaseId,
+    taskId: task.id,
+    expiresAt: lease.expiresAt,
+    attempt: 1,
+    task: taskView(task, [lease]),
+  };
+}
+
+/** Ends a spot-check attempt: the answer is compared with the known one. */
+export async function endSpot(
+  ctx: Ctx,
+  task: Task,
+  lease: { value: LeaseRecord; versionstamp: string },
+  outcome: Outcome,
+  now: number,
+): Promise<EndedAttempt & { agreed: boolean }> {
+  const l = lease.value;
+  const expected = (await ctx.kv.get<string>(spotKey(task.id))).value;
+  const agreed = outcome.kind === "completed" && expected !== null &&
+    (await canonicalHash(outcome.result)) === expected;
+  // Handing a spot check back unanswered is not held against anyone; failing it is.
+  const judged = outcome.kind !== "released";
+  const status = outcome.kind === "completed"
+    ? (agreed ? "completed" : "failed")
+    : outcome.kind === "released"
+    ? "cancelled"
+    : "failed";
+  const next: Task = {
+    ...task,
+    status,
+    attempts: 1,
+    completedAt: now,
+    claimedAt: l.startedAt,
+    workerId: l.workerId,
+    leaseId: l.leaseId,
+    result: outcome.kind === "completed" ? outcome.result : null,
+    error: status === "failed"
+      ? {
+        code: "verification",
+        message: "spot check: the answer differs from the known one",
+        retryable: false,
+      }
+      : null,
+    agreement: outcome.kind === "completed" ? { agreed: agreed ? 1 : 0, of: 1 } : null,
+    history: [{
+      attempt: 1,
+      leaseId: l.leaseId,
+      workerId: l.workerId,
+      startedAt: l.startedAt,
+      endedAt: now,
+      outcome: outcome.kind === "expired" ? "expired" : outcome.kind,
+      error: null,
+      ...(l.via ? { via: l.via } : {}),
+    }],
+  };
+  const sums: Array<[Deno.KvKey, bigint]> = [];
+  if (judged) sums.push(...repSums(l.workerId, l.donorId ?? null, agreed));
+  if (agreed && outcome.kind === "completed") {
+    sums.push([rateKey("completed", Math.floor(now / 1000)), 1n]);
+    sums.push([workerStatKey(l.workerId, "completed"), 1n]);
+    sums.push(...donorCredit(l.donorId, creditedMs(l, task.timeoutMs, outcome.startedAt, now)));
+  }
+  // A volunteer's wrong answer may be a large one: it fits as any result does (transition.ts).
+  const intent = applyTransition({
+    from: task,
+    counted: "processing",
+    next,
+    checks: [{ key: leaseKey(task.id, l.leaseId), versionstamp: lease.versionstamp }],
+    endsLeases: [l],
+    extra: [{ type: "delete", key: spotKey(task.id) }],
+    sums,
+    unlisted: true,
+  }, now);
+  return { intent, next, final: true, agreed };
+}

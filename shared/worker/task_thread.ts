@@ -1,0 +1,92 @@
+/**
+ * The universal task thread: the entry module of a Web Worker, in Deno or in a browser (no
+ * `Deno.*`, no DOM). It exposes {@link TaskThreadApi} with comlink; the parent runs one task at a
+ * time on it and may abort it. Outcomes and errors cross the thread as data.
+ *
+ * @example
+ * ```ts
+ * import * as Comlink from "comlink";
+ * import type { TaskThreadApi } from "./task_thread.ts";
+ * const thread = new Worker(new URL("./task_thread.ts", import.meta.url), { type: "module" });
+ * const api = Comlink.wrap<TaskThreadApi>(thread);
+ * const outcome = await api.run("t1", "demo.echo", { message: "hi" }, 1, 10_000);
+ * ```
+ *
+ * @module
+ */
+import * as Comlink from "comlink";
+import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
+import { type AbortReason, runTask, type ThreadOutcome } from "./_worker_run_task.ts";
+
+export type { AbortReason, ThreadOutcome };
+
+/** A progress message posted on the port given to `init`: a fraction in [0, 1]. */
+export interface ProgressMessage {
+  taskId: string;
+  fraction: number;
+}
+
+/** Shortest time between two progress messages of one task: they only feed heartbeats. */
+const PROGRESS_EVERY_MS = 200;
+
+const running = new Map<string, AbortController>();
+let port: MessagePort | null = null;
+let log: Logger = createLogger();
+
+/** What the parent can call. */
+export const taskThreadApi = {
+  /**
+   * Sets where progress goes and how handler logs are written. Progress goes as
+   * {@link ProgressMessage}s to a transferred `MessagePort`: one-way and closable by the parent,
+   * which matters when it may have to terminate this thread.
+   */
+  init(progress: MessagePort | null, logOptions: Pick<LoggerOptions, "format" | "level"> = {}) {
+    port?.close();
+    port = progress;
+    log = createLogger(logOptions);
+  },
+
+  /** Runs one attempt; never rejects. */
+  async run(
+    taskId: string,
+    type: string,
+    params: unknown,
+    attempt: number,
+    timeoutMs: number,
+  ): Promise<ThreadOutcome> {
+    const controller = new AbortController();
+    running.set(taskId, controller);
+    let last = performance.now();
+    try {
+      return await runTask({
+        taskId,
+        type,
+        params,
+        attempt,
+        timeoutMs,
+        signal: controller.signal,
+        onProgress(fraction) {
+          const now = performance.now();
+          if (!port || now - last < PROGRESS_EVERY_MS) return;
+          last = now;
+          port.postMessage({ taskId, fraction } satisfies ProgressMessage);
+        },
+        log: log.with({ taskId, type }),
+      });
+    } finally {
+      running.delete(taskId);
+    }
+  },
+
+  /** Aborts a running attempt; its `run` then resolves with an error. */
+  abort(taskId: string, reason: AbortReason) {
+    running.get(taskId)?.abort(reason);
+  },
+};
+
+export type TaskThreadApi = typeof taskThreadApi;
+
+// Only as a thread's entry: imported elsewhere (types, tests) it must not grab `message` events.
+if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function") {
+  Comlink.expose(taskThreadApi);
+}
