@@ -1,8 +1,9 @@
 /**
- * claim: who gets which lease. The dispatcher keeps, per (queue, type), a buffer of the ready
- * entries at the head of the index, so concurrent claimers in this process take distinct
- * entries instead of racing for the same head. Each claim is still an intent that checks its
- * ready entry's versionstamp, so another coordinator on the same KV can never double-lease.
+ * claim: who gets which lease. Claimers take distinct entries of what this process has read of
+ * the ready index (`ready_buffers.ts`), and the dispatcher applies the rules of who may have
+ * which: replicas to distinct workers and donors, a waiting quorum task to voters with a record,
+ * spot checks to newcomers, nothing to the banned. Each claim is an intent that checks its ready
+ * entry's versionstamp, so another coordinator on the same KV can never double-lease.
  *
  * The cost of a claim is a few range reads at the head of the index: it does not grow with the
  * number of queued tasks.
@@ -16,46 +17,17 @@ import {
   countKey,
   decodeReadyKey,
   holderKey,
-  keyString,
   leaseExpiryKey,
   leaseKey,
   pairId,
-  readyPrefix,
   taskKey,
 } from "../store/keys.ts";
 import { makeSpotLease } from "../verify/spot_checks.ts";
+import { ReadyBuffers, type ReadyEntry } from "./ready_buffers.ts";
 import { hasRecord } from "../verify/quorum.ts";
 import { storeTask } from "../store/task_record.ts";
 import { type LeaseRecord, taskView, workerView } from "../store/task_view.ts";
 
-interface Entry {
-  key: Deno.KvKey;
-  ks: string;
-  versionstamp: string;
-  prio: number;
-  id: string;
-  slot: number;
-}
-
-/**
- * The ready entries of one (queue, type) read so far: a prefix of the index in key order, read a
- * page at a time. A claim that finds nothing it may take in the part read (its own replicas'
- * sibling slots, say) reads the next page, so nothing beyond the first page is ever out of reach.
- */
-interface Buffer {
-  queue: string;
-  type: string;
-  entries: Entry[];
-  /** Where the next page starts: the list cursor after the last page read. */
-  cursor: string;
-  /** The pages read reached the end of the index. */
-  exhausted: boolean;
-  /** Work may have been added anywhere in the index since the first page was read. */
-  stale: boolean;
-  fetching: Promise<void> | null;
-}
-
-const FETCH = 256;
 const RECHECK_MS = 2000;
 /** Spot checks go to every claim until a worker has this many judged answers… */
 const SPOT_UNTIL = 2;
@@ -77,8 +49,7 @@ export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "wai
 
 export class Dispatcher {
   #ctx: Ctx;
-  #buffers = new Map<string, Buffer>();
-  #inflight = new Set<string>();
+  #buffers: ReadyBuffers;
   /**
    * Tasks with a slot being claimed right now. Claiming a replica writes its task, so two
    * slots of one task claimed at once would always conflict: the second waits a commit.
@@ -97,20 +68,13 @@ export class Dispatcher {
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
-    // A task that ended here has no ready entries left: drop them so no claim trips on them.
-    ctx.signals.onTaskEnded((task) => this.#forget(task));
+    this.#buffers = new ReadyBuffers(ctx.kv);
+    ctx.signals.onTaskEnded((task) => this.#buffers.forget(task));
   }
 
   /** New ready work may exist (of these kinds, or of any): refetch before trusting a buffer. */
   markStale(items?: ReadonlyArray<{ queue: string; type: string }>): void {
-    if (!items) {
-      for (const b of this.#buffers.values()) b.stale = true;
-      return;
-    }
-    for (const it of items) {
-      const b = this.#buffers.get(pairId(it.queue, it.type));
-      if (b) b.stale = true;
-    }
+    this.#buffers.markStale(items);
   }
 
   /** Claims up to `max` tasks, waiting up to `waitMs` for the first one. */
@@ -184,52 +148,6 @@ export class Dispatcher {
     return queues.flatMap((q) => types.map((t) => [q, t] as [string, string]));
   }
 
-  #buffer(queue: string, type: string): Buffer {
-    const id = pairId(queue, type);
-    let b = this.#buffers.get(id);
-    if (!b) {
-      b = { queue, type, entries: [], cursor: "", exhausted: false, stale: true, fetching: null };
-      this.#buffers.set(id, b);
-    }
-    return b;
-  }
-
-  /**
-   * Reads a page of the index into `b`: from the head when the buffer is stale (replacing what
-   * it held), else the page after the last one read. One read at a time per buffer.
-   */
-  #fill(b: Buffer): Promise<void> {
-    if (b.fetching) return b.fetching;
-    const fromHead = b.stale;
-    if (!fromHead && b.exhausted) return Promise.resolve();
-    b.stale = false;
-    b.fetching = (async () => {
-      const entries: Entry[] = [];
-      let seen = 0;
-      const iter = this.#ctx.kv.list(
-        { prefix: readyPrefix(b.queue, b.type) },
-        { limit: FETCH, ...(fromHead || !b.cursor ? {} : { cursor: b.cursor }) },
-      );
-      for await (const e of iter) {
-        seen++;
-        const ks = keyString(e.key);
-        if (this.#inflight.has(ks)) continue;
-        const { prio, id, slot } = decodeReadyKey(e.key);
-        entries.push({ key: e.key, ks, versionstamp: e.versionstamp, prio, id, slot });
-      }
-      b.entries = fromHead ? entries : [...b.entries, ...entries];
-      if (seen > 0) b.cursor = iter.cursor;
-      b.exhausted = seen < FETCH;
-    })().finally(() => (b.fetching = null));
-    return b.fetching;
-  }
-
-  /** Drops a finished task's entries (and this process's memory of its replicas). */
-  #forget(task: Task): void {
-    const b = this.#buffers.get(pairId(task.queue, task.type));
-    if (b) b.entries = b.entries.filter((e) => e.id !== task.id);
-  }
-
   async #claimNow(options: ClaimOptions): Promise<Lease[]> {
     const leases: Lease[] = [];
     // Tasks this claim already has, or must not have (this worker holds a replica of it).
@@ -241,10 +159,8 @@ export class Dispatcher {
       try {
         leases.push(...await this.#lease(options, picked));
       } finally {
-        for (const e of picked) {
-          this.#inflight.delete(e.ks);
-          this.#inflightTasks.delete(e.id);
-        }
+        this.#buffers.release(picked);
+        for (const e of picked) this.#inflightTasks.delete(e.id);
         // Claims that passed over a sibling slot of these tasks may now take it.
         if (this.#deferred.size > 0) {
           const pairs = [...this.#deferred.values()];
@@ -256,54 +172,25 @@ export class Dispatcher {
     return leases;
   }
 
-  /** Takes the best `n` entries across the matching buffers: priority first, then FIFO. */
-  async #pick(options: ClaimOptions, n: number, skip: Set<string>): Promise<Entry[]> {
-    const buffers = this.#pairs(options).map(([q, t]) => this.#buffer(q, t));
-    await Promise.all(buffers.filter((b) => b.stale).map((b) => this.#fill(b)));
+  /** The best `n` entries this claim may take, across the buffers it accepts. */
+  async #pick(options: ClaimOptions, n: number, skip: Set<string>): Promise<ReadyEntry[]> {
     const mine = this.#replicasOf.get(options.workerId);
-    const usable = (e: Entry) => {
-      if (skip.has(e.id) || this.#inflight.has(e.ks) || mine?.has(e.id)) return false;
+    const picked = await this.#buffers.take(this.#pairs(options), n, (e) => {
+      if (skip.has(e.id) || mine?.has(e.id)) return false;
       if (!this.#inflightTasks.has(e.id)) return true;
+      // A sibling slot of a task being claimed: worth a look once that claim is done.
       const { queue, type } = decodeReadyKey(e.key);
       this.#deferred.set(pairId(queue, type), { queue, type });
       return false;
-    };
-    const picked: Entry[] = [];
-    while (picked.length < n) {
-      let best: Buffer | null = null;
-      let bestEntry: Entry | null = null;
-      const short: Buffer[] = [];
-      for (const b of buffers) {
-        while (b.entries.length > 0 && this.#inflight.has(b.entries[0]!.ks)) b.entries.shift();
-        const head = b.entries.find(usable);
-        if (!head) {
-          if (!b.exhausted) short.push(b);
-          continue;
-        }
-        if (
-          !bestEntry || head.prio < bestEntry.prio ||
-          (head.prio === bestEntry.prio && head.id < bestEntry.id)
-        ) {
-          best = b;
-          bestEntry = head;
-        }
-      }
-      // Nothing this claim may take in what was read of these: read on (it may rank first).
-      if (short.length > 0) {
-        await Promise.all(short.map((b) => this.#fill(b)));
-        continue;
-      }
-      if (!best || !bestEntry) break;
-      best.entries.splice(best.entries.indexOf(bestEntry), 1);
-      this.#inflight.add(bestEntry.ks);
-      this.#inflightTasks.add(bestEntry.id);
-      skip.add(bestEntry.id);
-      picked.push(bestEntry);
+    });
+    for (const e of picked) {
+      this.#inflightTasks.add(e.id);
+      skip.add(e.id);
     }
     return picked;
   }
 
-  async #lease(options: ClaimOptions, picked: Entry[]): Promise<Lease[]> {
+  async #lease(options: ClaimOptions, picked: ReadyEntry[]): Promise<Lease[]> {
     const ctx = this.#ctx;
     const { workerId } = options;
     const donorId = options.donorId ?? null;
@@ -357,7 +244,7 @@ export class Dispatcher {
           !hasRecord(await ctx.reputation.trust(workerId, donorId, options.operator === true));
         if (unfit || held.some((h) => h.value !== null)) {
           this.#rememberReplica(workerId, task.id);
-          this.#putBack(e);
+          this.#buffers.putBack(e);
           return null;
         }
         const next: Task = {
@@ -409,15 +296,8 @@ export class Dispatcher {
     return out.filter((l): l is Lease => l !== null);
   }
 
-  /**
-   * A claim lost its race for `e` (another claim or process changed the task or took the
-   * entry). The entry may still be claimable, so the buffer must be read again: an exhausted
-   * buffer is otherwise never refetched, and the entry would wait for unrelated new work.
-   */
-  #lost(e: Entry): null {
-    const { queue, type } = decodeReadyKey(e.key);
-    const b = this.#buffers.get(pairId(queue, type));
-    if (b) b.stale = true;
+  #lost(e: ReadyEntry): null {
+    this.#buffers.lost(e);
     return null;
   }
 
@@ -429,14 +309,5 @@ export class Dispatcher {
     if (this.#replicasOf.size > 10_000) {
       this.#replicasOf.delete(this.#replicasOf.keys().next().value!);
     }
-  }
-
-  /** Returns an entry this worker may not take to its buffer, for other workers. */
-  #putBack(e: Entry): void {
-    const { queue, type } = decodeReadyKey(e.key);
-    const b = this.#buffers.get(pairId(queue, type));
-    if (!b) return;
-    const i = b.entries.findIndex((x) => x.prio > e.prio || (x.prio === e.prio && x.id > e.id));
-    b.entries.splice(i < 0 ? b.entries.length : i, 0, e);
   }
 }
