@@ -84,7 +84,7 @@ export async function post(api: string, path: string, body: unknown): Promise<an
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 export const fmt = (n: number, digits = 0) =>

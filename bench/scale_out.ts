@@ -28,7 +28,7 @@ async function throughput(n: number): Promise<number> {
   for (let i = 0; i < n; i++) cs.push(await spawnCoordinator([], { dir }));
   try {
     for (let b = 0; b < TASKS; b += 1000) {
-      await post(cs[(b / 1000) % n]!.api, "/tasks", {
+      await post(cs[(b / 1000) % n].api, "/tasks", {
         tasks: Array.from(
           { length: 1000 },
           (_, i) => ({ type: "demo.echo", params: { i: b + i } }),
@@ -38,7 +38,7 @@ async function throughput(n: number): Promise<number> {
     const t0 = performance.now();
     let done = 0;
     await Promise.all(Array.from({ length: LOOPS }, async (_, w) => {
-      const api = cs[w % n]!.api;
+      const api = cs[w % n].api;
       while (true) {
         const { leases } = await post(api, "/leases", { workerId: `scale-${w}`, max: 100 });
         if (leases.length === 0) return;

@@ -41,7 +41,7 @@ function threadCpu(pid: number): Map<string, { name: string; ns: number }> {
 /** Busy CPU time of the whole machine so far, in ms (from `/proc/stat`); NaN elsewhere. */
 function machineBusyMs(): number {
   try {
-    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0]!;
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
     const [user, nice, system, _idle, _iowait, irq, softirq, steal] = line.trim().split(/\s+/)
       .slice(1).map(Number) as number[];
     // USER_HZ is 100 on every Linux this runs on.
@@ -181,7 +181,7 @@ export async function benchWorkerEfficiency(
 
     const isHandler = (name: string) => name.startsWith("worker-");
     const workerPids = new Set(workers.map((w) => String(w.pid)));
-    const inWorkers = (key: string) => workerPids.has(key.split("/")[0]!);
+    const inWorkers = (key: string) => workerPids.has(key.split("/")[0]);
     const split = (pick: (key: string, name: string) => boolean) => {
       const a = new Map([...before].filter(([k, v]) => pick(k, v.name)));
       const b = new Map([...after].filter(([k, v]) => pick(k, v.name)));

@@ -158,7 +158,7 @@ export function loadCoordinatorConfig(
   }
   const parsed = CoordinatorConfig.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     throw new Error(`invalid option ${String(issue.path[0])}: ${issue.message}`);
   }
   return Object.freeze(parsed.data);

@@ -111,7 +111,7 @@ export async function keysCli(
       if (values.json) out(JSON.stringify(keys.map(display)));
       else out(table(keys));
     } else {
-      const id = rest[0]!;
+      const id = rest[0];
       const record = await revokeApiKey(kv, id);
       if (!record) {
         err(`tessera keys: no key ${id}`);
@@ -146,8 +146,8 @@ function table(keys: ApiKeyRecord[]): string {
       k.revokedAt === null ? "active" : `revoked ${new Date(k.revokedAt).toISOString()}`,
     ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd())
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd())
     .join("\n");
 }
 

@@ -99,7 +99,7 @@ export function createClient(options: ClientOptions) {
    */
   async function call(method: string, path: string, body?: unknown, retry = method === "GET") {
     for (let tried = 0;; tried++) {
-      const base = bases[current]!;
+      const base = bases[current];
       let res: Response;
       try {
         res = await doFetch(`${base}${path}`, {

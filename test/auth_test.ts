@@ -489,8 +489,8 @@ Deno.test("sockets: a token decides the kinds; anonymous ones are limited per ad
   worker2.send(hello("deno", "d5"));
   await eventually(() => worker2.inbox.some((m) => m.type === "welcome"));
   // A slot frees when one closes.
-  volunteers[0]!.ws.close();
-  await volunteers[0]!.closed;
+  volunteers[0].ws.close();
+  await volunteers[0].closed;
   await eventually(() => c.hub.anonymousFrom("127.0.0.1") === 2);
   const again = await socket(c.url);
   again.send(hello("browser", "b9"));

@@ -120,7 +120,7 @@ Deno.test("GET /api/live delivers a stats event, then task events with the worke
   await worker;
 
   const stats = events.find((e) => e.event === "stats")!.data;
-  assert.equal(events[0]!.event, "stats", "a stats event comes first");
+  assert.equal(events[0].event, "stats", "a stats event comes first");
   for (const k of ["pending", "processing", "completed", "failed", "cancelled"]) {
     assert.equal(typeof stats.stats.status[k], "number");
   }

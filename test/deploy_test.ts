@@ -45,7 +45,7 @@ Deno.test("deploy/compose.yaml: coordinator on 0.0.0.0 with the KV on a volume, 
   assert.match(token, /^\$\{TESSERA_WORKER_TOKEN:\?/, "compose refuses to start without a token");
   assert.equal(worker.environment.TESSERA_TOKEN, token, "workers present the same token");
   assert.equal(worker.environment.TESSERA_COORDINATOR, "http://coordinator:8787");
-  assert.ok(profileNames.includes(/:-([^}]+)\}/.exec(worker.environment.TESSERA_PROFILE)![1]!));
+  assert.ok(profileNames.includes(/:-([^}]+)\}/.exec(worker.environment.TESSERA_PROFILE)![1]));
   assert.equal(worker.environment.TESSERA_PROFILES_FILE, "/app/deploy/worker-profiles.yaml");
   assert.match(String(worker.deploy.replicas), /TESSERA_WORKERS:-\d+/);
   assert.ok(seconds(worker.stop_grace_period) > GRACE_S, "the worker's grace fits the stop");
@@ -112,7 +112,7 @@ function unit(path: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const line of read(path).split("\n")) {
     const m = /^([A-Za-z]+)=(.*)$/.exec(line);
-    if (m) out.set(m[1]!, [...(out.get(m[1]!) ?? []), m[2]!]);
+    if (m) out.set(m[1], [...(out.get(m[1]) ?? []), m[2]]);
   }
   return out;
 }
@@ -126,7 +126,7 @@ Deno.test("deploy/systemd: Restart=always, SIGTERM with room for the grace perio
     assert.deepEqual(u.get("RestartPreventExitStatus"), ["2"], "a bad option is not retried");
   }
   assert.ok(Number(w.get("TimeoutStopSec")![0]) > GRACE_S);
-  assert.match(w.get("ExecStart")![0]!, / worker\.ts --profile %i /);
+  assert.match(w.get("ExecStart")![0], / worker\.ts --profile %i /);
   assert.ok(c.get("Environment")!.includes("TESSERA_HOSTNAME=0.0.0.0"));
 });
 
@@ -171,14 +171,14 @@ Deno.test({
 /** Compose's `${VAR:-default}` and `${VAR:?message}`, against `vars`. */
 function interpolate(value: string, vars: Record<string, string>): string {
   return value.replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, name, op, arg) => {
-    if (vars[name] !== undefined) return vars[name]!;
+    if (vars[name] !== undefined) return vars[name];
     if (op === "?") throw new Error(`compose would refuse: ${arg}`);
     return op === "-" ? arg : "";
   });
 }
 
 async function output(cmd: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(cmd[0]!, {
+  const out = await new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     cwd: REPO_ROOT,
     env,
@@ -262,7 +262,7 @@ Deno.test("deploy/compose.yaml and systemd: their commands run here as written â
         stderr: "null",
       }).spawn(),
     );
-    const exec = unit("systemd/tessera-worker@.service").get("ExecStart")![0]!
+    const exec = unit("systemd/tessera-worker@.service").get("ExecStart")![0]
       .replaceAll("%i", "lightweight").replaceAll("%H", Deno.hostname()).split(" ");
     assert.equal(exec[0], "/usr/bin/deno");
     workers.push(

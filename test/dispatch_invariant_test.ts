@@ -77,7 +77,7 @@ async function claimableFor(kv: Deno.Kv, w: Worker): Promise<number> {
 
 async function runSeed(seed: number, steps: number): Promise<{ checks: number; waits: number[] }> {
   const rand = prng(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   await using a = await testCoordinator({ spotChecks: "off", wakePollMs: 25 });
   await using b = await testCoordinator({ db: a.db, spotChecks: "off", wakePollMs: 25 });
   const kv = await Deno.openKv(a.db);
@@ -117,7 +117,7 @@ async function runSeed(seed: number, steps: number): Promise<{ checks: number; w
   };
 
   const claim = async (w: Worker, max: number, waitMs: number) => {
-    const res = await callJson(apis[w.via]!, "POST", "/leases", {
+    const res = await callJson(apis[w.via], "POST", "/leases", {
       workerId: w.id,
       kind: w.kind,
       max,
@@ -144,7 +144,7 @@ async function runSeed(seed: number, steps: number): Promise<{ checks: number; w
     if (ws.length === 0) return null;
     const w = pick(ws);
     const list = held.get(w.id)!;
-    const h = list.splice(Math.floor(rand() * list.length), 1)[0]!;
+    const h = list.splice(Math.floor(rand() * list.length), 1)[0];
     return [w, h];
   };
 
@@ -218,7 +218,7 @@ async function runSeed(seed: number, steps: number): Promise<{ checks: number; w
       const now = Date.now();
       for (const list of held.values()) {
         for (let i = list.length - 1; i >= 0; i--) {
-          if (list[i]!.expiresAt < now + 1200) list.splice(i, 1);
+          if (list[i].expiresAt < now + 1200) list.splice(i, 1);
         }
       }
       await sleep(1100);

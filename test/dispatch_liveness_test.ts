@@ -120,7 +120,7 @@ Deno.test("a claim waiting on coordinator B gets tasks submitted through A to a 
   }
   lags.sort((x, y) => x - y);
   console.log(
-    `  cross-coordinator wake-up: p50 ${lags[5]!.toFixed(1)} ms, max ${lags[9]!.toFixed(1)} ms`,
+    `  cross-coordinator wake-up: p50 ${lags[5].toFixed(1)} ms, max ${lags[9].toFixed(1)} ms`,
   );
-  assert.ok(lags[9]! < 500, `slowest wake-up ${lags[9]} ms`);
+  assert.ok(lags[9] < 500, `slowest wake-up ${lags[9]} ms`);
 });

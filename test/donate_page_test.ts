@@ -246,7 +246,7 @@ Deno.test({
       );
       const { body } = await c.call("POST", "/tasks/await", { ids, waitMs: 0 });
       for (const [i, task] of body.tasks.entries()) {
-        const want = submitted[i]!;
+        const want = submitted[i];
         assert.equal(task.status, "completed", `${want.type} ${JSON.stringify(task.error)}`);
         assert.equal(task.workerId, workerId);
         assert.deepEqual(task.result, await expected(want.type, want.params), want.type);

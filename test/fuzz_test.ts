@@ -45,7 +45,7 @@ function rng(seed: number) {
     next,
     int,
     chance: (p: number) => next() < p,
-    pick: <T>(items: readonly T[]): T => items[int(items.length)]!,
+    pick: <T>(items: readonly T[]): T => items[int(items.length)],
     text: (n: number) =>
       Array.from({ length: n }, () => String.fromCharCode(32 + int(95))).join(""),
   };
@@ -303,7 +303,7 @@ Deno.test({
       const noteRoute = (method: string, path: string, status: number) => {
         // A refusal before the route (no token, wrong role, over the rate) exercises no handler.
         if (status === 401 || status === 403 || status === 429) return;
-        const bare = path.replace(/^\/api/, "").split("?")[0]!;
+        const bare = path.replace(/^\/api/, "").split("?")[0];
         const hit = templates.find((t) => t.pattern.test(`${method} ${bare}`));
         if (hit) answered.add(hit.route);
       };
@@ -351,7 +351,7 @@ Deno.test({
           return null;
         }
         bump(stats.byStatus, status);
-        noteRoute(request.split(" ")[0]!, request.split(" ")[1]!, status);
+        noteRoute(request.split(" ")[0], request.split(" ")[1], status);
         let json: any = null;
         try {
           json = body ? JSON.parse(body) : null;

@@ -27,7 +27,7 @@ async function firstSnapshot(url: string): Promise<{ workersOnline: number; comp
       text += value;
       const m = /event: stats\ndata: (.*)\n/.exec(text);
       if (m) {
-        const s = JSON.parse(m[1]!).stats;
+        const s = JSON.parse(m[1]).stats;
         return { workersOnline: s.workersOnline, completed: s.status.completed };
       }
     }
@@ -69,7 +69,7 @@ Deno.test("3 coordinators on one file, one killed with SIGKILL mid-run and resta
     const ids: string[] = [];
     const submit = async (from: number, to: number) => {
       for (let b = from; b < to; b += 500) {
-        const tasks = await clients[(b / 500) % 3]!.submitMany(
+        const tasks = await clients[(b / 500) % 3].submitMany(
           Array.from({ length: Math.min(500, to - b) }, (_, i) => ({
             type: "demo.echo",
             params: { n: b + i },
@@ -84,14 +84,14 @@ Deno.test("3 coordinators on one file, one killed with SIGKILL mid-run and resta
     await eventually(async () => (await stats()).status.completed >= TASKS / 5, 60_000, 100);
 
     // Kill the second coordinator mid-run (its sockets and long-polls die with it), restart it.
-    coordinators[1]!.kill("SIGKILL");
-    await coordinators[1]!.status;
+    coordinators[1].kill("SIGKILL");
+    await coordinators[1].status;
     const doneAtKill = new Map(
       (await callJson(`${urls[0]}/api`, "GET", "/workers")).body.workers
         .map((w: { id: string; completed: number }) => [w.id, w.completed]),
     );
     await submit(TASKS / 2, TASKS);
-    coordinators[1] = (await spawnCoordinator(db, ports[1]!)).child;
+    coordinators[1] = (await spawnCoordinator(db, ports[1])).child;
 
     await eventually(
       async () => {

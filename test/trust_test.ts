@@ -217,7 +217,7 @@ Deno.test({
       (l) => out.push(l),
     );
     assert.equal(code, 0, out.join("\n"));
-    const made = JSON.parse(out[0]!);
+    const made = JSON.parse(out[0]);
     assert.equal(made.role, "worker");
     const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 

@@ -73,7 +73,7 @@ Deno.test("startWorkerCore() runs claimed tasks and reports their validated resu
       tasks.slice(0, 10).map((t) => t.result),
       ids.slice(0, 10).map((_, i) => ({ i })),
     );
-    deepStrictEqual(tasks[10]!.result, { from: 0, to: 100, count: 25 });
+    deepStrictEqual(tasks[10].result, { from: 0, to: 100, count: 25 });
     ok(tasks.every((t) => t.status === "completed" && t.attempts === 1));
   });
 });

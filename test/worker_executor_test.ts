@@ -94,7 +94,7 @@ Deno.test("createDenoExecutor() passes progress reports from the thread to onPro
     });
     strictEqual(outcome.ok, true);
     ok(reports.length >= 2, `only ${reports.length} progress reports`);
-    ok(reports.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= reports[i - 1]!)));
+    ok(reports.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= reports[i - 1])));
   });
 });
 

@@ -98,9 +98,9 @@ Deno.test("worker.ts completes 500 mixed tasks correctly, and the coordinator li
           "completed",
           `task ${i} (${t.type}) is ${t.status}: ${JSON.stringify(t.error)}`,
         );
-        deepStrictEqual(t.result, await expected(tasks[i]!), `task ${i} (${t.type})`);
+        deepStrictEqual(t.result, await expected(tasks[i]), `task ${i} (${t.type})`);
       }
-      deepStrictEqual(done[0]!.result, { from: 0, to: 100, count: 25 });
+      deepStrictEqual(done[0].result, { from: 0, to: 100, count: 25 });
       const worker = (await c.workers()).find((x) => x.id === "proc-500");
       strictEqual(worker?.kind, "deno");
       strictEqual(worker?.completed, 500);
@@ -282,7 +282,7 @@ Deno.test("worker.ts exits 1 with one line when the coordinator is unreachable",
   strictEqual(status.code, 1);
   const lines = w.stderr().trim().split("\n");
   strictEqual(lines.length, 1, w.stderr());
-  ok(lines[0]!.startsWith(`tessera-worker: cannot reach coordinator at ${url}: `), lines[0]);
+  ok(lines[0].startsWith(`tessera-worker: cannot reach coordinator at ${url}: `), lines[0]);
 });
 
 Deno.test("worker.ts exits 1 with one line when its token is refused, and works with the right one", async () => {
@@ -333,7 +333,7 @@ Deno.test("worker.ts survives a handler that never yields: the attempt times out
       strictEqual(t!.status, "failed");
       strictEqual(t!.error?.code, "timeout");
       const [echo] = await c.submit([{ type: "demo.echo", params: { next: true } }]);
-      strictEqual((await c.settle([echo!], 10_000))[0]!.status, "completed");
+      strictEqual((await c.settle([echo!], 10_000))[0].status, "completed");
       w.kill("SIGTERM");
       strictEqual((await w.status).code, 0);
       const final = w.stderr().trim().split("\n").map((l) => JSON.parse(l))
@@ -361,7 +361,7 @@ Deno.test("worker.ts survives a handler that runs its thread out of memory: the 
         JSON.stringify(t!.error),
       );
       const [echo] = await c.submit([{ type: "demo.echo", params: { next: true } }]);
-      strictEqual((await c.settle([echo!], 10_000))[0]!.status, "completed");
+      strictEqual((await c.settle([echo!], 10_000))[0].status, "completed");
       w.kill("SIGTERM");
       strictEqual((await w.status).code, 0);
     });
@@ -415,8 +415,8 @@ Deno.test("worker.ts on SIGTERM announces credit 0: no lease is pushed to it aft
     const args = ["--worker-id", "drainer", "--concurrency", "1", "--grace-ms", "10000"];
     await withWorker(c, args, async (a) => {
       // One running, one waiting in the socket's buffer (capacity is concurrency × 1.5).
-      await c.until(ids[1]!, (t) => t.workerId === "drainer");
-      await c.until(ids[0]!, (t) => t.workerId === "drainer");
+      await c.until(ids[1], (t) => t.workerId === "drainer");
+      await c.until(ids[0], (t) => t.workerId === "drainer");
       const signalled = Date.now();
       a.kill("SIGTERM");
       await withWorker(c, ["--worker-id", "taker", "--concurrency", "4"], async () => {
@@ -432,8 +432,8 @@ Deno.test("worker.ts on SIGTERM announces credit 0: no lease is pushed to it aft
         const released = byDrainer.filter((h) => h.outcome === "released");
         strictEqual(released.length, 1, JSON.stringify(byDrainer));
         ok(
-          released[0]!.endedAt - signalled < 1_000,
-          `released ${released[0]!.endedAt - signalled} ms after SIGTERM, not at once`,
+          released[0].endedAt - signalled < 1_000,
+          `released ${released[0].endedAt - signalled} ms after SIGTERM, not at once`,
         );
         strictEqual(byDrainer.filter((h) => h.outcome === "completed").length, 1);
         for (const t of done) {

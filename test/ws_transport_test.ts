@@ -23,24 +23,24 @@ Deno.test("createWsTransport claims pushed leases, heartbeats and completes over
       if (first.length < 2) first.push(...await t.claim({ max: 2 - first.length, waitMs: 500 }));
       return first.length === 2;
     });
-    const hb = await t.heartbeat(first[0]!.taskId, first[0]!.leaseId, 0.5);
+    const hb = await t.heartbeat(first[0].taskId, first[0].leaseId, 0.5);
     assert.equal(hb.ok, true);
-    assert.deepEqual(await t.complete(first[0]!.taskId, first[0]!.leaseId, { ok: 1 }), {
+    assert.deepEqual(await t.complete(first[0].taskId, first[0].leaseId, { ok: 1 }), {
       ok: true,
     });
-    const again = await t.complete(first[0]!.taskId, first[0]!.leaseId, { ok: 1 });
+    const again = await t.complete(first[0].taskId, first[0].leaseId, { ok: 1 });
     assert.equal(again.ok, false, "the socket no longer holds it");
     const third = await t.claim({ max: 1, waitMs: 3000 });
     assert.equal(third.length, 1);
     assert.deepEqual(
-      await t.fail(third[0]!.taskId, third[0]!.leaseId, {
+      await t.fail(third[0].taskId, third[0].leaseId, {
         code: "validation",
         message: "no",
         retryable: false,
       }),
       { ok: true },
     );
-    assert.deepEqual(await t.release(first[1]!.taskId, first[1]!.leaseId), { ok: true });
+    assert.deepEqual(await t.release(first[1].taskId, first[1].leaseId), { ok: true });
     assert.ok(statuses.includes("open"));
   } finally {
     t.close();
@@ -68,7 +68,7 @@ Deno.test("createWsTransport reconnects after a coordinator restart and loses no
       submitted.id,
       "the task submitted before the restart is served after it",
     );
-    assert.deepEqual(await t.complete(leases[0]!.taskId, leases[0]!.leaseId, "ok"), { ok: true });
+    assert.deepEqual(await t.complete(leases[0].taskId, leases[0].leaseId, "ok"), { ok: true });
     assert.equal((await c.call("GET", `/tasks/${submitted.id}`)).body.status, "completed");
   } finally {
     t.close();

@@ -153,7 +153,7 @@ export async function apiKeyRolesEver(
 ): Promise<Set<KeyRole>> {
   const roles = new Set<KeyRole>();
   const markers = await kv.getMany(KeyRole.options.map(apiKeyRoleKey));
-  markers.forEach((m, i) => m.versionstamp !== null && roles.add(KeyRole.options[i]!));
+  markers.forEach((m, i) => m.versionstamp !== null && roles.add(KeyRole.options[i]));
   if (options.scan) {
     for await (const e of kv.list<ApiKeyRecord>({ prefix: apiKeyPrefix() })) {
       roles.add(e.value.role);

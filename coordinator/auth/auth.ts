@@ -368,7 +368,7 @@ function timingSafeEqual(expected: Uint8Array, given: string): boolean {
   const bytes = new TextEncoder().encode(given);
   if (bytes.length !== expected.length) return false;
   let diff = 0;
-  for (let i = 0; i < bytes.length; i++) diff |= bytes[i]! ^ expected[i]!;
+  for (let i = 0; i < bytes.length; i++) diff |= bytes[i] ^ expected[i];
   return diff === 0;
 }
 

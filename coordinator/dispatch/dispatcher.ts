@@ -197,7 +197,7 @@ export class Dispatcher {
     const tasks = await getMany<Task>(ctx.kv, picked.map((e) => taskKey(e.id)));
     const now = ctx.now();
     const out = await Promise.all(picked.map(async (e, i): Promise<Lease | null> => {
-      const entry = tasks[i]!;
+      const entry = tasks[i];
       const task = entry.value;
       const replicated = task?.verification.mode === "quorum";
       const claimable = task &&

@@ -82,7 +82,7 @@ export class ReadyBuffers {
       let bestEntry: ReadyEntry | null = null;
       const short: Buffer[] = [];
       for (const b of buffers) {
-        while (b.entries.length > 0 && this.#inflight.has(b.entries[0]!.ks)) b.entries.shift();
+        while (b.entries.length > 0 && this.#inflight.has(b.entries[0].ks)) b.entries.shift();
         const head = b.entries.find(ok);
         if (!head) {
           if (!b.exhausted) short.push(b);

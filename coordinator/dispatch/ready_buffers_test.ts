@@ -51,7 +51,7 @@ Deno.test("ReadyBuffers gives an entry to one claim at a time, and sees new work
     const first = await b.take([["q", "a"]], 1, () => true);
     assert.deepEqual(await b.take([["q", "a"]], 1, () => true), []);
     b.release(first);
-    b.putBack(first[0]!);
+    b.putBack(first[0]);
     assert.deepEqual((await b.take([["q", "a"]], 1, () => true)).map((e) => e.id), [id(1)]);
     await ready(kv, "q", "a", 0, [id(2)]);
     // Not stale yet: the buffer read to the end of the index, so it does not look again.

@@ -346,12 +346,11 @@ class SampleWindow {
   percentiles(since: number): Percentiles {
     const values: number[] = [];
     for (let i = 0; i < this.#size; i++) {
-      if (this.#at[i]! >= since) values.push(this.#value[i]!);
+      if (this.#at[i] >= since) values.push(this.#value[i]);
     }
     if (values.length === 0) return { p50: null, p90: null, p99: null, count: 0 };
     values.sort((a, b) => a - b);
-    const at = (q: number) =>
-      values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)]!;
+    const at = (q: number) => values[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)];
     return { p50: at(0.5), p90: at(0.9), p99: at(0.99), count: values.length };
   }
 }
@@ -367,13 +366,13 @@ class SecondCounter {
       for (let k = 0; k < gap; k++) this.#buckets[(second - k) % WORKER_RATE_WINDOW_S] = 0;
       this.#last = second;
     }
-    if (second > this.#last - WORKER_RATE_WINDOW_S) this.#buckets[second % WORKER_RATE_WINDOW_S]!++;
+    if (second > this.#last - WORKER_RATE_WINDOW_S) this.#buckets[second % WORKER_RATE_WINDOW_S]++;
   }
 
   rate(now: number): number {
     let sum = 0;
     for (let s = now - WORKER_RATE_WINDOW_S + 1; s <= Math.min(now, this.#last); s++) {
-      if (s > this.#last - WORKER_RATE_WINDOW_S) sum += this.#buckets[s % WORKER_RATE_WINDOW_S]!;
+      if (s > this.#last - WORKER_RATE_WINDOW_S) sum += this.#buckets[s % WORKER_RATE_WINDOW_S];
     }
     return sum / WORKER_RATE_WINDOW_S;
   }

@@ -13,8 +13,8 @@ async function endedTask(c: TestCoordinator, changes: Partial<Task>): Promise<Ta
 
 function parse(chunk: string): Array<{ event: string; data: unknown }> {
   return chunk.split("\n\n").filter(Boolean).map((block) => ({
-    event: block.match(/^event: (.*)$/m)![1]!,
-    data: JSON.parse(block.match(/^data: (.*)$/m)![1]!),
+    event: block.match(/^event: (.*)$/m)![1],
+    data: JSON.parse(block.match(/^data: (.*)$/m)![1]),
   }));
 }
 
@@ -84,8 +84,8 @@ Deno.test("LiveFeed.subscribe() fans one snapshot out to all, task events by typ
     assert.ok(snapshots.length >= 2, "one snapshot a second (here every 100 ms)");
     const last = snapshots.at(-1)!;
     assert.equal(last.workers.online.browser, 1);
-    assert.equal(last.workers.list[0]!.id, "volunteer-1");
-    assert.ok(last.workers.list[0]!.rate > 0, "rate from completions seen here");
+    assert.equal(last.workers.list[0].id, "volunteer-1");
+    assert.ok(last.workers.list[0].rate > 0, "rate from completions seen here");
     assert.deepEqual(last.failures.map((f) => [f.id, f.message]), [[failed.id, "boom"]]);
     // The same text went to both subscribers: serialized once.
     const statsOf = (chunks: string[]) => chunks.filter((s) => s.startsWith("event: stats"));

@@ -29,8 +29,8 @@ export async function readStats(ctx: Ctx, workersOnline: number): Promise<Stats>
     const { type, queue, status: st } = decodeCountKey(e.key);
     const n = counterValue(e.value);
     status[st] = (status[st] ?? 0) + n;
-    (byType[type] ??= zeroCounts())[st]! += n;
-    (byQueue[queue] ??= zeroCounts())[st]! += n;
+    (byType[type] ??= zeroCounts())[st] += n;
+    (byQueue[queue] ??= zeroCounts())[st] += n;
   }
   const nowS = Math.floor(ctx.now() / 1000);
   const t0 = nowS - RATE_WINDOW_S + 1;

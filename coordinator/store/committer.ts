@@ -186,7 +186,7 @@ export class Committer {
       this.stats.commitMs += performance.now() - started;
     } catch (error) {
       if (batch.length === 1) {
-        batch[0]!.reject(error);
+        batch[0].reject(error);
         return;
       }
       ok = false;
@@ -200,7 +200,7 @@ export class Committer {
         if (this.#trackedPrefixes.length === 0) continue;
         p.sumKeys.forEach((k, j) => {
           if (!this.#trackedPrefixes.some((prefix) => k.startsWith(prefix))) return;
-          this.#tracked.set(k, (this.#tracked.get(k) ?? 0n) + p.intent.sums![j]![1]);
+          this.#tracked.set(k, (this.#tracked.get(k) ?? 0n) + p.intent.sums![j][1]);
         });
       }
       for (const p of batch) p.resolve(true);
@@ -208,7 +208,7 @@ export class Committer {
     }
     if (batch.length === 1) {
       this.stats.conflicts++;
-      batch[0]!.resolve(false);
+      batch[0].resolve(false);
       return;
     }
     const mid = batch.length >> 1;
@@ -237,10 +237,10 @@ export class Committer {
       if (intent.mutations.length > 0) op.mutate(...intent.mutations);
       const list = intent.sums ?? [];
       for (let j = 0; j < list.length; j++) {
-        const [key, n] = list[j]!;
-        const prev = sums.get(sumKeys[j]!);
+        const [key, n] = list[j];
+        const prev = sums.get(sumKeys[j]);
         if (prev) prev[1] += n;
-        else sums.set(sumKeys[j]!, [key, n]);
+        else sums.set(sumKeys[j], [key, n]);
       }
     }
     for (const [key, n] of sums.values()) {

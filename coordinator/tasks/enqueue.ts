@@ -129,7 +129,7 @@ function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null)
     );
   }
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = parsed.error.issues[0];
     const field = [`${prefix}params`, ...issue.path.map(String)].join(".");
     throw new ApiFailure("validation", `${field}: ${issue.message}`, field);
   }
@@ -427,7 +427,7 @@ function chunks(tasks: Task[]): Task[][] {
 }
 
 async function existingFor(ctx: Ctx, key: string, owner: string | null): Promise<Task | null> {
-  return (await lookupIdempotent(ctx, [key], owner))[0]!;
+  return (await lookupIdempotent(ctx, [key], owner))[0];
 }
 
 async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
@@ -461,7 +461,7 @@ export async function enqueue(
   for (const [i, input] of inputs.entries()) {
     const k = input.idempotencyKey;
     if (k !== undefined && byKey.has(k)) {
-      refuseOtherRequest(input, unique[byKey.get(k)!]!, keyField(i));
+      refuseOtherRequest(input, unique[byKey.get(k)!], keyField(i));
       slot.push(byKey.get(k)!);
       continue;
     }
@@ -476,9 +476,9 @@ export async function enqueue(
   const known = await lookupIdempotent(ctx, keyed.map(([k]) => k!), owner);
   const results: (Task | null)[] = unique.map(() => null);
   const created: boolean[] = unique.map(() => false);
-  known.forEach((t, j) => (results[keyed[j]![1]] = t));
+  known.forEach((t, j) => (results[keyed[j][1]] = t));
   const sameAsKnown = (i: number) =>
-    results[i] && refuseOtherRequest(unique[i]!, results[i]!, keyField(firstInput[i]!));
+    results[i] && refuseOtherRequest(unique[i], results[i], keyField(firstInput[i]));
   unique.forEach((_, i) => sameAsKnown(i));
 
   const fresh: Task[] = [];
@@ -490,7 +490,7 @@ export async function enqueue(
   });
   await registerQueues(ctx, fresh);
 
-  const indexOf = new Map(fresh.map((t, j) => [t.id, freshIndex[j]!]));
+  const indexOf = new Map(fresh.map((t, j) => [t.id, freshIndex[j]]));
   const accept = (t: Task) => {
     results[indexOf.get(t.id)!] = t;
     created[indexOf.get(t.id)!] = true;
@@ -524,5 +524,5 @@ export async function enqueue(
     if (!t) throw new ApiFailure("conflict", "the task for this idempotency key vanished");
     return t;
   });
-  return { tasks, created: slot.map((s) => created[s]!) };
+  return { tasks, created: slot.map((s) => created[s]) };
 }

@@ -39,8 +39,8 @@ async function expireDue(ctx: Ctx): Promise<number> {
     getMany<Task>(ctx.kv, due.map((d) => taskKey(d.taskId))),
   ]);
   const results = await Promise.all(due.map(async (d, i) => {
-    const lease = leases[i]!;
-    const task = tasks[i]!.value;
+    const lease = leases[i];
+    const task = tasks[i].value;
     if (!lease.value || !task || lease.value.expiresAt > now) {
       // The expiry entry outlived its lease (or was moved by a heartbeat meanwhile).
       if (!lease.value || lease.value.expiresAt !== d.expiresAt) {

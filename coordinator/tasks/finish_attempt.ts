@@ -138,12 +138,12 @@ export async function finishMany(
   ]);
   let r = 0;
   const tasks = cached.map((t, i) =>
-    t ? { key: taskKey(items[i]!.taskId), value: t, versionstamp: null } : read[r++]!
+    t ? { key: taskKey(items[i].taskId), value: t, versionstamp: null } : read[r++]
   );
   const now = ctx.now();
   return await Promise.all(items.map(async (item, i) => {
-    const lease = leases[i]!;
-    const task = tasks[i]!;
+    const lease = leases[i];
+    const task = tasks[i];
     // A replicated task read from the cache has no versionstamp: take the careful path.
     if (lease.value && task.value && !(isReplicated(task.value) && task.versionstamp === null)) {
       const ended = await endLease(

@@ -173,14 +173,14 @@ async function* merge(sources: AsyncIterable<Candidate>[]): AsyncIterable<Candid
   while (true) {
     let min = -1;
     for (let i = 0; i < heads.length; i++) {
-      const h = heads[i]!;
-      if (!h.done && (min < 0 || h.value.id < (heads[min]!.value as Candidate).id)) min = i;
+      const h = heads[i];
+      if (!h.done && (min < 0 || h.value.id < (heads[min].value as Candidate).id)) min = i;
     }
     if (min < 0) return;
-    const value = heads[min]!.value as Candidate;
+    const value = heads[min].value as Candidate;
     if (value.id !== previous) yield value;
     previous = value.id;
-    heads[min] = await its[min]!.next();
+    heads[min] = await its[min].next();
   }
 }
 

@@ -21,7 +21,7 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
   if (due.length === 0) return 0;
   const tasks = await getMany<Task>(ctx.kv, due.map((e) => taskKey(decodeDelayedKey(e.key).id)));
   const moved = await Promise.all(due.map(async (e, i) => {
-    const t = tasks[i]!.value;
+    const t = tasks[i].value;
     const mutations: Deno.KvMutation[] = [{ type: "delete", key: e.key }];
     const { slot } = decodeDelayedKey(e.key);
     const live = t &&

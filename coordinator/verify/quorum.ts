@@ -116,7 +116,7 @@ export async function endReplica(
     const trusts = await Promise.all(
       votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.operator === true)),
     );
-    const counted = votes.map((x, i) => ({ vote: x, trust: trusts[i]! })).filter((x) =>
+    const counted = votes.map((x, i) => ({ vote: x, trust: trusts[i] })).filter((x) =>
       x.trust !== "banned"
     );
     // Without spot checks nobody can earn a record, so only the count can decide.

@@ -82,9 +82,9 @@ export async function makeSpotLease(
 ): Promise<Lease | null> {
   const types = spotTypes(worker.types).filter((t) => ctx.handlers.has(t));
   if (types.length === 0) return null;
-  const type = types[Math.floor(Math.random() * types.length)]!;
+  const type = types[Math.floor(Math.random() * types.length)];
   const handler = ctx.handlers.get(type)!;
-  const params = handler.params.parse(GENERATORS[type]!(Math.random));
+  const params = handler.params.parse(GENERATORS[type](Math.random));
   const expected = await handler.run(params, {
     signal: new AbortController().signal,
     progress: () => {},

@@ -278,7 +278,7 @@ export class WsHub {
     }
     const parsed = ClientMessage.safeParse(raw);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+      const issue = parsed.error.issues[0];
       return this.#refuse(conn, "validation", issue.message, fieldName(issue.path) || undefined);
     }
     const msg = parsed.data;

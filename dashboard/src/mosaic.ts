@@ -99,7 +99,7 @@ function lut(kind: WorkerKind): Uint8ClampedArray {
     const k = Math.min(Math.floor(t), stops.length - 2);
     const f = t - k;
     for (let c = 0; c < 3; c++) {
-      table[i * 3 + c] = stops[k]![c]! + (stops[k + 1]![c]! - stops[k]![c]!) * f;
+      table[i * 3 + c] = stops[k][c] + (stops[k + 1][c] - stops[k][c]) * f;
     }
   }
   luts.set(kind, table);
@@ -131,9 +131,9 @@ export function paintTile(
       const t = n >= maxIter ? 0 : 0.08 + 0.92 * (Math.log(Math.max(1, n)) / logMax);
       const at = Math.round(t * (LUT_SIZE - 1)) * 3;
       const p = (y * w + i) * 4;
-      image.data[p] = table[at]!;
-      image.data[p + 1] = table[at + 1]!;
-      image.data[p + 2] = table[at + 2]!;
+      image.data[p] = table[at];
+      image.data[p + 1] = table[at + 1];
+      image.data[p + 2] = table[at + 2];
       image.data[p + 3] = 255;
     }
   }

@@ -128,7 +128,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   function connect(): void {
     if (closedForGood) return;
     options.onStatus?.("connecting");
-    const ws = new Socket(wsUrls[current]!);
+    const ws = new Socket(wsUrls[current]);
     socket = ws;
     ws.onopen = () => {
       const leases = [...held].map(([leaseId, taskId]) => ({ taskId, leaseId }));

@@ -42,7 +42,7 @@ type Issue = { code: string; path: PropertyKey[]; message: string; errors?: Issu
  * one whose first issue is not a missing top-level field, else the last branch.
  */
 function firstIssue(issues: ReadonlyArray<Issue>): Issue {
-  const issue = issues[0]!;
+  const issue = issues[0];
   if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
   const missing = (i: Issue | undefined) =>
     !i ||

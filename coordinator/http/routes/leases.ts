@@ -76,8 +76,8 @@ export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {
       );
       const outcomes = done.map((d, i) =>
         d.ok
-          ? { taskId: items[i]!.taskId, ok: true }
-          : { taskId: items[i]!.taskId, ok: false, code: d.error.code }
+          ? { taskId: items[i].taskId, ok: true }
+          : { taskId: items[i].taskId, ok: false, code: d.error.code }
       );
       return c.json({ outcomes }, 200);
     },

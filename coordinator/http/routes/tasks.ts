@@ -71,7 +71,7 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
         return c.json({ tasks }, created.some(Boolean) ? 201 : 200);
       }
       const { tasks, created } = await enqueue(ctx, [body], { batch: false, owner });
-      return c.json(tasks[0]!, created[0] ? 201 : 200);
+      return c.json(tasks[0], created[0] ? 201 : 200);
     },
   );
 

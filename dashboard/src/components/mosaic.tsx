@@ -92,7 +92,7 @@ export function Mosaic({ live }: { live: LiveClient }) {
         forget();
         return;
       }
-      await Promise.all(tasks.map((t, k) => t && show(missing[k]!.index, t, null)));
+      await Promise.all(tasks.map((t, k) => t && show(missing[k].index, t, null)));
     } catch { /* the next catch-up or event will do */ }
   };
 
