@@ -12,10 +12,9 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { upgradeWebSocket } from "hono/deno";
-import { CLOSE, type Donor, DonorsResponse } from "../../../shared/protocol.ts";
-import { counterValue } from "../../store/committer.ts";
+import { CLOSE, DonorsResponse } from "../../../shared/protocol.ts";
+import { listDonors } from "../../fleet/donors.ts";
 import { ApiFailure } from "../errors.ts";
-import { decodeDonorStatKey, donorPrefix } from "../../store/keys.ts";
 import type { WsHub } from "../../ws/ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
 
@@ -85,13 +84,7 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
       },
     }),
     async (c) => {
-      const byId = new Map<string, Donor>();
-      for await (const e of ctx.kv.list({ prefix: donorPrefix() })) {
-        const { donorId: id, stat } = decodeDonorStatKey(e.key);
-        const d = byId.get(id) ?? byId.set(id, { id, completed: 0, computeMs: 0 }).get(id)!;
-        d[stat] = counterValue(e.value);
-      }
-      const donors = [...byId.values()].sort((a, b) => b.completed - a.completed);
+      const donors = await listDonors(ctx);
       return c.json({ donors }, 200);
     },
   );
