@@ -191,3 +191,15 @@ export async function spawnCoordinatorProcess(
   }
   return { child, url, api, stderr: () => err };
 }
+
+/** Runs `fn` with a KV on a fresh file in a temp dir, closed and removed afterwards. */
+export async function withTempKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tessera-kv-" });
+  const kv = await Deno.openKv(`${dir}/kv.sqlite`);
+  try {
+    await fn(kv);
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}

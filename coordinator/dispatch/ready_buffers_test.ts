@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
+import { withTempKv } from "../../test/_helpers.ts";
 import { readyKey } from "../store/keys.ts";
 import { ReadyBuffers } from "./ready_buffers.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "tessera-buffers-" });
-  const kv = await Deno.openKv(`${dir}/kv.sqlite`);
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const id = (n: number) => `t${String(n).padStart(5, "0")}`;
 
@@ -24,7 +14,7 @@ async function ready(kv: Deno.Kv, queue: string, type: string, priority: number,
 }
 
 Deno.test("ReadyBuffers.take() merges the buffers a claim accepts: priority first, then oldest", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     await ready(kv, "q", "a", 0, [id(1), id(4)]);
     await ready(kv, "q", "b", 5, [id(3)]);
     await ready(kv, "r", "a", 0, [id(2)]);
@@ -36,7 +26,7 @@ Deno.test("ReadyBuffers.take() merges the buffers a claim accepts: priority firs
 });
 
 Deno.test("ReadyBuffers.take() reads past pages of entries the claim may not take", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     await ready(kv, "q", "a", 0, Array.from({ length: 700 }, (_, i) => id(i)));
     const b = new ReadyBuffers(kv);
     const got = await b.take([["q", "a"]], 1, (e) => e.id === id(650));
@@ -45,7 +35,7 @@ Deno.test("ReadyBuffers.take() reads past pages of entries the claim may not tak
 });
 
 Deno.test("ReadyBuffers gives an entry to one claim at a time, and sees new work once stale", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     await ready(kv, "q", "a", 0, [id(1)]);
     const b = new ReadyBuffers(kv);
     const first = await b.take([["q", "a"]], 1, () => true);

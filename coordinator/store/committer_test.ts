@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
+import { withTempKv } from "../../test/_helpers.ts";
 import { Committer, counterValue } from "./committer.ts";
 
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "tessera-committer-" });
-  const kv = await Deno.openKv(`${dir}/kv.sqlite`);
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 Deno.test("Committer packs intents made together into one commit", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const c = new Committer(kv);
     const oks = await Promise.all(
       Array.from(
@@ -29,7 +19,7 @@ Deno.test("Committer packs intents made together into one commit", async () => {
 });
 
 Deno.test("Committer refuses only the intent whose check fails, and commits the rest", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const c = new Committer(kv);
     await kv.set(["x"], "old");
     const stale = (await kv.get(["x"])).versionstamp!;
@@ -50,7 +40,7 @@ Deno.test("Committer refuses only the intent whose check fails, and commits the 
 });
 
 Deno.test("Committer merges sums per key, and a negative sum subtracts", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const c = new Committer(kv);
     await Promise.all([
       c.commit({ checks: [], mutations: [], sums: [[["n"], 5n]] }),
@@ -63,7 +53,7 @@ Deno.test("Committer merges sums per key, and a negative sum subtracts", async (
 });
 
 Deno.test("Committer keeps two intents on one key out of one commit, so each check means what it says", async () => {
-  await withKv(async (kv) => {
+  await withTempKv(async (kv) => {
     const c = new Committer(kv);
     await kv.set(["slot"], 0);
     const e = await kv.get(["slot"]);
