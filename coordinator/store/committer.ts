@@ -11,7 +11,7 @@
  * @module
  */
 import { keyBytes, KV_OP_BYTES, KV_OP_KEY_BYTES } from "./encoded_size.ts";
-import { keyString } from "./keys.ts";
+import { keyString, keyStringPrefix } from "./keys.ts";
 
 export interface Intent {
   checks: Deno.AtomicCheck[];
@@ -85,7 +85,7 @@ export class Committer {
 
   /** Starts counting what this committer adds through sums to keys under `prefix`. */
   trackSums(prefix: Deno.KvKey): void {
-    this.#trackedPrefixes.push(keyString(prefix) + "\u0001");
+    this.#trackedPrefixes.push(keyStringPrefix(prefix));
   }
 
   /** What this committer has added to a key under a tracked prefix so far. */

@@ -275,6 +275,9 @@ export const legacyReadySignalKey = (): Deno.KvKey => ["signal", "ready"];
 /** One string per (queue, type) pair, for maps keyed by it. */
 export const pairId = (queue: string, type: string): string => `${queue}\u0001${type}`;
 
+/** What every `keyString` of a key under `prefix` starts with. */
+export const keyStringPrefix = (prefix: Deno.KvKey): string => keyString(prefix) + "\u0001";
+
 /** A stable string for a key, used to detect two intents touching one key in one commit. */
 export const keyString = (key: Deno.KvKey): string => key.map(String).join("\u0001");
 

@@ -6,7 +6,7 @@
  */
 import type { Task } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
-import { endAttempt } from "./end_attempt.ts";
+import { endAttempt } from "./ordinary_outcome.ts";
 import { ApiFailure } from "../http/errors.ts";
 import { delayedKey, leaseKey, readyKey, readySlotsPrefix } from "../store/keys.ts";
 import { announce, isReplicated } from "./end_lease.ts";

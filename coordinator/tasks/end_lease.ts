@@ -1,5 +1,5 @@
 /**
- * Ends any lease: an ordinary task's attempt (`end_attempt`), a replica of a quorum task
+ * Ends any lease: an ordinary task's attempt (`ordinary_outcome.ts`), a replica of a quorum task
  * (`quorum`), or a spot check (`spot_checks`). Callers commit the intent and then call
  * `announce` so waiting clients, sockets and claims hear of it.
  *
@@ -8,7 +8,7 @@
 import type { Task } from "../../shared/protocol.ts";
 import type { Intent } from "../store/committer.ts";
 import type { Ctx } from "../context.ts";
-import { endAttempt, type Outcome } from "./end_attempt.ts";
+import { endAttempt, type Outcome } from "./ordinary_outcome.ts";
 import { ApiFailure } from "../http/errors.ts";
 import { endReplica } from "../verify/quorum.ts";
 import { endSpot } from "../verify/spot_checks.ts";

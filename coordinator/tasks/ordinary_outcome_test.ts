@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Task } from "../../shared/protocol.ts";
 import { countKey, failedKey, keyString, readyKey, taskKey } from "../store/keys.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
-import { endAttempt } from "./end_attempt.ts";
+import { endAttempt } from "./ordinary_outcome.ts";
 
 const NOW = 1_700_000_000_000;
 

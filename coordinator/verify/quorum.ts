@@ -27,7 +27,7 @@ import {
 } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
-import { type EndedAttempt, type Outcome, retryDelay } from "../tasks/end_attempt.ts";
+import { type EndedAttempt, type Outcome, retryDelay } from "../tasks/ordinary_outcome.ts";
 import {
   leaseKey,
   leasesOfTask,

@@ -13,7 +13,7 @@ import { canonicalHash } from "../../shared/canonical_hash.ts";
 import type { Lease, Task, WorkerKind } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
-import type { EndedAttempt, Outcome } from "../tasks/end_attempt.ts";
+import type { EndedAttempt, Outcome } from "../tasks/ordinary_outcome.ts";
 import { newTask } from "../tasks/enqueue.ts";
 import { listIndexMoves } from "../store/list_index.ts";
 import { applyTransition } from "../store/transition.ts";

@@ -36,7 +36,7 @@ import {
 import type { Ctx } from "../context.ts";
 import type { Dispatcher } from "../dispatch/dispatcher.ts";
 import { type ApiErrorCode, ApiFailure, fieldName, storageFailure } from "../http/errors.ts";
-import { finishMany } from "../tasks/finish_attempt.ts";
+import { finishMany } from "../tasks/report.ts";
 import { heartbeat } from "../tasks/heartbeat.ts";
 import { getMany } from "../context.ts";
 import { leaseKey } from "../store/keys.ts";

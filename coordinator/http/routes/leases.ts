@@ -11,7 +11,7 @@ import {
   ReportResponse,
 } from "../../../shared/protocol.ts";
 import { operatorWorker } from "../../auth/auth.ts";
-import { finishMany } from "../../tasks/finish_attempt.ts";
+import { finishMany } from "../../tasks/report.ts";
 import { type Deps, jsonBody, jsonResponse, refusals, router } from "./deps.ts";
 
 export function leaseRoutes({ ctx, dispatcher, workers }: Deps) {

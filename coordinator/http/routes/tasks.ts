@@ -28,7 +28,7 @@ import type { Ctx } from "../../context.ts";
 import { cancelTask } from "../../tasks/cancel.ts";
 import { enqueue } from "../../tasks/enqueue.ts";
 import { ApiFailure } from "../errors.ts";
-import { finishAttempt } from "../../tasks/finish_attempt.ts";
+import { finishAttempt } from "../../tasks/report.ts";
 import { heartbeat } from "../../tasks/heartbeat.ts";
 import { listTasks } from "../../tasks/list_tasks.ts";
 import { readTask } from "../../store/read_task.ts";

@@ -9,7 +9,7 @@
 import { canonicalHash } from "../../shared/canonical_hash.ts";
 import type { Task } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
-import type { Outcome } from "./end_attempt.ts";
+import type { Outcome } from "./ordinary_outcome.ts";
 import { announce, endLease, isReplicated } from "./end_lease.ts";
 import { ApiFailure } from "../http/errors.ts";
 import { leaseKey, taskKey } from "../store/keys.ts";
