@@ -37,11 +37,9 @@ import type { Ctx } from "../context.ts";
 import type { Dispatcher } from "../dispatch/dispatcher.ts";
 import { type ApiErrorCode, ApiFailure, fieldName, storageFailure } from "../http/errors.ts";
 import { finishMany } from "../tasks/report.ts";
+import { leasesHeldBy } from "../tasks/held_leases.ts";
 import { heartbeat } from "../tasks/heartbeat.ts";
-import { getMany } from "../context.ts";
-import { leaseKey } from "../store/keys.ts";
 import { ADDRESS_RATE_FACTOR, type SocketAllowance, SocketLimits } from "./socket_limits.ts";
-import type { LeaseRecord } from "../store/task_view.ts";
 import type { WorkerRegistry } from "../fleet/workers.ts";
 
 /** Who a socket is, decided at upgrade from its token (routes/ws.ts). */
@@ -456,14 +454,10 @@ export class WsHub {
     named: ReadonlyArray<{ taskId: string; leaseId: string }>,
   ): Promise<string[]> {
     if (named.length === 0) return [];
-    const records = await getMany<LeaseRecord>(
-      this.#ctx.kv,
-      named.map((l) => leaseKey(l.taskId, l.leaseId)),
-    );
+    const held = await leasesHeldBy(this.#ctx, workerId, named);
     const refused: string[] = [];
-    named.forEach(({ taskId, leaseId }, i) => {
-      const record = records[i]?.value;
-      if (!record || record.workerId !== workerId) return void refused.push(leaseId);
+    named.forEach(({ taskId, leaseId }) => {
+      if (!held.has(leaseId)) return void refused.push(leaseId);
       const previous = this.#byLease.get(leaseId);
       if (previous && previous !== conn) previous.held.delete(leaseId);
       conn.held.set(leaseId, taskId);
