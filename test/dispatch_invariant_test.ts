@@ -9,20 +9,15 @@
  */
 import assert from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
+import { mulberry32 } from "../handlers/montecarlo_pi.ts";
 import { holderKey, readyPrefix, taskKey } from "../coordinator/store/keys.ts";
 import type { Task } from "../shared/protocol.ts";
 import { callJson, sleep, testCoordinator } from "./_helpers.ts";
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
+/** A seeded PRNG in [0, 1), so a failing run can be replayed from its seed. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => next() / 4294967296;
 }
 
 interface Worker {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { FIXTURE_NOW as NOW, sampleTask as task } from "../../test/_task_fixture.ts";
 import type { Task } from "../../shared/protocol.ts";
 import {
   countKey,
@@ -13,41 +14,6 @@ import {
   taskKey,
 } from "./keys.ts";
 import { applyTransition } from "./transition.ts";
-
-const NOW = 1_700_000_000_000;
-
-function task(over: Partial<Task> = {}): Task {
-  return {
-    id: "t1",
-    type: "demo.echo",
-    queue: "q",
-    priority: 0,
-    params: {},
-    status: "pending",
-    attempts: 1,
-    maxAttempts: 3,
-    timeoutMs: 1000,
-    leaseMs: 30_000,
-    backoffMs: 1000,
-    runAt: NOW - 10,
-    createdAt: NOW - 100,
-    claimedAt: null,
-    completedAt: null,
-    result: null,
-    error: null,
-    history: [],
-    workerId: null,
-    leaseId: null,
-    idempotencyKey: null,
-    verification: { mode: "none" },
-    replicas: 1,
-    live: 0,
-    votes: [],
-    agreement: null,
-    owner: null,
-    ...over,
-  } as Task;
-}
 
 const keys = (ms: Deno.KvMutation[], type: string) =>
   ms.filter((m) => m.type === type).map((m) => keyString(m.key));

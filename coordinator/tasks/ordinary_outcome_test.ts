@@ -1,41 +1,9 @@
 import assert from "node:assert/strict";
+import { FIXTURE_NOW as NOW, sampleTask as task } from "../../test/_task_fixture.ts";
 import type { Task } from "../../shared/protocol.ts";
 import { countKey, failedKey, keyString, readyKey, taskKey } from "../store/keys.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
 import { endAttempt } from "./ordinary_outcome.ts";
-
-const NOW = 1_700_000_000_000;
-
-const task = (over: Partial<Task> = {}): Task => ({
-  id: "t1",
-  type: "demo.echo",
-  queue: "q",
-  priority: 0,
-  params: {},
-  status: "pending",
-  attempts: 0,
-  maxAttempts: 3,
-  timeoutMs: 1000,
-  leaseMs: 30_000,
-  backoffMs: 1000,
-  runAt: NOW - 10,
-  createdAt: NOW - 100,
-  claimedAt: null,
-  completedAt: null,
-  result: null,
-  error: null,
-  history: [],
-  workerId: null,
-  leaseId: null,
-  idempotencyKey: null,
-  verification: { mode: "none" },
-  replicas: 1,
-  live: 0,
-  votes: [],
-  agreement: null,
-  owner: null,
-  ...over,
-} as Task);
 
 const lease = (attempt = 1): LeaseRecord => ({
   leaseId: "l1",
