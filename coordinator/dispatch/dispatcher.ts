@@ -12,21 +12,12 @@
  */
 import type { ClaimRequest, Lease, Task, WorkerKind } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
-import type { Intent } from "../store/committer.ts";
-import {
-  countKey,
-  decodeReadyKey,
-  holderKey,
-  leaseExpiryKey,
-  leaseKey,
-  pairId,
-  taskKey,
-} from "../store/keys.ts";
+import { decodeReadyKey, pairId, taskKey } from "../store/keys.ts";
 import { makeSpotLease } from "../verify/spot_checks.ts";
 import { ReadyBuffers, type ReadyEntry } from "./ready_buffers.ts";
+import { claimIntent, holderKeys, newLease, replicaClaimIntent } from "../tasks/claim.ts";
 import { hasRecord } from "../verify/quorum.ts";
-import { storeTask } from "../store/task_record.ts";
-import { type LeaseRecord, taskView, workerView } from "../store/task_view.ts";
+import { taskView, workerView } from "../store/task_view.ts";
 
 const RECHECK_MS = 2000;
 /** Spot checks go to every claim until a worker has this many judged answers… */
@@ -210,79 +201,39 @@ export class Dispatcher {
         });
         return null;
       }
-      const lease: LeaseRecord = {
-        leaseId: crypto.randomUUID(),
-        taskId: task.id,
+      const who = {
         workerId,
-        attempt: task.attempts + 1,
-        startedAt: now,
-        expiresAt: now + task.leaseMs,
-        leaseMs: task.leaseMs,
-        slot: e.slot,
         donorId,
         kind: options.kind ?? "other",
-        ...(options.via ? { via: options.via } : {}),
+        via: options.via,
         operator: options.operator === true,
       };
-      const intent: Intent = {
-        checks: [{ key: e.key, versionstamp: e.versionstamp }],
-        mutations: [
-          { type: "delete", key: e.key },
-          { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
-          { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
-        ],
-        sums: [],
-        bytes: 400,
-      };
+      const lease = newLease(task, e.slot, who, now);
+      const check = { key: e.key, versionstamp: e.versionstamp };
       if (replicated) {
         // Never two replicas of one task to one worker or one donor, ever.
-        const holders = [holderKey(task.id, `w:${workerId}`)];
-        if (donorId) holders.push(holderKey(task.id, `d:${donorId}`));
+        const holders = holderKeys(task.id, who);
         const held = await ctx.kv.getMany(holders);
         // A task waiting for a voter with a record: another newcomer's vote could not decide it.
         const unfit = task.waiting &&
-          !hasRecord(await ctx.reputation.trust(workerId, donorId, options.operator === true));
+          !hasRecord(await ctx.reputation.trust(workerId, donorId, who.operator));
         if (unfit || held.some((h) => h.value !== null)) {
           this.#rememberReplica(workerId, task.id);
           this.#buffers.putBack(e);
           return null;
         }
-        const next: Task = {
-          ...task,
-          status: "processing",
-          live: task.live + 1,
-          attempts: task.attempts + 1,
-          claimedAt: task.claimedAt ?? now,
-        };
-        intent.checks.push({ key: entry.key, versionstamp: entry.versionstamp! });
-        for (const h of holders) {
-          intent.checks.push({ key: h, versionstamp: null });
-          intent.mutations.push({ type: "set", key: h, value: 1 });
-        }
-        const record = storeTask(next);
-        intent.mutations.push(...record.mutations);
-        intent.bytes! += record.bytes;
-        if (task.status === "pending") {
-          intent.sums!.push(
-            [countKey(task.type, task.queue, "pending"), -1n],
-            [countKey(task.type, task.queue, "processing"), 1n],
-          );
-        }
-        if (!await ctx.committer.commit(intent)) return this.#lost(e);
+        const claimed = replicaClaimIntent(entry as Deno.KvEntry<Task>, check, lease, holders, now);
+        if (!await ctx.committer.commit(claimed.intent)) return this.#lost(e);
         this.#rememberReplica(workerId, task.id);
         return {
           leaseId: lease.leaseId,
           taskId: task.id,
           expiresAt: lease.expiresAt,
           attempt: lease.attempt,
-          task: workerView(next),
+          task: workerView(claimed.next),
         };
       }
-      intent.sums!.push(
-        [countKey(task.type, task.queue, "pending"), -1n],
-        [countKey(task.type, task.queue, "processing"), 1n],
-      );
-      if (!await ctx.committer.commit(intent)) return this.#lost(e);
+      if (!await ctx.committer.commit(claimIntent(task, check, lease))) return this.#lost(e);
       ctx.leasedTasks.set(lease.leaseId, task);
       return {
         leaseId: lease.leaseId,

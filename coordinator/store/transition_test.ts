@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { FIXTURE_NOW as NOW, sampleTask as task } from "../../test/_task_fixture.ts";
-import type { Task } from "../../shared/protocol.ts";
 import {
   countKey,
   delayedKey,
