@@ -13,17 +13,13 @@
 import type { ClaimRequest, Lease, Task, WorkerKind } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
 import { decodeReadyKey, pairId, taskKey } from "../store/keys.ts";
-import { makeSpotLease } from "../verify/spot_checks.ts";
+import { makeSpotLease, wantsSpotCheck } from "../verify/spot_checks.ts";
 import { ReadyBuffers, type ReadyEntry } from "./ready_buffers.ts";
 import { claimIntent, holderKeys, newLease, replicaClaimIntent } from "../tasks/claim.ts";
 import { hasRecord } from "../verify/quorum.ts";
 import { taskView, workerView } from "../store/task_view.ts";
 
 const RECHECK_MS = 2000;
-/** Spot checks go to every claim until a worker has this many judged answers… */
-const SPOT_UNTIL = 2;
-/** …and then to this fraction of claims. */
-const SPOT_RATE = 0.02;
 
 export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "waitMs">> & {
   types?: string[] | undefined;
@@ -80,8 +76,6 @@ export class Dispatcher {
     const rep = await this.#ctx.reputation.get("w", options.workerId);
     const operator = options.operator === true;
     const trust = await this.#ctx.reputation.trust(options.workerId, donorId, operator);
-    const spotChecks = this.#ctx.config.spotChecks === "all" ||
-      (this.#ctx.config.spotChecks !== "off" && !operator);
     if (trust === "banned") {
       // Below the threshold: no more work. Wait out the poll so the caller does not spin.
       await this.#ctx.signals.waitForReady(options.waitMs, options.signal, () => false);
@@ -90,11 +84,9 @@ export class Dispatcher {
     while (true) {
       const started = performance.now();
       const leases: Lease[] = [];
-      // A newcomer's first answers are checked against known ones; later, now and then.
-      const samples = rep.agree + rep.disagree;
       if (
-        spotChecks && !this.#spotting.has(options.workerId) &&
-        (samples < SPOT_UNTIL || Math.random() < SPOT_RATE)
+        !this.#spotting.has(options.workerId) &&
+        wantsSpotCheck(this.#ctx.config.spotChecks, operator, rep)
       ) {
         this.#spotting.add(options.workerId);
         const spot = await makeSpotLease(this.#ctx, { ...options, donorId, kind }).catch(() =>

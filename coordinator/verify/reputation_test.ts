@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { combinedTrust, trustOf } from "./reputation.ts";
+import { wantsSpotCheck } from "./spot_checks.ts";
 
 Deno.test("trustOf() bans a record with 3+ disagreements and more than one per four agreements", () => {
   assert.equal(trustOf({ agree: 0, disagree: 3 }), "banned");
@@ -26,4 +27,15 @@ Deno.test("combinedTrust() bans every worker of a banned donor, and otherwise ta
   assert.equal(combinedTrust(good, { agree: 0, disagree: 0 }), "trusted");
   assert.equal(combinedTrust({ agree: 0, disagree: 0 }, good), "new");
   assert.equal(combinedTrust(good, null), "trusted");
+});
+
+Deno.test("wantsSpotCheck() checks newcomers at every claim, others now and then, operators only with all", () => {
+  const newcomer = { agree: 0, disagree: 0 };
+  const known = { agree: 40, disagree: 0 };
+  assert.equal(wantsSpotCheck("untrusted", false, newcomer, 0.9), true);
+  assert.equal(wantsSpotCheck("untrusted", false, known, 0.9), false);
+  assert.equal(wantsSpotCheck("untrusted", false, known, 0.01), true);
+  assert.equal(wantsSpotCheck("untrusted", true, newcomer, 0), false);
+  assert.equal(wantsSpotCheck("all", true, newcomer, 0.9), true);
+  assert.equal(wantsSpotCheck("off", false, newcomer, 0), false);
 });

@@ -26,7 +26,8 @@ import {
   taskKey,
   workerStatKey,
 } from "../store/keys.ts";
-import { repSums } from "./reputation.ts";
+import { repSums, type Reputation } from "./reputation.ts";
+import type { CoordinatorConfig } from "../config.ts";
 import { type LeaseRecord, taskView } from "../store/task_view.ts";
 
 /** Small, quick params per deterministic type (the coordinator computes the answer). */
@@ -60,6 +61,25 @@ const WORDS = [
   "pixel",
   "deno",
 ];
+
+/** Spot checks go to every claim until a worker has this many judged answers… */
+const SPOT_UNTIL = 2;
+/** …and then to this fraction of claims. */
+const SPOT_RATE = 0.02;
+
+/**
+ * Whether this claim gets a known-answer spot check: a newcomer's first answers are checked
+ * against known ones, later ones now and then; the operator's own workers only with `all`.
+ */
+export function wantsSpotCheck(
+  mode: CoordinatorConfig["spotChecks"],
+  operator: boolean,
+  record: Reputation,
+  random = Math.random(),
+): boolean {
+  if (mode === "off" || (operator && mode !== "all")) return false;
+  return record.agree + record.disagree < SPOT_UNTIL || random < SPOT_RATE;
+}
 
 export function spotTypes(accepted: string[] | undefined): string[] {
   return Object.keys(GENERATORS).filter((t) => !accepted?.length || accepted.includes(t));
