@@ -77,8 +77,8 @@ export interface WsTransport extends Transport {
 
 type Ack = Extract<ServerMessage, { type: "ack" }>;
 
-/** Reconnects: 250 ms, doubling to 30 s. */
-const RECONNECT = { baseMs: 250, maxMs: 30_000 };
+/** Reconnects: 250 ms, doubling to 5 s (a restarted coordinator is back within seconds). */
+const RECONNECT = { baseMs: 250, maxMs: 5_000 };
 /** A lease that waited this long for a free slot gets a start notice. */
 const NOTICE_AFTER_MS = 50;
 
