@@ -62,9 +62,45 @@ export const OTHER_ADDRESS = Deno.networkInterfaces().find((i) =>
 )?.address;
 
 /**
- * One HTTP/1.1 request over a raw TCP connection, for headers `fetch` will not send as given
- * (`Host`). Resolves with the status and the raw body text.
+ * Sends raw bytes over TCP (optionally half-closing) and reads the answer until it is whole (its
+ * Content-Length is in), a 101, the end, or 5 s: for what `fetch` cannot send as given (a `Host`
+ * header, bodies cut short, broken handshakes). A reset ends the read; what arrived is returned.
  */
+export async function rawExchange(
+  port: number,
+  request: string,
+  options: { halfClose?: boolean } = {},
+): Promise<{ status: number; head: string; body: string; text: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  let text = "";
+  try {
+    await conn.write(new TextEncoder().encode(request));
+    if (options.halfClose) await conn.closeWrite();
+    const buf = new Uint8Array(16_384);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const n = await Promise.race([
+        conn.read(buf),
+        new Promise<null>((r) => setTimeout(() => r(null), 5000)),
+      ]);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+      const [head, body] = text.split("\r\n\r\n", 2);
+      if (body === undefined) continue;
+      if (/^HTTP\/1\.1 101/.test(head!)) break;
+      const length = Number(/content-length: *(\d+)/i.exec(head!)?.[1] ?? NaN);
+      if (new TextEncoder().encode(body).length >= length) break;
+    }
+  } catch {
+    /* reset: judged by what arrived */
+  } finally {
+    conn.close();
+  }
+  const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+  return { status: Number(head.split(" ")[1]), head, body, text };
+}
+
+/** One HTTP/1.1 request over raw TCP with these headers; the status and the raw body text. */
 export async function rawHttp(
   port: number,
   method: string,
@@ -72,7 +108,6 @@ export async function rawHttp(
   headers: Record<string, string>,
   body = "",
 ): Promise<{ status: number; text: string }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const lines = [
     `${method} ${path} HTTP/1.1`,
     ...Object.entries({
@@ -82,9 +117,6 @@ export async function rawHttp(
       ...headers,
     }).map(([k, v]) => `${k}: ${v}`),
   ];
-  await conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n" + body));
-  let text = "";
-  for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
-  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
-  return { status, text: text.slice(text.indexOf("\r\n\r\n") + 4) };
+  const res = await rawExchange(port, lines.join("\r\n") + "\r\n\r\n" + body);
+  return { status: res.status, text: res.body };
 }

@@ -7,6 +7,9 @@
 import type { CoordinatorConfig } from "../coordinator/config.ts";
 import type { Coordinator } from "../coordinator/server.ts";
 import type { SubmitTask, Task, WorkerInfo } from "../shared/protocol.ts";
+import { createLogger } from "../shared/logger.ts";
+import { runTask } from "../shared/worker/_worker_run_task.ts";
+import type { Executor } from "../shared/worker/worker_core.ts";
 import { REPO_ROOT, testCoordinator } from "./_helpers.ts";
 
 /** A `deno run -A worker.ts` child process with its output collected. */
@@ -160,3 +163,31 @@ export async function startTestCoordinator(
     close: () => c[Symbol.asyncDispose](),
   };
 }
+
+/** Runs `fn` with a fresh coordinator, closed afterwards. */
+export async function withCoordinator(
+  fn: (c: TestCoordinator) => Promise<void>,
+  config: Partial<CoordinatorConfig> = {},
+): Promise<void> {
+  const c = await startTestCoordinator(config);
+  try {
+    await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+/** An executor that runs handlers in this thread: the core does not care where attempts run. */
+export const inProcessExecutor: Executor = {
+  run: (lease, { signal, onProgress }) =>
+    runTask({
+      taskId: lease.taskId,
+      type: lease.task.type,
+      params: lease.task.params,
+      attempt: lease.attempt,
+      timeoutMs: lease.task.timeoutMs,
+      signal,
+      onProgress,
+      log: createLogger({ level: "error" }),
+    }),
+};

@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
-import { runTask } from "../shared/worker/_worker_run_task.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createWsTransport } from "../shared/worker/ws_transport.ts";
 import { startWorkerCore } from "../shared/worker/worker_core.ts";
 import { eventually, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
 import { connectSocket } from "./_socket.ts";
+import { inProcessExecutor } from "./_worker_helpers.ts";
 
 const NONE = { mode: "none" };
 
@@ -168,19 +168,7 @@ Deno.test("the worker core sends the start notice when a prefetched lease really
     concurrency: 1,
     waitMs: 200,
     log: quiet,
-    executor: {
-      run: (lease, { signal, onProgress }) =>
-        runTask({
-          taskId: lease.taskId,
-          type: lease.task.type,
-          params: lease.task.params,
-          attempt: lease.attempt,
-          timeoutMs: lease.task.timeoutMs,
-          signal,
-          onProgress,
-          log: quiet,
-        }),
-    },
+    executor: inProcessExecutor,
   });
   try {
     const d = await eventually(async () => {

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { CLOSE, ServerMessage } from "../shared/protocol.ts";
 import { REPO_ROOT, sleep } from "./_helpers.ts";
+import { rawExchange } from "./_socket.ts";
 
 const SEED = Number(Deno.env.get("TESSERA_FUZZ_SEED") ?? 0x7e55e7a);
 const HTTP_TARGET = 4000;
@@ -316,35 +317,14 @@ Deno.test({
       ): Promise<{ status: number; json: any } | null> => {
         stats.http++;
         const what = `raw ${JSON.stringify(request.slice(0, 120))}`;
-        let conn: Deno.TcpConn;
+        let answer;
         try {
-          conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          answer = await rawExchange(port, request, options);
         } catch (e) {
           stats.clientErrors.push(`${what}: ${e}`);
           return null;
         }
-        let text = "";
-        try {
-          await conn.write(new TextEncoder().encode(request));
-          if (options.halfClose) await conn.closeWrite();
-          const buf = new Uint8Array(16_384);
-          const deadline = Date.now() + 5000;
-          while (Date.now() < deadline) {
-            const n = await Promise.race([conn.read(buf), sleep(5000).then(() => null)]);
-            if (n === null) break;
-            text += new TextDecoder().decode(buf.subarray(0, n));
-            const [head, body] = text.split("\r\n\r\n", 2);
-            if (body === undefined) continue;
-            if (/^HTTP\/1\.1 101/.test(head!)) break;
-            const length = Number(/content-length: *(\d+)/i.exec(head!)?.[1] ?? NaN);
-            if (new TextEncoder().encode(body).length >= length) break;
-          }
-        } catch {
-          /* reset: judged by what arrived */
-        } finally {
-          conn.close();
-        }
-        const [head = "", body = ""] = text.split("\r\n\r\n", 2);
+        const { head, body, text } = answer;
         const status = Number(head.split(" ")[1]);
         if (!Number.isFinite(status)) {
           stats.failures.push(`no answer to ${what}: ${JSON.stringify(text.slice(0, 100))}`);

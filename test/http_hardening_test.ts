@@ -7,35 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { REPO_ROOT, sleep, testCoordinator } from "./_helpers.ts";
+import { rawExchange } from "./_socket.ts";
 
-/** Sends raw bytes over TCP (optionally half-closing), returns the status code and JSON body. */
+/** A raw request's status and JSON body. */
 async function rawHttp(
   port: number,
   request: string,
   options: { halfClose?: boolean } = {},
   // deno-lint-ignore no-explicit-any
 ): Promise<{ status: number; body: any }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(new TextEncoder().encode(request));
-    if (options.halfClose) await conn.closeWrite();
-    let text = "";
-    const buf = new Uint8Array(8192);
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      const n = await Promise.race([conn.read(buf), sleep(5000).then(() => null)]);
-      if (n === null) break;
-      text += new TextDecoder().decode(buf.subarray(0, n));
-      const [head, body] = text.split("\r\n\r\n", 2);
-      const length = Number(/content-length: *(\d+)/i.exec(head ?? "")?.[1] ?? NaN);
-      if (body !== undefined && new TextEncoder().encode(body).length >= length) break;
-    }
-    const [head, body = ""] = text.split("\r\n\r\n", 2);
-    const status = Number(head!.split(" ")[1]);
-    return { status, body: body ? JSON.parse(body) : null };
-  } finally {
-    conn.close();
-  }
+  const { status, body } = await rawExchange(port, request, options);
+  return { status, body: body ? JSON.parse(body) : null };
 }
 
 Deno.test("GET /api/tasks with a cursor beyond U+FFFF answers 200, for every listing", async () => {

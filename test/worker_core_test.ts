@@ -9,27 +9,16 @@ import {
   startWorkerCore,
   type WorkerCoreOptions,
 } from "../shared/worker/worker_core.ts";
-import { runTask } from "../shared/worker/_worker_run_task.ts";
-import { startTestCoordinator, type TestCoordinator } from "./_worker_helpers.ts";
+import {
+  inProcessExecutor,
+  startTestCoordinator,
+  type TestCoordinator,
+  withCoordinator,
+} from "./_worker_helpers.ts";
 
 const quiet = createLogger({ level: "error" });
 /** One worker here: replicated (quorum) verification would wait for a second one. */
 const NO_QUORUM = { mode: "none" as const };
-
-/** Runs handlers in this thread: the core does not care where attempts run. */
-const inProcess: Executor = {
-  run: (lease, { signal, onProgress }) =>
-    runTask({
-      taskId: lease.taskId,
-      type: lease.task.type,
-      params: lease.task.params,
-      attempt: lease.attempt,
-      timeoutMs: lease.task.timeoutMs,
-      signal,
-      onProgress,
-      log: quiet,
-    }),
-};
 
 function transportFor(c: TestCoordinator, extra: Partial<HttpTransportOptions> = {}): Transport {
   return createHttpTransport({ url: c.url, workerId: "core-test", kind: "deno", ...extra });
@@ -38,24 +27,12 @@ function transportFor(c: TestCoordinator, extra: Partial<HttpTransportOptions> =
 function core(c: TestCoordinator, options: Partial<WorkerCoreOptions> = {}) {
   return startWorkerCore({
     transport: transportFor(c),
-    executor: inProcess,
+    executor: inProcessExecutor,
     concurrency: 2,
     waitMs: 200,
     log: quiet,
     ...options,
   });
-}
-
-async function withCoordinator(
-  fn: (c: TestCoordinator) => Promise<void>,
-  config: Parameters<typeof startTestCoordinator>[0] = {},
-) {
-  const c = await startTestCoordinator(config);
-  try {
-    await fn(c);
-  } finally {
-    await c.close();
-  }
 }
 
 Deno.test("startWorkerCore() runs claimed tasks and reports their validated results", async () => {
@@ -98,7 +75,7 @@ Deno.test("startWorkerCore() keeps at most `concurrency` tasks running and claim
       async run(lease, options) {
         peak = Math.max(peak, ++running);
         try {
-          return await inProcess.run(lease, options);
+          return await inProcessExecutor.run(lease, options);
         } finally {
           running--;
         }
@@ -213,7 +190,7 @@ Deno.test("startWorkerCore() backs off after transport errors and stops once off
   const started = Date.now();
   const result = await startWorkerCore({
     transport,
-    executor: inProcess,
+    executor: inProcessExecutor,
     concurrency: 1,
     maxOfflineMs: 300,
     backoff: { baseMs: 40, maxMs: 100 },

@@ -10,23 +10,12 @@ import {
   spawnWorker,
   startTestCoordinator,
   type TestCoordinator,
+  withCoordinator,
   type WorkerProcess,
 } from "./_worker_helpers.ts";
 
 /** One worker per test: replicated (quorum) verification would wait for a second one. */
 const NO_QUORUM = { mode: "none" as const };
-
-async function withCoordinator(
-  fn: (c: TestCoordinator) => Promise<void>,
-  config: Parameters<typeof startTestCoordinator>[0] = {},
-) {
-  const c = await startTestCoordinator(config);
-  try {
-    await fn(c);
-  } finally {
-    await c.close();
-  }
-}
 
 /** Spawns a worker and makes sure it is gone (and its pipes drained) when `fn` ends. */
 async function withWorker(
