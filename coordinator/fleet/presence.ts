@@ -23,14 +23,13 @@ const TTL_MS = 5_000;
 export interface Presence {
   /** Other coordinators seen at the last refresh. */
   peers(): PresenceRecord[];
-  /** Every coordinator, this one included. */
-  all(): PresenceRecord[];
   stop(): Promise<void>;
 }
 
 export async function startPresence(ctx: Ctx, url: () => string | null): Promise<Presence> {
   const startedAt = ctx.now();
-  let everyone: PresenceRecord[] = [];
+  /** Computed at each refresh: it is asked for every task that ends. */
+  let others: PresenceRecord[] = [];
   const refresh = async () => {
     const self: PresenceRecord = {
       instanceId: ctx.instanceId,
@@ -44,13 +43,12 @@ export async function startPresence(ctx: Ctx, url: () => string | null): Promise
       // Expiry in KV is lazy: a record past its time is a coordinator that is gone.
       if (e.value.at > ctx.now() - TTL_MS) list.push(e.value);
     }
-    everyone = list;
+    others = list.filter((p) => p.instanceId !== ctx.instanceId);
   };
   await refresh();
   const job = repeat(ctx.log, "presence refresh", EVERY_MS, refresh);
   return {
-    peers: () => everyone.filter((p) => p.instanceId !== ctx.instanceId),
-    all: () => everyone,
+    peers: () => others,
     async stop() {
       await job.stop();
       await ctx.kv.delete(coordinatorKey(ctx.instanceId)).catch(() => {});

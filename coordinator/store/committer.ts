@@ -194,7 +194,6 @@ export class Committer {
     if (ok) {
       this.stats.commits++;
       this.stats.intents += batch.length;
-      this.stats.sums += new Set(batch.flatMap((p) => p.sumKeys)).size;
       for (const p of batch) {
         this.stats.mutations += p.intent.mutations.length;
         if (this.#trackedPrefixes.length === 0) continue;
@@ -248,7 +247,10 @@ export class Committer {
       const v = ((n % U64) + U64) % U64;
       if (v !== 0n) op.sum(key, v);
     }
-    return op.commit().then((r) => r.ok);
+    return op.commit().then((r) => {
+      if (r.ok) this.stats.sums += sums.size;
+      return r.ok;
+    });
   }
 }
 
