@@ -222,8 +222,61 @@ export const Task = z.object({
    * only their own tasks. Absent on tasks stored before keys existed.
    */
   owner: z.string().nullable().optional(),
+  /**
+   * The handler version (SHA-256 of its bundle) the task was submitted against; workers run
+   * exactly that. Absent on tasks stored before packs existed: they run the type's current one.
+   */
+  handler: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
 });
 export type Task = z.infer<typeof Task>;
+
+// ---------------------------------------------------------------------------------------------
+// Handler packs: task types an operator loads at run time (`--handlers PATH`), bundled by the
+// coordinator, named by content, signed, and fetched by workers.
+
+/** A handler's version: the SHA-256 (hex) of its entry bundle's bytes, which name its chunks. */
+export const HandlerVersion = z.string().regex(/^[0-9a-f]{64}$/, "must be a SHA-256 in hex");
+export type HandlerVersion = z.infer<typeof HandlerVersion>;
+
+/** One task type at one version, as `GET /api/handlers` lists it. */
+export const UnsignedHandlerEntry = z.object({
+  type: TaskType,
+  description: z.string(),
+  version: HandlerVersion,
+  /** Where the entry bundle is served: `/handlers/<version>.js`. */
+  bundle: z.string(),
+  /**
+   * Every chunk the entry imports, transitively, each named by its own SHA-256 and served at
+   * `/handlers/<sha>.js`; the entry imports them by that name, so its hash covers them.
+   */
+  chunks: z.array(HandlerVersion),
+  /** JSON Schema of params and result, from the zod schemas. */
+  params: z.unknown(),
+  result: z.unknown(),
+  verification: Verification,
+  timeoutMs: z.number().int(),
+  maxTimeoutMs: z.number().int(),
+  /** The pack it came from: `builtin` or the folder/file name given to `--handlers`. */
+  pack: z.string(),
+});
+export type UnsignedHandlerEntry = z.infer<typeof UnsignedHandlerEntry>;
+
+/** An entry with the coordinator's ed25519 signature (base64) over its canonical JSON. */
+export const HandlerEntry = UnsignedHandlerEntry.extend({ signature: z.string() });
+export type HandlerEntry = z.infer<typeof HandlerEntry>;
+
+/** `GET /api/handlers`: the current version of every type, and the key that signed them. */
+export const HandlerManifest = z.object({
+  /** The coordinator's ed25519 public key, base64 (32 bytes); workers pin it. */
+  publicKey: z.string(),
+  /** Bumps whenever the registry changes (a reload), so pages can tell they are stale. */
+  revision: z.number().int(),
+  handlers: z.array(HandlerEntry),
+});
+export type HandlerManifest = z.infer<typeof HandlerManifest>;
+
+/** The worker-to-coordinator protocol version carried in `hello`; older workers are told so. */
+export const PROTOCOL_VERSION = 2;
 
 /** What a client submits for one task. */
 export const SubmitTask = z.object({
