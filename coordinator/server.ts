@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createFairShare } from "./dispatch/fair_share.ts";
 import { loadAllHandlers } from "../handlers/mod.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createApp } from "./http/app.ts";
@@ -60,6 +61,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     log,
     queues,
     leasedTasks: new LeasedTasks(),
+    fairShare: createFairShare(kv),
     instanceId: crypto.randomUUID(),
     now: Date.now,
   };

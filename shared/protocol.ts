@@ -227,6 +227,11 @@ export const Task = z.object({
    * exactly that. Absent on tasks stored before packs existed: they run the type's current one.
    */
   handler: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
+  /**
+   * Its place among the lanes (clients, jobs) of its queue, type and priority: ready tasks are
+   * handed out in this order, so lanes take turns. Absent on tasks stored before fair share.
+   */
+  fair: z.number().optional(),
 });
 export type Task = z.infer<typeof Task>;
 

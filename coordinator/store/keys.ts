@@ -4,7 +4,7 @@
  * | key                                        | value            | written by                 |
  * | ------------------------------------------ | ---------------- | -------------------------- |
  * | ["task", id]                               | StoredTask       | enqueue, end of an attempt |
- * | ["ready", queue, type, prio, id, slot]     | 1                | enqueue, requeue, retry    |
+ * | ["ready", queue, type, prio, fair, id, slot]| 1               | enqueue, requeue, retry    |
  * | ["delayed", runAt, id, slot]               | 1                | enqueue with runAt, backoff|
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
  * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
@@ -44,7 +44,8 @@
  *   record changes only when an attempt ends. `taskView()` derives the status clients see.
  * - `slot` tells replicas of one task apart (quorum verification): 0 for ordinary tasks.
  * - `prio` is `1000 - priority`, so the natural key order is highest priority first, then by
- *   id, which is time-sortable (ULID): FIFO within a priority.
+ *   `fair`, the task's place among the lanes (clients, jobs) of its priority, so that lanes take
+ *   turns (fair_share.ts), then by id, which is time-sortable (ULID): FIFO within a lane.
  * - Every change to a pending task also touches its ready (or delayed) entry, and every change
  *   to a leased task also touches its lease, so checking that one key's versionstamp is enough.
  * - Counters are `sum` mutations: they commute, so they never conflict and are packed freely.
@@ -79,20 +80,40 @@ export const PRIORITY_OFFSET = 1000;
 export const taskKey = (id: string): Deno.KvKey => ["task", id];
 export const taskPrefix = (): Deno.KvKey => ["task"];
 
-export const readyKey = (
-  queue: string,
-  type: string,
-  priority: number,
-  id: string,
-  slot = 0,
-): Deno.KvKey => ["ready", queue, type, PRIORITY_OFFSET - priority, id, slot];
+/** What places a task in the ready index: its queue, type, priority, fair-share place and id. */
+export interface ReadyPlace {
+  queue: string;
+  type: string;
+  priority: number;
+  id: string;
+  /** Its place among the lanes of its (queue, type, priority) (fair_share.ts); 0 if none. */
+  fair?: number;
+}
+export const readyKey = (t: ReadyPlace, slot = 0): Deno.KvKey => [
+  "ready",
+  t.queue,
+  t.type,
+  PRIORITY_OFFSET - t.priority,
+  t.fair ?? 0,
+  t.id,
+  slot,
+];
 /** Every ready slot of one task. */
-export const readySlotsPrefix = (
-  queue: string,
-  type: string,
-  priority: number,
-  id: string,
-): Deno.KvKey => ["ready", queue, type, PRIORITY_OFFSET - priority, id];
+export const readySlotsPrefix = (t: ReadyPlace): Deno.KvKey => [
+  "ready",
+  t.queue,
+  t.type,
+  PRIORITY_OFFSET - t.priority,
+  t.fair ?? 0,
+  t.id,
+];
+/** The ready entries of one priority of one (queue, type), in fair-share order. */
+export const readyPriorityPrefix = (queue: string, type: string, priority: number): Deno.KvKey => [
+  "ready",
+  queue,
+  type,
+  PRIORITY_OFFSET - priority,
+];
 export const readyPrefix = (queue: string, type: string): Deno.KvKey => ["ready", queue, type];
 
 export const delayedKey = (runAt: number, id: string, slot = 0): Deno.KvKey => [
@@ -229,15 +250,20 @@ export function decodeReadySignalKey(key: Deno.KvKey): { queue: string; type: st
 /** The parts of a ready entry's key (see `readyKey`). */
 export function decodeReadyKey(
   key: Deno.KvKey,
-): { queue: string; type: string; prio: number; id: string; slot: number } {
+): { queue: string; type: string; prio: number; fair: number; id: string; slot: number } {
   return {
     queue: String(key[1]),
     type: String(key[2]),
     prio: key[3] as number,
-    id: String(key[4]),
-    slot: (key[5] as number | undefined) ?? 0,
+    fair: key[4] as number,
+    id: String(key[5]),
+    slot: key[6] as number,
   };
 }
+/** Whether a ready key has the layout-3 shape, without the fair-share place (migrate.ts). */
+export const isLegacyReadyKey = (key: Deno.KvKey): boolean =>
+  key[0] === "ready" && key.length === 6;
+export const readyIndexPrefix = (): Deno.KvKey => ["ready"];
 /** A short-lived notice for the other coordinators on the store (see `bus.ts`). */
 export const busKey = (at: number, uid: string): Deno.KvKey => ["bus", at, uid];
 export const busRange = (since: number): { start: Deno.KvKey; end: Deno.KvKey } => ({

@@ -60,7 +60,7 @@ export function queueEntry(task: Task, now: number, slot = 0): Deno.KvMutation {
 /** The ready entry of one slot of `task`, whatever its `runAt` (a delayed slot now due). */
 export const readyEntry = (task: Task, slot = 0): Deno.KvMutation => ({
   type: "set",
-  key: readyKey(task.queue, task.type, task.priority, task.id, slot),
+  key: readyKey(task, slot),
   value: 1,
 });
 

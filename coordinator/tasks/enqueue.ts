@@ -51,7 +51,7 @@ function taskBytes(t: Task): number {
 }
 /** The encoded size of a new task's keys: record, queue entries, idempotency key. */
 function taskKeyBytes(t: Task): number {
-  const ready = readyKey(t.queue, t.type, t.priority, t.id);
+  const ready = readyKey(t);
   let n = keyBytes(taskKey(t.id)) + t.replicas * keyBytes(ready);
   if (t.idempotencyKey !== null) n += keyBytes(idempotencyKey(t.idempotencyKey, t.owner ?? null));
   return n;
@@ -489,6 +489,7 @@ export async function enqueue(
     freshIndex.push(i);
   });
   await registerQueues(ctx, fresh);
+  await ctx.fairShare.place(fresh);
 
   const indexOf = new Map(fresh.map((t, j) => [t.id, freshIndex[j]]));
   const accept = (t: Task) => {
