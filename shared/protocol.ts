@@ -448,7 +448,8 @@ export type WhoAmI = z.infer<typeof WhoAmI>;
  * `forbidden` (403), `not_found` (404), `stale_lease`, `cancelled`, `conflict` (409: also a
  * repeated report of an accepted lease with another result), `idempotency_conflict` (409: a known
  * idempotency key with other params), `payload_too_large` (413), `unsupported_media_type` (415:
- * a body that is not `application/json`), `rate_limited` (429), `internal` (500), `unavailable`
+ * a body that is not `application/json`), `rate_limited` (429), `quota_exceeded` (429: the API
+ * key's quota of unfinished tasks or submits per second), `internal` (500), `unavailable`
  * (503).
  */
 export const ApiErrorCode = z.enum([
@@ -466,6 +467,7 @@ export const ApiErrorCode = z.enum([
   "payload_too_large",
   "unsupported_media_type",
   "rate_limited",
+  "quota_exceeded",
   "internal",
   "unavailable",
   "storage_full",

@@ -48,7 +48,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { Task, WorkerKind } from "../../shared/protocol.ts";
-import { apiKeyRolesEver, findApiKey, type KeyRole } from "./api_keys.ts";
+import { apiKeyRolesEver, findApiKey, type KeyQuota, type KeyRole } from "./api_keys.ts";
 import type { CoordinatorConfig } from "../config.ts";
 import { ApiFailure } from "../http/errors.ts";
 
@@ -74,6 +74,8 @@ export interface RequestAuth {
   local: boolean;
   /** A worker with these credentials is the operator's own: trusted. */
   operator: boolean;
+  /** The client key's quota, if it has one (quota.ts). */
+  quota?: KeyQuota;
 }
 
 declare module "hono" {
@@ -340,6 +342,7 @@ export function createAuthenticator(
         keyName: key.name,
         refused: false,
         operator: key.role === "worker" || key.role === "admin",
+        ...(key.quota ? { quota: key.quota } : {}),
       };
     },
   };

@@ -11,6 +11,7 @@
  * | ["failed", id]                             | 1                | fail for good              |
  * | ["by_status", bucket, queue, id]           | {type, owner}    | submit; a task ends, retry |
  * | ["by_owner", ownerKeyId, id]               | {type, queue}    | submit by an API key       |
+ * | ["owner_open", ownerKeyId]                 | KvU64 (wrapping) | submit, a task ends (sum)  |
  * | ["idem", idempotencyKey]                   | task id (*)      | enqueue (no owner)         |
  * | ["idem_owner", ownerKeyId, idempotencyKey] | task id (*)      | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
@@ -156,6 +157,8 @@ export const statusIndexPrefix = (bucket: ListBucket, queue: string): Deno.KvKey
 ];
 export const ownerIndexKey = (owner: string, id: string): Deno.KvKey => ["by_owner", owner, id];
 export const ownerIndexPrefix = (owner: string): Deno.KvKey => ["by_owner", owner];
+/** How many of one API key's tasks are not finished: what its `maxQueued` quota counts. */
+export const ownerOpenKey = (owner: string): Deno.KvKey => ["owner_open", owner];
 /** Whether a key is a list index entry (kept with its task record in a two-phase batch). */
 export const isListIndexKey = (key: Deno.KvKey): boolean =>
   key[0] === "by_status" || key[0] === "by_owner";

@@ -18,6 +18,7 @@ import {
   failedKey,
   leaseExpiryKey,
   leaseKey,
+  ownerOpenKey,
   readyKey,
   readySignalKey,
 } from "./keys.ts";
@@ -103,6 +104,9 @@ export function applyTransition(t: Transition, now: number): Intent {
       [countKey(from.type, from.queue, t.counted), -1n],
       [countKey(from.type, from.queue, next.status), 1n],
     );
+  }
+  if (from.owner && isFinalStatus(from.status) !== isFinalStatus(next.status)) {
+    sums.push([ownerOpenKey(from.owner), isFinalStatus(next.status) ? -1n : 1n]);
   }
   sums.push(...t.sums ?? []);
   return { checks: t.checks, mutations, sums, bytes: record.bytes + extraBytes + 200 };

@@ -15,6 +15,8 @@ import { freshSizeBound, keyBytes } from "../store/encoded_size.ts";
 import { ApiFailure, storageFailure } from "../http/errors.ts";
 import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
 import { refuseOtherRequest } from "./idempotency.ts";
+import { checkQuota } from "../auth/quota.ts";
+import type { KeyQuota } from "../auth/api_keys.ts";
 import { listIndexMoves } from "../store/list_index.ts";
 import { queueEntry } from "../store/transition.ts";
 import {
@@ -25,6 +27,7 @@ import {
   decodeBatchKey,
   idempotencyKey,
   keyString,
+  ownerOpenKey,
   queueKey,
   rateKey,
   readyKey,
@@ -158,6 +161,7 @@ function intentFor(tasks: Task[], now: number): Intent {
       mutations.push({ type: "set", key, value: t.id });
     }
     sums.push([countKey(t.type, t.queue, "pending"), 1n]);
+    if (t.owner) sums.push([ownerOpenKey(t.owner), 1n]);
     bytes += taskBytes(t);
   }
   sums.push([rateKey("submitted", Math.floor(now / 1000)), BigInt(tasks.length)]);
@@ -446,7 +450,7 @@ async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
 export async function enqueue(
   ctx: Ctx,
   inputs: SubmitTaskParsed[],
-  options: { batch: boolean; owner?: string | null },
+  options: { batch: boolean; owner?: string | null; quota?: KeyQuota },
 ): Promise<{ tasks: Task[]; created: boolean[] }> {
   const now = ctx.now();
   const owner = options.owner ?? null;
@@ -488,6 +492,9 @@ export async function enqueue(
     fresh.push(newTask(ctx, u, now, owner));
     freshIndex.push(i);
   });
+  if (owner !== null && options.quota && fresh.length > 0) {
+    await checkQuota(ctx, owner, options.quota, fresh.length, options.batch ? "tasks" : "type");
+  }
   await registerQueues(ctx, fresh);
   await ctx.fairShare.place(fresh);
 
