@@ -144,3 +144,23 @@ Deno.test("deno task keys create --max-queued and keys quota set, change and cle
   assert.match(bad.out, /--max-queued must be a positive integer or none/);
   assert.equal((await run("quota", "key_nosuch", "--max-queued", "3")).code, 1);
 });
+
+Deno.test("two jobs of one client take turns too: a small job created after a big one is not queued behind it", async () => {
+  const { c, bearer, claimOne } = await fairCoordinator();
+  await using _ = c;
+  const auth = await bearer("renderer");
+  const inputs = (from: string, n: number) => Array.from({ length: n }, (_, i) => ({ from, i }));
+  const big = await c.call("POST", "/jobs", {
+    type: "demo.echo",
+    inputs: inputs("big", 1200),
+  }, auth);
+  assert.equal(big.status, 201, JSON.stringify(big.body));
+  const small = await c.call("POST", "/jobs", {
+    type: "demo.echo",
+    inputs: inputs("small", 5),
+  }, auth);
+  assert.equal(small.status, 201, JSON.stringify(small.body));
+  const order: string[] = [];
+  for (let i = 0; i < 10; i++) order.push((await claimOne())!);
+  assert.deepEqual(order, Array.from({ length: 10 }, (_, i) => (i % 2 ? "small" : "big")));
+});

@@ -24,17 +24,14 @@ const HEAD_TTL_MS = 20;
 /** Lanes remembered per coordinator; the least recently used beyond this start at the head. */
 const MAX_LANES = 50_000;
 
-/** Tasks that take turns with other lanes: `jobId` is set by jobs, `owner` by API keys. */
-type Placed = Task & { jobId?: string | null };
-
 export interface FairShare {
   /** Sets `fair` on each new task (in place), in the order given. */
-  place(tasks: Placed[]): Promise<void>;
+  place(tasks: Task[]): Promise<void>;
 }
 
 /** The lane a task takes turns in. */
-export function laneOf(t: Placed): string {
-  if (t.jobId) return `job:${t.jobId}`;
+export function laneOf(t: Task): string {
+  if (t.job) return `job:${t.job.id}`;
   return t.owner ? `key:${t.owner}` : "open";
 }
 
@@ -62,7 +59,7 @@ export function createFairShare(kv: Deno.Kv, now: () => number = Date.now): Fair
 
   return {
     async place(tasks) {
-      const groups = new Map<string, Placed[]>();
+      const groups = new Map<string, Task[]>();
       for (const t of tasks) {
         const index = JSON.stringify([t.queue, t.type, t.priority]);
         const group = groups.get(index);

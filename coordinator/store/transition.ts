@@ -25,6 +25,7 @@ import {
 import { sizeBound } from "./encoded_size.ts";
 import { listIndexMoves } from "./list_index.ts";
 import { storeTask } from "./task_record.ts";
+import { jobTransitionWrites } from "../jobs/job_writes.ts";
 
 export interface Transition {
   /** The record as it was read. */
@@ -109,5 +110,11 @@ export function applyTransition(t: Transition, now: number): Intent {
     sums.push([ownerOpenKey(from.owner), isFinalStatus(next.status) ? -1n : 1n]);
   }
   sums.push(...t.sums ?? []);
+  const job = jobTransitionWrites(from, t.counted, next, now);
+  if (job) {
+    mutations.push(...job.mutations);
+    sums.push(...job.sums);
+    extraBytes += job.bytes;
+  }
   return { checks: t.checks, mutations, sums, bytes: record.bytes + extraBytes + 200 };
 }
