@@ -46,8 +46,22 @@ export const CoordinatorConfig = z.object({
    * not the operator's own; `browser` is its old name), `all`, or `off`.
    */
   spotChecks: z.enum(["untrusted", "browser", "all", "off"]),
+  /**
+   * How long finished tasks (and finished jobs, with their tasks) are kept before they are
+   * purged, in ms; 0 keeps them for ever. Flags take `7d`, `12h`, `30m`, `45s` or ms.
+   */
+  retentionMs: z.preprocess(parseDuration, z.number().int().min(0)),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+
+/** `7d`, `12h`, `30m`, `45s`, `500ms` or a plain number of ms; anything else is left to zod. */
+function parseDuration(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(v);
+  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2] ?? "ms"]) : v;
+}
 
 /**
  * The folder to create before opening `db`, or null: none for `:memory:`, a bare file name, or
@@ -80,6 +94,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   maxSocketsPerAddress: 16,
   socketMessageRate: 200,
   rateLimit: 0,
+  retentionMs: 7 * 24 * 3600_000,
 };
 
 /** flag name → [config field, environment variable, help]. */
@@ -118,6 +133,11 @@ const OPTIONS = {
     "messages/s per anonymous socket (0 = no limit)",
   ],
   "rate-limit": ["rateLimit", "TESSERA_RATE_LIMIT", "requests/s per key or address (0 = off)"],
+  retention: [
+    "retentionMs",
+    "TESSERA_RETENTION",
+    "keep finished tasks and jobs this long, then purge (7d, 12h, 0 = for ever; ms)",
+  ],
   "spot-checks": [
     "spotChecks",
     "TESSERA_SPOT_CHECKS",

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { purgeExpired, type RetentionState } from "./tasks/retention.ts";
 import { createFairShare } from "./dispatch/fair_share.ts";
 import { loadAllHandlers } from "../handlers/mod.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -98,6 +99,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
   every(10_000, "rate pruning", () => pruneRates(ctx));
   every(200, "job finish", () => finishJobs(ctx));
+  const retention: RetentionState = { cursors: new Map() };
+  every(30_000, "retention", () => purgeExpired(ctx, retention));
   const webhooks = webhookSender(ctx, await webhookSecret(kv, folder));
   every(250, "job webhooks", () => webhooks.pass());
   const stopping = new AbortController();

@@ -836,6 +836,11 @@ export const CreateJob = z.object({
   callbackUrl: z.string().max(2000).url().refine((u) => /^https?:\/\//i.test(u), {
     message: "must be an http or https URL",
   }).optional(),
+  /**
+   * How long the finished job, its tasks and results are kept before they are purged, in ms;
+   * overrides the coordinator's `--retention` for this job.
+   */
+  retentionMs: z.number().int().min(0).max(10 * 365 * 24 * 3600_000).optional(),
 }).refine((j) => j.open || j.inputs.length > 0, {
   message: "a job that is not open needs at least one input",
   path: ["inputs"],
@@ -900,6 +905,8 @@ export const Job = z.object({
   /** The id of the API key that created it; null without one (open mode). */
   owner: z.string().nullable(),
   callbackUrl: z.string().nullable(),
+  /** When a finished job is purged, with its tasks and results (`--retention` or its own). */
+  purgeAt: z.number().nullable().optional(),
   /** The webhook's delivery, when there is a callbackUrl. */
   webhook: z.object({
     deliveredAt: z.number().nullable(),

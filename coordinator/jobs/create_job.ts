@@ -75,6 +75,7 @@ export async function createJob(
     idempotencyKey: body.idempotencyKey ?? null,
     owner,
     callbackUrl: body.callbackUrl ?? null,
+    ...(body.retentionMs !== undefined ? { retentionMs: body.retentionMs } : {}),
   };
   const checks: Deno.AtomicCheck[] = [{ key: jobKey(record.id), versionstamp: null }];
   const mutations: Deno.KvMutation[] = [

@@ -10,22 +10,15 @@ import type { JobDeleteResponse } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import { ApiFailure } from "../http/errors.ts";
 import type { Intent } from "../store/committer.ts";
+import { taskPurge } from "../tasks/purge.ts";
 import {
-  countKey,
-  failedKey,
   jobCountKey,
   jobDonePrefix,
   jobIdempotencyKey,
   jobKey,
   jobOwnerKey,
   jobSideKeys,
-  ownerIndexKey,
-  resultPartKey,
-  statusIndexKey,
-  taskKey,
 } from "../store/keys.ts";
-import { bucketOf } from "../store/list_index.ts";
-import type { StoredTask } from "../store/task_view.ts";
 import { jobTaskPages } from "./job_tasks.ts";
 import { readCounts, statusOf, visibleJob } from "./job_view.ts";
 import { inTurn } from "./append_job.ts";
@@ -42,20 +35,6 @@ async function commitAll(ctx: Ctx, mutations: Deno.KvMutation[], sums: Intent["s
     });
     if (!ok) throw new ApiFailure("conflict", "the job changed during its purge; try again");
   }
-}
-
-/** The deletes of one ended task and its entries, and the counter it leaves. */
-function taskPurge(t: StoredTask): { mutations: Deno.KvMutation[]; sum: [Deno.KvKey, bigint] } {
-  const mutations: Deno.KvMutation[] = [
-    { type: "delete", key: taskKey(t.id) },
-    { type: "delete", key: statusIndexKey(bucketOf(t.status), t.queue, t.id) },
-  ];
-  if (t.owner) mutations.push({ type: "delete", key: ownerIndexKey(t.owner, t.id) });
-  if (t.status === "failed") mutations.push({ type: "delete", key: failedKey(t.id) });
-  for (let p = 0; p < (t.resultParts ?? 0); p++) {
-    mutations.push({ type: "delete", key: resultPartKey(t.id, p) });
-  }
-  return { mutations, sum: [countKey(t.type, t.queue, t.status), -1n] };
 }
 
 export async function deleteJob(

@@ -30,6 +30,8 @@ export interface JobRecord {
   idempotencyKey: string | null;
   owner: string | null;
   callbackUrl: string | null;
+  /** Its own retention (ms), over the coordinator's `--retention`; absent: the coordinator's. */
+  retentionMs?: number;
   /** A purge is under way (delete_job.ts): a repeated DELETE resumes it. */
   deleting?: boolean;
 }

@@ -134,6 +134,7 @@ export async function jobView(ctx: Ctx, job: JobRecord): Promise<Job> {
     idempotencyKey: job.idempotencyKey,
     owner: job.owner,
     callbackUrl: job.callbackUrl,
+    purgeAt: finishedAt === null ? null : purgeAt(job, finishedAt, ctx.config.retentionMs),
     webhook: job.callbackUrl
       ? {
         deliveredAt: hook?.value?.deliveredAt ?? null,
@@ -142,4 +143,10 @@ export async function jobView(ctx: Ctx, job: JobRecord): Promise<Job> {
       }
       : null,
   };
+}
+
+/** When a job finished at `finishedAt` is purged; null when it is kept for ever (retention 0). */
+export function purgeAt(job: JobRecord, finishedAt: number, retentionMs: number): number | null {
+  const keep = job.retentionMs ?? retentionMs;
+  return keep === 0 ? null : finishedAt + keep;
 }
