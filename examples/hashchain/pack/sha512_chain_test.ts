@@ -3,7 +3,7 @@ import wasmHandler from "./sha512_chain.ts";
 import tsHandler from "./sha512_chain_ts.ts";
 import { MAX_ITERATIONS, MAX_SEED_BYTES, samples, SLICE, toHex } from "./_chain.ts";
 import { tsEngine } from "./_sha512.ts";
-import { wasmEngine } from "./_wasm_engine.ts";
+import { wasmBytes, wasmEngine } from "./_wasm_engine.ts";
 import {
   progressIsSane,
   refusedPaths,
@@ -116,4 +116,9 @@ Deno.test("hashchain handlers declare what the grid needs: namespaced type, quor
     strictEqual(handler.verification?.mode, "quorum");
     ok((handler.timeoutMs ?? 0) <= (handler.maxTimeoutMs ?? 0));
   }
+});
+
+Deno.test("the shipped WebAssembly module needs no imports, so any thread can instantiate it alone", async () => {
+  const module = await WebAssembly.compile(wasmBytes());
+  strictEqual(WebAssembly.Module.imports(module).length, 0);
 });
