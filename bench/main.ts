@@ -1,6 +1,6 @@
 /**
  * `deno task bench [section…]`: prints figures and ratios. Not part of `deno task test`.
- * Sections: core, fleet, scale, sockets, worker, browser (all by default). `--json` adds one
+ * Sections: core, fleet, scale, sockets, worker, browser, wasm (all by default). `--json` adds one
  * JSON line.
  *
  * @module
@@ -133,6 +133,18 @@ if (want("browser")) {
     const b = await benchBrowserEfficiency();
     console.log(`browser efficiency: ${pct(b.efficiency ?? NaN)} (aim ≥ 95%)`);
     results.browser = b;
+  } catch (e) {
+    console.log(`skipped: ${(e as Error).message}`);
+  }
+}
+
+if (want("wasm")) {
+  console.log("\n# A pack's WebAssembly vs plain TypeScript (examples/hashchain, SHA-512 chain)");
+  try {
+    const { benchWasmVsTs, printWasmVsTs } = await import("./wasm_vs_ts.ts");
+    const w = await benchWasmVsTs();
+    printWasmVsTs(w);
+    results.wasm = w;
   } catch (e) {
     console.log(`skipped: ${(e as Error).message}`);
   }
