@@ -14,8 +14,8 @@
 import { z } from "zod";
 import { type HandlerContext, TaskFailure } from "tessera/handler";
 
-/** Largest seed, in UTF-8 bytes (the WebAssembly module's input buffer). */
-export const MAX_SEED_BYTES = 65536;
+/** Largest seed, in UTF-8 bytes: well inside a task's 16 KiB of params (the module takes 64 KiB). */
+export const MAX_SEED_BYTES = 4096;
 /** Most steps one task may ask for: about half a minute of WebAssembly on a laptop core. */
 export const MAX_ITERATIONS = 50_000_000;
 /** Steps between two checkpoints (abort check, progress): a few ms of WebAssembly. */
