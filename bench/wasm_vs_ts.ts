@@ -14,6 +14,8 @@ import { brotliCompressSync, gzipSync } from "node:zlib";
 import { launchBrowser } from "../test/_browser.ts";
 import { fmt, progress, REPO_ROOT } from "./_util.ts";
 import type { LoadCost, Throughput } from "./_wasm_vs_ts_probe.ts";
+import { wasmBytes } from "../examples/hashchain/pack/_wasm_engine.ts";
+import { SHA512_WASM_BASE64 } from "../examples/hashchain/pack/_sha512_wasm.ts";
 
 const PACK = "examples/hashchain/pack";
 
@@ -22,9 +24,9 @@ interface Side {
   throughput: Throughput;
 }
 
-async function bundle(entry: string, out: string): Promise<Uint8Array> {
+async function bundle(entry: string, out: string, extra: string[] = []): Promise<Uint8Array> {
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--minify", "--platform", "browser", "-o", out, entry],
+    args: ["bundle", "--quiet", "--minify", "--platform", "browser", ...extra, "-o", out, entry],
     cwd: REPO_ROOT,
     stdout: "null",
     stderr: "piped",
@@ -94,6 +96,10 @@ export async function benchWasmVsTs(steps = 100_000, rounds = 5): Promise<Record
     progress("bundling the pack's handlers and the browser probe (deno bundle --minify)");
     const wasmBundle = await bundle(`${PACK}/sha512_chain.ts`, `${dir}/sha512.js`);
     const tsBundle = await bundle(`${PACK}/sha512_chain_ts.ts`, `${dir}/sha512_ts.js`);
+    // What each handler adds once zod is a chunk shared by the grid's handlers.
+    const noZod = ["--external", "zod"];
+    const wasmOwn = await bundle(`${PACK}/sha512_chain.ts`, `${dir}/own_wasm.js`, noZod);
+    const tsOwn = await bundle(`${PACK}/sha512_chain_ts.ts`, `${dir}/own_ts.js`, noZod);
     await bundle("bench/_wasm_vs_ts_worker.ts", `${dir}/worker.js`);
     await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html><title>wasm vs ts</title>");
     progress(`Deno: a fresh process, ${rounds} × ${steps} steps per engine`);
@@ -120,6 +126,12 @@ export async function benchWasmVsTs(steps = 100_000, rounds = 5): Promise<Record
       tsBundleBytes: tsSize.raw,
       tsBundleGzipBytes: tsSize.gzip,
       tsBundleBrBytes: tsSize.br,
+      wasmModuleBytes: wasmBytes().length,
+      wasmModuleBase64Bytes: SHA512_WASM_BASE64.length,
+      wasmOwnBytes: wasmOwn.length,
+      wasmOwnGzipBytes: sizes(wasmOwn).gzip,
+      tsOwnBytes: tsOwn.length,
+      tsOwnGzipBytes: sizes(tsOwn).gzip,
       ...Object.fromEntries(
         Object.entries(deno.load).map(([k, v]) => [`deno${k[0].toUpperCase()}${k.slice(1)}`, v]),
       ),
@@ -153,6 +165,14 @@ export function printWasmVsTs(r: Record<string, number>): void {
     }, br ${kb(r.wasmBundleBrBytes)}); hashchain.sha512_ts ${kb(r.tsBundleBytes)} (gzip ${
       kb(r.tsBundleGzipBytes)
     }, br ${kb(r.tsBundleBrBytes)})`,
+  );
+  console.log(
+    `the handler alone, zod external (a shared chunk): hashchain.sha512 ${
+      kb(r.wasmOwnBytes)
+    } (gzip ${kb(r.wasmOwnGzipBytes)}; the module is ${kb(r.wasmModuleBytes)}, ${
+      kb(r.wasmModuleBase64Bytes)
+    } as base64); ` +
+      `hashchain.sha512_ts ${kb(r.tsOwnBytes)} (gzip ${kb(r.tsOwnGzipBytes)})`,
   );
   for (const side of ["deno", "chromium"] as const) {
     const ms = (k: string) => `${fmt(r[`${side}${k}`], 2)} ms`;
