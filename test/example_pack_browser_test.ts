@@ -8,7 +8,7 @@
  */
 import { deepStrictEqual } from "node:assert/strict";
 import { hasChromium, withBrowser } from "./_browser.ts";
-import { samples } from "../examples/hashchain/pack/_chain.ts";
+import { knownAnswers } from "../examples/hashchain/pack/_chain.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -92,9 +92,9 @@ Deno.test({
                 worker.onerror = (e) => resolve({ error: e.message });
                 worker.postMessage({ url, params });
               }),
-            { url: `${origin}/${file}`, params: samples.map((s) => s.params) },
+            { url: `${origin}/${file}`, params: knownAnswers.map((s) => s.params) },
           );
-          deepStrictEqual(answer, { type, results: samples.map((s) => s.result) });
+          deepStrictEqual(answer, { type, results: knownAnswers.map((s) => s.result) });
         }
       });
     } finally {

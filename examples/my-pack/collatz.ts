@@ -30,6 +30,12 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 60_000,
   maxTimeoutMs: 300_000,
+  // Known answers: the coordinator gives these to new volunteers as spot checks.
+  samples: [
+    { params: { from: 1, to: 10 }, result: { start: 9, steps: 19 } },
+    { params: { from: 27, to: 28 }, result: { start: 27, steps: 111 } },
+    { params: { from: 1, to: 1000 }, result: { start: 871, steps: 178 } },
+  ],
   async run({ from, to }, ctx) {
     let best = { start: from, steps: -1 };
     for (let n = from; n < to; n++) {

@@ -41,3 +41,11 @@ Deno.test("collatz.longest params refuse an empty or too large range and a start
   deepStrictEqual(refusedPaths(handler.params, { from: 1, to: 20_000_002 }), ["to"]);
   deepStrictEqual(refusedPaths(handler.params, { from: 0, to: 10 }), ["from"]);
 });
+
+Deno.test("collatz.longest's spot-check samples are its own answers", async () => {
+  const samples = handler.samples;
+  if (!Array.isArray(samples)) throw new Error("collatz.longest lists its samples");
+  for (const { params, result } of samples) {
+    deepStrictEqual(await runHandler(handler, params), result);
+  }
+});

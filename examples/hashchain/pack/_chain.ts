@@ -12,7 +12,7 @@
  * @module
  */
 import { z } from "zod";
-import { type HandlerContext, TaskFailure } from "tessera/handler";
+import { type HandlerContext, type HandlerSample, TaskFailure } from "tessera/handler";
 
 /** Largest seed, in UTF-8 bytes: well inside a task's 16 KiB of params (the module takes 64 KiB). */
 export const MAX_SEED_BYTES = 4096;
@@ -50,12 +50,11 @@ export type ChainParams = z.infer<typeof params>;
 export type ChainResult = z.infer<typeof result>;
 
 /**
- * Known answers, for tests and for the coordinator's spot checks (a volunteer gets one of these
- * now and then, and a wrong answer costs its reputation). The first two are the FIPS 180-2
- * SHA-512 test vectors ("abc" and the empty message); the others were computed with WebCrypto's
- * SHA-512, an implementation independent of both engines here.
+ * Known answers, for the tests of both engines, in Deno and in Chromium. The first two are the
+ * FIPS 180-2 SHA-512 test vectors ("abc" and the empty message); the others were computed with
+ * WebCrypto's SHA-512, an implementation independent of both engines here.
  */
-export const samples: { params: ChainParams; result: ChainResult }[] = [
+export const knownAnswers: { params: ChainParams; result: ChainResult }[] = [
   {
     params: { seed: "abc", iterations: 0 },
     result: {
@@ -89,6 +88,16 @@ export const samples: { params: ChainParams; result: ChainResult }[] = [
     },
   },
 ];
+
+/**
+ * The handlers' `samples`: a fresh spot check each time (a random seed, a short chain), whose
+ * answer the coordinator computes by running the handler itself. A fixed list would do too, but
+ * a volunteer who cheats could learn its answers by heart; these it cannot.
+ */
+export function spotCheck(random: () => number): HandlerSample<typeof params, typeof result> {
+  const seed = `spot-${Math.floor(random() * 2 ** 32).toString(16)}`;
+  return { params: { seed, iterations: 1000 + Math.floor(random() * 4000) } };
+}
 
 export function toHex(bytes: Uint8Array): string {
   let hex = "";

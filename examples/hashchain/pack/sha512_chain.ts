@@ -9,7 +9,7 @@
  * @module
  */
 import { defineHandler } from "tessera/handler";
-import { params, result, runChain } from "./_chain.ts";
+import { params, result, runChain, spotCheck } from "./_chain.ts";
 import { wasmEngine } from "./_wasm_engine.ts";
 
 export default defineHandler({
@@ -21,6 +21,7 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 120_000,
   maxTimeoutMs: 600_000,
+  samples: spotCheck,
   async run(p, ctx) {
     return await runChain(await wasmEngine(), p, ctx);
   },

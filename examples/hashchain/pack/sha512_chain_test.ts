@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import wasmHandler from "./sha512_chain.ts";
 import tsHandler from "./sha512_chain_ts.ts";
-import { MAX_ITERATIONS, MAX_SEED_BYTES, samples, SLICE, toHex } from "./_chain.ts";
+import { knownAnswers, MAX_ITERATIONS, MAX_SEED_BYTES, SLICE, spotCheck, toHex } from "./_chain.ts";
 import { tsEngine } from "./_sha512.ts";
 import { wasmBytes, wasmEngine } from "./_wasm_engine.ts";
 import {
@@ -22,7 +22,7 @@ async function webCryptoChain(seed: Uint8Array, iterations: number): Promise<str
 
 for (const handler of handlers) {
   Deno.test(`${handler.type} gives every known answer (FIPS 180-2 vectors, WebCrypto chains)`, async () => {
-    for (const sample of samples) {
+    for (const sample of knownAnswers) {
       deepStrictEqual(await runHandler(handler, sample.params), sample.result);
     }
   });
@@ -80,8 +80,8 @@ Deno.test("hashchain.sha512 keeps the chains of two interleaved tasks apart", as
     runHandler(wasmHandler, { seed: "abc", iterations: 1000 }),
     runHandler(wasmHandler, { seed: "tessera", iterations: 100_000 }),
   ]);
-  deepStrictEqual(a, samples[2].result);
-  deepStrictEqual(b, samples[3].result);
+  deepStrictEqual(a, knownAnswers[2].result);
+  deepStrictEqual(b, knownAnswers[3].result);
 });
 
 Deno.test("hashchain params refuse negative, fractional and too many iterations and too long seeds", () => {
@@ -101,8 +101,8 @@ Deno.test("hashchain params refuse negative, fractional and too many iterations 
   deepStrictEqual(refusedPaths(schema, { seed: "a".repeat(MAX_SEED_BYTES), iterations: 0 }), []);
 });
 
-Deno.test("hashchain samples are valid params and results of the handlers' own schemas", () => {
-  for (const { params, result } of samples) {
+Deno.test("hashchain known answers are valid params and results of the handlers' own schemas", () => {
+  for (const { params, result } of knownAnswers) {
     for (const handler of handlers) {
       deepStrictEqual(handler.params.parse(params), params);
       deepStrictEqual(handler.result.parse(result), result);
@@ -121,4 +121,19 @@ Deno.test("hashchain handlers declare what the grid needs: namespaced type, quor
 Deno.test("the shipped WebAssembly module needs no imports, so any thread can instantiate it alone", async () => {
   const module = await WebAssembly.compile(wasmBytes());
   strictEqual(WebAssembly.Module.imports(module).length, 0);
+});
+
+Deno.test("hashchain spot checks are fresh, valid, short chains that both engines answer alike", async () => {
+  let state = 1;
+  const random = () => (state = (state * 48271) % 0x7fffffff) / 0x7fffffff;
+  const seen = new Set<string>();
+  for (let i = 0; i < 5; i++) {
+    for (const handler of handlers) strictEqual(handler.samples, spotCheck);
+    const sample = spotCheck(random);
+    const params = wasmHandler.params.parse(sample.params);
+    ok(params.iterations >= 1000 && params.iterations < 5000);
+    seen.add(params.seed);
+    deepStrictEqual(await runHandler(wasmHandler, params), await runHandler(tsHandler, params));
+  }
+  strictEqual(seen.size, 5);
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { defineHandler } from "tessera/handler";
-import { params, result, runChain } from "./_chain.ts";
+import { params, result, runChain, spotCheck } from "./_chain.ts";
 import { tsEngine } from "./_sha512.ts";
 
 export default defineHandler({
@@ -17,5 +17,6 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 120_000,
   maxTimeoutMs: 600_000,
+  samples: spotCheck,
   run: (p, ctx) => runChain(tsEngine(), p, ctx),
 });
