@@ -8,9 +8,9 @@
  * @module
  */
 import { sha512 } from "@noble/hashes/sha2.js";
-import { wasmBytes, wasmEngine } from "../examples/hashchain/pack/_wasm_engine.ts";
-import { tsEngine } from "../examples/hashchain/pack/_sha512.ts";
-import type { ChainEngine } from "../examples/hashchain/pack/_chain.ts";
+import { wasmBytes, wasmEngine } from "../examples/hashchain/_wasm_engine.ts";
+import { tsEngine } from "../examples/hashchain/_sha512.ts";
+import type { ChainEngine } from "../examples/hashchain/_chain.ts";
 import type { Handler, HandlerContext } from "../handlers/contract.ts";
 
 /**

@@ -14,10 +14,10 @@ import { brotliCompressSync, gzipSync } from "node:zlib";
 import { launchBrowser } from "../test/_browser.ts";
 import { fmt, progress, REPO_ROOT } from "./_util.ts";
 import type { LoadCost, Throughput } from "./_wasm_vs_ts_probe.ts";
-import { wasmBytes } from "../examples/hashchain/pack/_wasm_engine.ts";
-import { SHA512_WASM_BASE64 } from "../examples/hashchain/pack/_sha512_wasm.ts";
+import { wasmBytes } from "../examples/hashchain/_wasm_engine.ts";
+import { SHA512_WASM_BASE64 } from "../examples/hashchain/_sha512_wasm.ts";
 
-const PACK = "examples/hashchain/pack";
+const PACK = "examples/hashchain";
 
 interface Side {
   load: LoadCost;

@@ -8,7 +8,7 @@
  */
 import { deepStrictEqual } from "node:assert/strict";
 import { hasChromium, withBrowser } from "./_browser.ts";
-import { knownAnswers } from "../examples/hashchain/pack/_chain.ts";
+import { knownAnswers } from "../examples/hashchain/_chain.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -70,7 +70,7 @@ Deno.test({
     });
     try {
       await bundle(
-        ["examples/hashchain/pack/sha512_chain.ts", "examples/hashchain/pack/sha512_chain_ts.ts"],
+        ["examples/hashchain/sha512_chain.ts", "examples/hashchain/sha512_chain_ts.ts"],
         dir,
       );
       await Deno.writeTextFile(`${dir}/worker.js`, WORKER_JS);

@@ -1,5 +1,5 @@
 import { strictEqual } from "node:assert/strict";
-import { compileWasm, GENERATED, renderModule } from "./build.ts";
+import { compileWasm, GENERATED, renderModule } from "./_build.ts";
 
 Deno.test("the committed _sha512_wasm.ts is what `deno task pack:build` makes of the AssemblyScript source", async () => {
   const expected = renderModule(await compileWasm());
@@ -7,6 +7,6 @@ Deno.test("the committed _sha512_wasm.ts is what `deno task pack:build` makes of
   strictEqual(
     committed,
     expected,
-    "pack/_sha512_wasm.ts is stale: run `deno task pack:build` and commit the result",
+    "_sha512_wasm.ts is stale: run `deno task pack:build` and commit the result",
   );
 });

@@ -1,4 +1,4 @@
-// AssemblyScript, compiled to WebAssembly by `deno task pack:build` (see ../build.ts); not
+// AssemblyScript, compiled to WebAssembly by `deno task pack:build` (see ../_build.ts); not
 // TypeScript: u64, usize, load/store, rotr and bswap are AssemblyScript built-ins. The hot loop
 // of `hashchain.sha512`: SHA-512 (FIPS 180-4) over 64-bit words, which WebAssembly has natively
 // and JavaScript does not.

@@ -1,5 +1,5 @@
 /**
- * The WebAssembly chain engine: the module compiled from `../assembly/sha512.ts` (AssemblyScript),
+ * The WebAssembly chain engine: the module compiled from `assembly/sha512.ts` (AssemblyScript),
  * whose bytes ship inside this pack as base64 (`_sha512_wasm.ts`), so the handler's bundle is one
  * self-contained file. Only `WebAssembly.*`, `atob` and typed arrays: runs in Deno and browsers.
  *
@@ -8,7 +8,7 @@
 import type { ChainEngine } from "./_chain.ts";
 import { SHA512_WASM_BASE64 } from "./_sha512_wasm.ts";
 
-/** What the AssemblyScript module exports (see `../assembly/sha512.ts`). */
+/** What the AssemblyScript module exports (see `assembly/sha512.ts`). */
 interface Sha256Exports {
   memory: WebAssembly.Memory;
   inputPtr(): number;

@@ -2,7 +2,7 @@
  * `hashchain.sha512`: the last link of a SHA-512 hash chain, computed by WebAssembly.
  *
  * `h0 = SHA-512(UTF-8 seed)`, `h(k+1) = SHA-512(h(k))`; the result is `h(iterations)` in hex.
- * The hot loop is AssemblyScript (`../assembly/sha512.ts`) compiled to a 2.2 KB WebAssembly
+ * The hot loop is AssemblyScript (`assembly/sha512.ts`) compiled to a 2.2 KB WebAssembly
  * module whose bytes are inside this pack (`_sha512_wasm.ts`), so the bundle the coordinator
  * serves is one self-contained file.
  *

@@ -9,7 +9,7 @@ import {
   refusedPaths,
   runHandler,
   testContext,
-} from "../../../handlers/_test_context.ts";
+} from "../../handlers/_test_context.ts";
 
 const handlers = [wasmHandler, tsHandler];
 
