@@ -90,6 +90,8 @@ Deno.test({
                 const worker = new Worker("/worker.js", { type: "module" });
                 worker.onmessage = (e) => resolve(e.data);
                 worker.onerror = (e) => resolve({ error: e.message });
+                // A worker that never answers fails the test instead of hanging the suite.
+                setTimeout(() => resolve({ error: "no answer from the worker in 60 s" }), 60_000);
                 worker.postMessage({ url, params });
               }),
             { url: `${origin}/${file}`, params: knownAnswers.map((s) => s.params) },
