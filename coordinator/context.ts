@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { FairShare } from "./dispatch/fair_share.ts";
 import type { Handler } from "../handlers/contract.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Task } from "../shared/protocol.ts";
@@ -29,6 +30,8 @@ export interface Ctx {
    */
   leasedTasks: LeasedTasks;
   reputation: ReputationCache;
+  /** Places new tasks so that clients and jobs take turns (fair_share.ts). */
+  fairShare: FairShare;
   /** This process's id among the coordinators that share the store. */
   instanceId: string;
   /** Told of every claim that got work (`metrics.ts`); absent in tests that build a Ctx. */

@@ -6,6 +6,7 @@
  * deno task keys create --name alice [--role client|admin|worker] [--db FILE] [--json]
  * deno task keys list [--db FILE] [--json]
  * deno task keys revoke ID [--db FILE]
+ * deno task keys quota ID [--max-queued N|none] [--submit-rate N|none] [--db FILE]
  * ```
  *
  * @module
@@ -15,9 +16,11 @@ import {
   type ApiKeyRecord,
   createApiKey,
   KeyName,
+  type KeyQuota,
   KeyRole,
   listApiKeys,
   revokeApiKey,
+  setApiKeyQuota,
 } from "./auth/api_keys.ts";
 import { COORDINATOR_DEFAULTS } from "./config.ts";
 
@@ -27,6 +30,10 @@ const HELP = `Usage: deno task keys <command> [options]
                                      admin, or worker: a worker token, one per operator or machine
   list                               every key: id, name, role, prefix, created, status
   revoke ID                          the key stops working at once
+  quota ID                           set a client key's quota (also with create):
+    --max-queued N                   at most N unfinished tasks (pending or running)
+    --submit-rate N                  at most N tasks submitted a second (per coordinator)
+                                     "none" removes a limit; a refused submit gets 429
 
   --db FILE     the coordinator's KV file (env TESSERA_DB; default ${COORDINATOR_DEFAULTS.db})
   --json        machine-readable output
@@ -58,6 +65,8 @@ export async function keysCli(
         name: { type: "string" },
         role: { type: "string" },
         db: { type: "string" },
+        "max-queued": { type: "string" },
+        "submit-rate": { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean" },
       },
@@ -75,10 +84,11 @@ export async function keysCli(
   }
   const db = values.db || env.TESSERA_DB || COORDINATOR_DEFAULTS.db;
   try {
-    if (!["create", "list", "revoke"].includes(command)) {
-      throw new UsageError(`unknown command "${command}" (create, list, revoke)`);
+    if (!["create", "list", "revoke", "quota"].includes(command)) {
+      throw new UsageError(`unknown command "${command}" (create, list, revoke, quota)`);
     }
-    if (command === "revoke" ? rest.length !== 1 : rest.length !== 0) {
+    const takesId = command === "revoke" || command === "quota";
+    if (takesId ? rest.length !== 1 : rest.length !== 0) {
       throw new UsageError(`unexpected arguments: ${rest.join(" ") || "(none)"}`);
     }
     if (db !== ":memory:") {
@@ -91,7 +101,12 @@ export async function keysCli(
       if (!name.success) throw new UsageError("--name is required (1 to 100 characters)");
       const role = KeyRole.safeParse(values.role ?? "client");
       if (!role.success) throw new UsageError("--role must be client, admin or worker");
-      const { key, record } = await createApiKey(kv, { name: name.data, role: role.data });
+      const quota = quotaOf(values, {});
+      const { key, record } = await createApiKey(kv, {
+        name: name.data,
+        role: role.data,
+        ...(Object.keys(quota).length > 0 ? { quota } : {}),
+      });
       if (values.json) {
         out(JSON.stringify({ key, ...display(record) }));
       } else {
@@ -110,6 +125,16 @@ export async function keysCli(
       const keys = await listApiKeys(kv);
       if (values.json) out(JSON.stringify(keys.map(display)));
       else out(table(keys));
+    } else if (command === "quota") {
+      const id = rest[0];
+      const current = (await listApiKeys(kv)).find((k) => k.id === id);
+      const record = current && await setApiKeyQuota(kv, id, quotaOf(values, current.quota ?? {}));
+      if (!record) {
+        err(`tessera keys: no key ${id}`);
+        return 1;
+      }
+      if (values.json) out(JSON.stringify(display(record)));
+      else out(`${record.id} (${record.name}): ${describeQuota(record.quota)}`);
     } else {
       const id = rest[0];
       const record = await revokeApiKey(kv, id);
@@ -124,6 +149,35 @@ export async function keysCli(
     err(`tessera keys: ${(e as Error).message}`);
     return e instanceof UsageError ? 2 : 1;
   }
+}
+
+/** The quota the flags give, starting from `base`; "none" removes a limit. */
+function quotaOf(
+  values: { "max-queued"?: string; "submit-rate"?: string },
+  base: KeyQuota,
+): KeyQuota {
+  const quota: KeyQuota = { ...base };
+  const set = (flag: "max-queued" | "submit-rate", field: keyof KeyQuota, int: boolean) => {
+    const raw = values[flag];
+    if (raw === undefined) return;
+    if (raw === "none") return void delete quota[field];
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) {
+      throw new UsageError(`--${flag} must be a positive ${int ? "integer" : "number"} or none`);
+    }
+    quota[field] = n;
+  };
+  set("max-queued", "maxQueued", true);
+  set("submit-rate", "submitPerSecond", false);
+  return quota;
+}
+
+function describeQuota(q: KeyQuota | undefined): string {
+  const parts = [
+    q?.maxQueued !== undefined ? `at most ${q.maxQueued} unfinished tasks` : "",
+    q?.submitPerSecond !== undefined ? `at most ${q.submitPerSecond} submits a second` : "",
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "no quota";
 }
 
 /** A record without its hash. */

@@ -227,6 +227,19 @@ export const Task = z.object({
    * exactly that. Absent on tasks stored before packs existed: they run the type's current one.
    */
   handler: z.string().regex(/^[0-9a-f]{64}$/).nullable().optional(),
+  /**
+   * Its place among the lanes (clients, jobs) of its queue, type and priority: ready tasks are
+   * handed out in this order, so lanes take turns. Absent on tasks stored before fair share.
+   */
+  fair: z.number().optional(),
+  /** The job this task belongs to and its index in it; absent for a task of no job. */
+  job: z.object({ id: z.string(), index: z.number().int().min(0) }).optional(),
+  /**
+   * A processing task's latest progress fraction in [0, 1], as its handler reported it
+   * (`ctx.progress`, carried by heartbeats); null while processing without a report, absent
+   * otherwise.
+   */
+  progress: z.number().min(0).max(1).nullable().optional(),
 });
 export type Task = z.infer<typeof Task>;
 
@@ -443,7 +456,8 @@ export type WhoAmI = z.infer<typeof WhoAmI>;
  * `forbidden` (403), `not_found` (404), `stale_lease`, `cancelled`, `conflict` (409: also a
  * repeated report of an accepted lease with another result), `idempotency_conflict` (409: a known
  * idempotency key with other params), `payload_too_large` (413), `unsupported_media_type` (415:
- * a body that is not `application/json`), `rate_limited` (429), `internal` (500), `unavailable`
+ * a body that is not `application/json`), `rate_limited` (429), `quota_exceeded` (429: the API
+ * key's quota of unfinished tasks or submits per second), `internal` (500), `unavailable`
  * (503).
  */
 export const ApiErrorCode = z.enum([
@@ -461,6 +475,7 @@ export const ApiErrorCode = z.enum([
   "payload_too_large",
   "unsupported_media_type",
   "rate_limited",
+  "quota_exceeded",
   "internal",
   "unavailable",
   "storage_full",
@@ -763,3 +778,198 @@ export const LiveTaskEvent = z.object({
   workerKind: WorkerKind.nullable(),
 });
 export type LiveTaskEvent = z.infer<typeof LiveTaskEvent>;
+
+// ---------------------------------------------------------------------------------------------
+// Jobs: many tasks of one type as one unit of work (`/api/jobs`). A job's tasks are ordinary
+// tasks that carry their job's id and their index in it (`Task.job`); their ids are
+// `<jobId>-<index, 8 digits>`, so input order is key order.
+
+/** Limits of jobs, beside `LIMITS` (a create or an append is also bounded by the body size). */
+export const JOB_LIMITS = Object.freeze({
+  /** Inputs per create or append request; more go in further appends to an open job. */
+  inputsPerRequest: 100_000,
+  /** Tasks one job may hold in all (index width: 8 digits). */
+  tasks: 99_999_999,
+  /** Lines per page of `GET /jobs/{id}/results` reads (the stream itself is unbounded). */
+  resultsPage: 1000,
+  /** Running tasks whose progress fractions a status view reads at most. */
+  progressSamples: 1000,
+});
+
+/**
+ * `running`: tasks may still end (or the job is open for appends). A job is finished when it is
+ * closed and every task has ended: `completed` when all completed, `cancelled` when it was
+ * cancelled, `failed` otherwise (some task failed or was cancelled on its own).
+ */
+export const JobStatus = z.enum(["running", "completed", "failed", "cancelled"]);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+/** The job a task belongs to, and its place in the job's inputs. */
+export const TaskJobRef = Task.shape.job.unwrap();
+export type TaskJobRef = z.infer<typeof TaskJobRef>;
+
+const JobInput = sizedJson(LIMITS.paramsBytes, "params");
+const JobInputs = z.array(JobInput).max(
+  JOB_LIMITS.inputsPerRequest,
+  `at most ${JOB_LIMITS.inputsPerRequest} inputs per request: append the rest to an open job`,
+);
+
+/** `POST /jobs`: `inputs` are the params of each task, in order (index 0, 1, ...). */
+export const CreateJob = z.object({
+  type: TaskType,
+  inputs: JobInputs,
+  name: z.string().min(1).max(200).optional(),
+  queue: QueueName.default(DEFAULTS.queue),
+  priority: z.number().int().min(-1000).max(1000).default(DEFAULTS.priority),
+  maxAttempts: z.number().int().min(1).max(LIMITS.maxAttempts).default(DEFAULTS.maxAttempts),
+  timeoutMs: z.number().int().min(1).max(24 * 3600_000).optional(),
+  leaseMs: z.number().int().min(1000).max(3600_000).default(DEFAULTS.leaseMs),
+  backoffMs: z.number().int().min(0).max(3600_000).default(DEFAULTS.backoffMs),
+  verification: Verification.optional(),
+  /** Open: more inputs may be appended (`POST /jobs/{id}/tasks`) until `POST /jobs/{id}/close`. */
+  open: z.boolean().default(false),
+  /** The same key returns the same job (200), never a second one. */
+  idempotencyKey: z.string().min(1).max(200).refine((k) => k.isWellFormed(), {
+    message: "must be well-formed UTF-16 (no lone surrogates)",
+  }).optional(),
+  /** POSTed a `JobWebhook` once the job finishes (http or https). */
+  callbackUrl: z.string().max(2000).url().refine((u) => /^https?:\/\//i.test(u), {
+    message: "must be an http or https URL",
+  }).optional(),
+}).refine((j) => j.open || j.inputs.length > 0, {
+  message: "a job that is not open needs at least one input",
+  path: ["inputs"],
+});
+export type CreateJob = z.input<typeof CreateJob>;
+export type CreateJobParsed = z.infer<typeof CreateJob>;
+
+/** `POST /jobs/{id}/tasks`: more inputs for an open job (409 `conflict` once it is closed). */
+export const AppendJob = z.object({ inputs: JobInputs.min(1) });
+export type AppendJob = z.input<typeof AppendJob>;
+
+/** Tasks of a job per status (`pending` includes delayed retries); `total` is their sum. */
+export const JobCounts = z.object({
+  total: z.number().int(),
+  pending: z.number().int(),
+  processing: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
+});
+export type JobCounts = z.infer<typeof JobCounts>;
+
+/** A job as clients see it (`GET /jobs/{id}`). */
+export const Job = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  type: z.string(),
+  queue: z.string(),
+  priority: z.number().int(),
+  maxAttempts: z.number().int(),
+  timeoutMs: z.number().int().nullable(),
+  verification: Verification.nullable(),
+  status: JobStatus,
+  /** Still accepting appends. */
+  open: z.boolean(),
+  counts: JobCounts,
+  progress: z.object({
+    /** Tasks that ended (completed, failed or cancelled). */
+    finished: z.number().int(),
+    total: z.number().int(),
+    /**
+     * (finished + the sum of running tasks' latest progress fractions) / total, in [0, 1]: a job
+     * of a few long tasks still moves. 0 for an empty open job.
+     */
+    fraction: z.number().min(0).max(1),
+    /** Running tasks that reported progress, latest fraction each (at most `progressSamples`). */
+    running: z.array(
+      z.object({ taskId: z.string(), index: z.number().int(), progress: z.number() }),
+    ),
+  }),
+  /** Tasks finished per second since the job was created (until it finished). */
+  throughput: z.number(),
+  /** Estimated ms until every task has ended, from throughput; null when unknown or finished. */
+  etaMs: z.number().nullable(),
+  createdAt: z.number(),
+  /** When it was closed (at creation unless created open); null while open. */
+  closedAt: z.number().nullable(),
+  /** When the last task ended, once the job is finished. */
+  finishedAt: z.number().nullable(),
+  cancelledAt: z.number().nullable(),
+  idempotencyKey: z.string().nullable(),
+  /** The id of the API key that created it; null without one (open mode). */
+  owner: z.string().nullable(),
+  callbackUrl: z.string().nullable(),
+  /** The webhook's delivery, when there is a callbackUrl. */
+  webhook: z.object({
+    deliveredAt: z.number().nullable(),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+  }).nullable(),
+});
+export type Job = z.infer<typeof Job>;
+
+/** `POST /jobs` (201, or 200 for a known idempotency key) and the job routes that change it. */
+export const JobResponse = Job;
+
+/** `POST /jobs/{id}/tasks`: the indexes the appended inputs got. */
+export const AppendJobResponse = z.object({
+  job: Job,
+  /** Index of the first appended input; the rest follow in order. */
+  firstIndex: z.number().int(),
+  count: z.number().int(),
+});
+export type AppendJobResponse = z.infer<typeof AppendJobResponse>;
+
+/** `POST /jobs/{id}/cancel` and `/retry`: how many tasks it touched, and the job after. */
+export const JobActionResponse = z.object({ job: Job, affected: z.number().int() });
+export type JobActionResponse = z.infer<typeof JobActionResponse>;
+
+/** `DELETE /jobs/{id}` (a finished job only: 409 otherwise): how many tasks were purged. */
+export const JobDeleteResponse = z.object({ id: z.string(), purged: z.number().int() });
+export type JobDeleteResponse = z.infer<typeof JobDeleteResponse>;
+
+/** `GET /jobs?status=&limit=&cursor=`: newest first; clients see only their own jobs. */
+export const JobListQuery = z.object({
+  status: JobStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(100).optional(),
+});
+export const JobPage = z.object({ jobs: z.array(Job), cursor: z.string().nullable() });
+export type JobPage = z.infer<typeof JobPage>;
+
+/**
+ * `GET /jobs/{id}/results?order=completion|input&follow=1&after=CURSOR`: NDJSON (or, with
+ * `Accept: text/event-stream`, SSE events named `result`, data one line, id its cursor, then one
+ * `end` event), one line per ended task. `cursor` resumes right after this line (`?after=`) in
+ * the same order. Without `follow` the stream ends after the tasks ended so far; with it, once
+ * the job is finished.
+ */
+export const JobResultsQuery = z.object({
+  order: z.enum(["completion", "input"]).default("completion"),
+  follow: z.enum(["0", "1", "true", "false"]).optional(),
+  after: z.string().max(200).optional(),
+});
+export const JobResultLine = z.object({
+  index: z.number().int(),
+  id: z.string(),
+  status: z.enum(["completed", "failed", "cancelled"]),
+  result: z.unknown().optional(),
+  error: TaskError.optional(),
+  cursor: z.string(),
+});
+export type JobResultLine = z.infer<typeof JobResultLine>;
+
+/**
+ * The webhook body POSTed to `callbackUrl` once a job finishes, with header
+ * `x-tessera-signature: sha256=<hex HMAC-SHA256 of the raw body>` (the coordinator's secret),
+ * `x-tessera-job` and `x-tessera-delivery` (stable per job: deliveries are retried with backoff
+ * until a 2xx, so a receiver dedupes by it).
+ */
+export const JobWebhook = z.object({
+  event: z.literal("job.finished"),
+  job: Job,
+  deliveryId: z.string(),
+  sentAt: z.number(),
+});
+export type JobWebhook = z.infer<typeof JobWebhook>;

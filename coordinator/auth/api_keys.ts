@@ -25,6 +25,16 @@ export type KeyRole = z.infer<typeof KeyRole>;
 
 export const KeyName = z.string().trim().min(1).max(100);
 
+/**
+ * What one client key may have in the grid: tasks not finished yet (pending or running), and
+ * tasks submitted per second. Unset means no limit.
+ */
+export const KeyQuota = z.object({
+  maxQueued: z.number().int().min(1).optional(),
+  submitPerSecond: z.number().min(0.001).optional(),
+}).strict();
+export type KeyQuota = z.infer<typeof KeyQuota>;
+
 /** What `["apikey", id]` holds. */
 export interface ApiKeyRecord {
   id: string;
@@ -36,6 +46,7 @@ export interface ApiKeyRecord {
   hash: string;
   createdAt: number;
   revokedAt: number | null;
+  quota?: KeyQuota;
 }
 
 /** What `["apikey_hash", hash]` holds: enough to authorise a request in one read. */
@@ -43,6 +54,8 @@ export interface ApiKeyRef {
   id: string;
   name: string;
   role: KeyRole;
+  /** Kept here too, so a submit learns it in the one read that authorises it. */
+  quota?: KeyQuota;
 }
 
 /** Every key starts with this, so a leaked one is easy to recognise (secret scanners, logs). */
@@ -76,11 +89,12 @@ function randomId(): string {
  */
 export async function createApiKey(
   kv: Deno.Kv,
-  input: { name: string; role: KeyRole },
+  input: { name: string; role: KeyRole; quota?: KeyQuota },
   now: number = Date.now(),
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const name = KeyName.parse(input.name);
   const role = KeyRole.parse(input.role);
+  const quota = input.quota ? KeyQuota.parse(input.quota) : undefined;
   for (let tries = 0; tries < 5; tries++) {
     const key = randomKey();
     const hash = await hashApiKey(key);
@@ -92,8 +106,9 @@ export async function createApiKey(
       hash,
       createdAt: now,
       revokedAt: null,
+      ...(quota ? { quota } : {}),
     };
-    const ref: ApiKeyRef = { id: record.id, name, role };
+    const ref: ApiKeyRef = { id: record.id, name, role, ...(quota ? { quota } : {}) };
     const res = await kv.atomic()
       .check({ key: apiKeyKey(record.id), versionstamp: null })
       .check({ key: apiKeyHashKey(hash), versionstamp: null })
@@ -132,6 +147,36 @@ export async function revokeApiKey(
       .delete(apiKeyHashKey(entry.value.hash))
       .commit();
     if (res.ok) return revoked;
+  }
+  throw new Error(`key ${id} is changing too fast; try again`);
+}
+
+/**
+ * Sets (or, with an empty quota, clears) a key's quota; it applies from the next request, in
+ * every process. Resolves with the record, or null when there is no such key.
+ */
+export async function setApiKeyQuota(
+  kv: Deno.Kv,
+  id: string,
+  quota: KeyQuota,
+): Promise<ApiKeyRecord | null> {
+  const parsed = KeyQuota.parse(quota);
+  for (let tries = 0; tries < 5; tries++) {
+    const entry = await kv.get<ApiKeyRecord>(apiKeyKey(id));
+    if (!entry.value) return null;
+    const { quota: _, ...rest } = entry.value;
+    const record: ApiKeyRecord = Object.keys(parsed).length > 0 ? { ...rest, quota: parsed } : rest;
+    const op = kv.atomic().check(entry).set(apiKeyKey(id), record);
+    if (record.revokedAt === null) {
+      const { id: refId, name, role } = record;
+      op.set(apiKeyHashKey(record.hash), {
+        id: refId,
+        name,
+        role,
+        ...(record.quota ? { quota: record.quota } : {}),
+      });
+    }
+    if ((await op.commit()).ok) return record;
   }
   throw new Error(`key ${id} is changing too fast; try again`);
 }

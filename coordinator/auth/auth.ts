@@ -48,7 +48,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/deno";
 import type { Task, WorkerKind } from "../../shared/protocol.ts";
-import { apiKeyRolesEver, findApiKey, type KeyRole } from "./api_keys.ts";
+import { apiKeyRolesEver, findApiKey, type KeyQuota, type KeyRole } from "./api_keys.ts";
 import type { CoordinatorConfig } from "../config.ts";
 import { ApiFailure } from "../http/errors.ts";
 
@@ -74,6 +74,8 @@ export interface RequestAuth {
   local: boolean;
   /** A worker with these credentials is the operator's own: trusted. */
   operator: boolean;
+  /** The client key's quota, if it has one (quota.ts). */
+  quota?: KeyQuota;
 }
 
 declare module "hono" {
@@ -85,12 +87,17 @@ declare module "hono" {
 export type RouteClass = "public" | "client" | "worker" | "dashboard" | "admin" | "other";
 
 const ID = "[^/]+";
-const CLASSES: Array<[method: "GET" | "POST", pattern: RegExp, cls: RouteClass]> = [
+const CLASSES: Array<[method: "GET" | "POST" | "DELETE", pattern: RegExp, cls: RouteClass]> = [
   ["GET", /^\/api\/(health|donors|whoami|openapi\.json|ws)$/, "public"],
   ["POST", /^\/api\/tasks$/, "client"],
   ["GET", /^\/api\/tasks$/, "client"],
   ["POST", /^\/api\/tasks\/await$/, "client"],
   ["POST", /^\/api\/tasks\/claim$/, "worker"],
+  ["POST", /^\/api\/jobs$/, "client"],
+  ["GET", /^\/api\/jobs$/, "client"],
+  ["GET", new RegExp(`^/api/jobs/${ID}(/results)?$`), "client"],
+  ["POST", new RegExp(`^/api/jobs/${ID}/(tasks|close|cancel|retry)$`), "client"],
+  ["DELETE", new RegExp(`^/api/jobs/${ID}$`), "client"],
   ["GET", new RegExp(`^/api/tasks/${ID}$`), "client"],
   ["POST", new RegExp(`^/api/tasks/${ID}/(cancel|retry)$`), "client"],
   ["POST", new RegExp(`^/api/tasks/${ID}/(heartbeat|complete|fail|release)$`), "worker"],
@@ -340,6 +347,7 @@ export function createAuthenticator(
         keyName: key.name,
         refused: false,
         operator: key.role === "worker" || key.role === "admin",
+        ...(key.quota ? { quota: key.quota } : {}),
       };
     },
   };

@@ -36,14 +36,14 @@ export class TokenBucket {
     }
   }
 
-  /** Takes one token: 0 when granted, else the milliseconds until one will be there. */
-  take(now: number): number {
+  /** Takes `n` tokens: 0 when granted, else the milliseconds until they will be there. */
+  take(now: number, n = 1): number {
     this.#refill(now);
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
+    if (this.#tokens >= n) {
+      this.#tokens -= n;
       return 0;
     }
-    return Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.rate));
+    return Math.max(1, Math.ceil(((n - this.#tokens) * 1000) / this.rate));
   }
 
   /** Whether the bucket has refilled (so forgetting it changes nothing). */

@@ -8,7 +8,7 @@ const id = (n: number) => `t${String(n).padStart(5, "0")}`;
 async function ready(kv: Deno.Kv, queue: string, type: string, priority: number, ids: string[]) {
   for (let i = 0; i < ids.length; i += 500) {
     const op = kv.atomic();
-    for (const x of ids.slice(i, i + 500)) op.set(readyKey(queue, type, priority, x), 1);
+    for (const x of ids.slice(i, i + 500)) op.set(readyKey({ queue, type, priority, id: x }), 1);
     await op.commit();
   }
 }

@@ -4,13 +4,14 @@
  * | key                                        | value            | written by                 |
  * | ------------------------------------------ | ---------------- | -------------------------- |
  * | ["task", id]                               | StoredTask       | enqueue, end of an attempt |
- * | ["ready", queue, type, prio, id, slot]     | 1                | enqueue, requeue, retry    |
+ * | ["ready", queue, type, prio, fair, id, slot]| 1               | enqueue, requeue, retry    |
  * | ["delayed", runAt, id, slot]               | 1                | enqueue with runAt, backoff|
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
  * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
  * | ["failed", id]                             | 1                | fail for good              |
  * | ["by_status", bucket, queue, id]           | {type, owner}    | submit; a task ends, retry |
  * | ["by_owner", ownerKeyId, id]               | {type, queue}    | submit by an API key       |
+ * | ["owner_open", ownerKeyId]                 | KvU64 (wrapping) | submit, a task ends (sum)  |
  * | ["idem", idempotencyKey]                   | task id (*)      | enqueue (no owner)         |
  * | ["idem_owner", ownerKeyId, idempotencyKey] | task id (*)      | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
@@ -35,6 +36,14 @@
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  * | ["apikey_role", role]                      | true             | create (never deleted)     |
+ * | ["job", jobId]                             | JobRecord        | create, append, close, end |
+ * | ["job_owner", ownerKeyId, jobId]           | 1                | create by an API key       |
+ * | ["job_idem", ownerKeyId | "", key]         | job id           | create with idempotencyKey |
+ * | ["job_count", jobId, bucket]               | KvU64 (wrapping) | claim, a job task's change |
+ * | ["job_done", jobId, at, taskId]            | JobDoneEntry     | a job task ends (retry: -) |
+ * | ["job_active", jobId]                      | 1                | create; gone once finished |
+ * | ["job_hook", jobId]                        | WebhookState     | finish (with callbackUrl)  |
+ * | ["job_hook_due", jobId]                    | 1                | finish; gone once delivered|
  *
  * (*) `{ id, batch }` when written by a batch over one commit.
  *
@@ -44,7 +53,8 @@
  *   record changes only when an attempt ends. `taskView()` derives the status clients see.
  * - `slot` tells replicas of one task apart (quorum verification): 0 for ordinary tasks.
  * - `prio` is `1000 - priority`, so the natural key order is highest priority first, then by
- *   id, which is time-sortable (ULID): FIFO within a priority.
+ *   `fair`, the task's place among the lanes (clients, jobs) of its priority, so that lanes take
+ *   turns (fair_share.ts), then by id, which is time-sortable (ULID): FIFO within a lane.
  * - Every change to a pending task also touches its ready (or delayed) entry, and every change
  *   to a leased task also touches its lease, so checking that one key's versionstamp is enough.
  * - Counters are `sum` mutations: they commute, so they never conflict and are packed freely.
@@ -68,6 +78,16 @@
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
  *
+ * - A job's tasks have ids `<jobId>-<index, 8 digits>` (`jobTaskId`), so every per-task key of
+ *   a job (`["task", …]`, `["lease", …]`, `["failed", …]`) is one key range in input order: input
+ *   order results, a job's running leases (progress) and its failed tasks are range reads, with
+ *   no index of their own. Per task a job adds 1 set at its end (`job_done`, deleted again by a
+ *   retry) and up to 3 sums (claim +processing; end −processing +final), which the committer
+ *   merges per key and commit; `pending` is derived (`nextIndex` − the others).
+ * - `job_done` orders completion-order results by the ending transition's time and task id. KV
+ *   has no versionstamped keys and a per-job sequence would be one hot key; readers re-read a
+ *   window behind their cursor and dedupe by task id (job_results.ts).
+ *
  * Decoding is as central as encoding: every key another file takes apart has a `decode…Key()`
  * here, so no file reads a key by position.
  *
@@ -79,20 +99,40 @@ export const PRIORITY_OFFSET = 1000;
 export const taskKey = (id: string): Deno.KvKey => ["task", id];
 export const taskPrefix = (): Deno.KvKey => ["task"];
 
-export const readyKey = (
-  queue: string,
-  type: string,
-  priority: number,
-  id: string,
-  slot = 0,
-): Deno.KvKey => ["ready", queue, type, PRIORITY_OFFSET - priority, id, slot];
+/** What places a task in the ready index: its queue, type, priority, fair-share place and id. */
+export interface ReadyPlace {
+  queue: string;
+  type: string;
+  priority: number;
+  id: string;
+  /** Its place among the lanes of its (queue, type, priority) (fair_share.ts); 0 if none. */
+  fair?: number;
+}
+export const readyKey = (t: ReadyPlace, slot = 0): Deno.KvKey => [
+  "ready",
+  t.queue,
+  t.type,
+  PRIORITY_OFFSET - t.priority,
+  t.fair ?? 0,
+  t.id,
+  slot,
+];
 /** Every ready slot of one task. */
-export const readySlotsPrefix = (
-  queue: string,
-  type: string,
-  priority: number,
-  id: string,
-): Deno.KvKey => ["ready", queue, type, PRIORITY_OFFSET - priority, id];
+export const readySlotsPrefix = (t: ReadyPlace): Deno.KvKey => [
+  "ready",
+  t.queue,
+  t.type,
+  PRIORITY_OFFSET - t.priority,
+  t.fair ?? 0,
+  t.id,
+];
+/** The ready entries of one priority of one (queue, type), in fair-share order. */
+export const readyPriorityPrefix = (queue: string, type: string, priority: number): Deno.KvKey => [
+  "ready",
+  queue,
+  type,
+  PRIORITY_OFFSET - priority,
+];
 export const readyPrefix = (queue: string, type: string): Deno.KvKey => ["ready", queue, type];
 
 export const delayedKey = (runAt: number, id: string, slot = 0): Deno.KvKey => [
@@ -135,6 +175,8 @@ export const statusIndexPrefix = (bucket: ListBucket, queue: string): Deno.KvKey
 ];
 export const ownerIndexKey = (owner: string, id: string): Deno.KvKey => ["by_owner", owner, id];
 export const ownerIndexPrefix = (owner: string): Deno.KvKey => ["by_owner", owner];
+/** How many of one API key's tasks are not finished: what its `maxQueued` quota counts. */
+export const ownerOpenKey = (owner: string): Deno.KvKey => ["owner_open", owner];
 /** Whether a key is a list index entry (kept with its task record in a two-phase batch). */
 export const isListIndexKey = (key: Deno.KvKey): boolean =>
   key[0] === "by_status" || key[0] === "by_owner";
@@ -229,15 +271,20 @@ export function decodeReadySignalKey(key: Deno.KvKey): { queue: string; type: st
 /** The parts of a ready entry's key (see `readyKey`). */
 export function decodeReadyKey(
   key: Deno.KvKey,
-): { queue: string; type: string; prio: number; id: string; slot: number } {
+): { queue: string; type: string; prio: number; fair: number; id: string; slot: number } {
   return {
     queue: String(key[1]),
     type: String(key[2]),
     prio: key[3] as number,
-    id: String(key[4]),
-    slot: (key[5] as number | undefined) ?? 0,
+    fair: key[4] as number,
+    id: String(key[5]),
+    slot: key[6] as number,
   };
 }
+/** Whether a ready key has the layout-3 shape, without the fair-share place (migrate.ts). */
+export const isLegacyReadyKey = (key: Deno.KvKey): boolean =>
+  key[0] === "ready" && key.length === 6;
+export const readyIndexPrefix = (): Deno.KvKey => ["ready"];
 /** A short-lived notice for the other coordinators on the store (see `bus.ts`). */
 export const busKey = (at: number, uid: string): Deno.KvKey => ["bus", at, uid];
 export const busRange = (since: number): { start: Deno.KvKey; end: Deno.KvKey } => ({
@@ -331,3 +378,80 @@ export const decodeBatchKey = (key: Deno.KvKey): { batchId: string; part: string
   batchId: String(key[1]),
   part: key.length > 2 ? String(key[2]) : null,
 });
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (coordinator/jobs/).
+
+/** Digits of a job task's index in its id. */
+const JOB_INDEX_DIGITS = 8;
+/** The id of a job's task at `index`: sorts in input order under the job's prefix. */
+export const jobTaskId = (jobId: string, index: number): string =>
+  `${jobId}-${String(index).padStart(JOB_INDEX_DIGITS, "0")}`;
+/** The job id and index of a job task's id; null for a task of no job. */
+export function decodeJobTaskId(taskId: string): { jobId: string; index: number } | null {
+  const m = /^(.+)-(\d{8})$/.exec(taskId);
+  return m ? { jobId: m[1], index: Number(m[2]) } : null;
+}
+/** The key range of one job's keys under a per-task prefix (`["task"]`, `["lease"]`, …). */
+export function jobTaskRange(
+  prefix: "task" | "lease" | "failed",
+  jobId: string,
+  fromIndex = 0,
+): { start: Deno.KvKey; end: Deno.KvKey } {
+  return { start: [prefix, jobTaskId(jobId, fromIndex)], end: [prefix, `${jobId}.`] };
+}
+
+export const jobKey = (id: string): Deno.KvKey => ["job", id];
+export const jobPrefix = (): Deno.KvKey => ["job"];
+export const decodeJobKey = (key: Deno.KvKey): { id: string } => ({ id: String(key[1]) });
+export const jobOwnerKey = (owner: string, id: string): Deno.KvKey => ["job_owner", owner, id];
+export const jobOwnerPrefix = (owner: string): Deno.KvKey => ["job_owner", owner];
+export const decodeJobOwnerKey = (key: Deno.KvKey): { owner: string; id: string } => ({
+  owner: String(key[1]),
+  id: String(key[2]),
+});
+export const jobIdempotencyKey = (owner: string | null, key: string): Deno.KvKey => [
+  "job_idem",
+  owner ?? "",
+  key,
+];
+export type JobBucket = "processing" | "completed" | "failed" | "cancelled";
+export const jobCountKey = (jobId: string, bucket: JobBucket): Deno.KvKey => [
+  "job_count",
+  jobId,
+  bucket,
+];
+export const jobCountPrefix = (jobId: string): Deno.KvKey => ["job_count", jobId];
+export const decodeJobCountKey = (key: Deno.KvKey): { jobId: string; bucket: JobBucket } => ({
+  jobId: String(key[1]),
+  bucket: key[2] as JobBucket,
+});
+export const jobDoneKey = (jobId: string, at: number, taskId: string): Deno.KvKey => [
+  "job_done",
+  jobId,
+  at,
+  taskId,
+];
+export const jobDonePrefix = (jobId: string): Deno.KvKey => ["job_done", jobId];
+export const decodeJobDoneKey = (
+  key: Deno.KvKey,
+): { jobId: string; at: number; taskId: string } => ({
+  jobId: String(key[1]),
+  at: key[2] as number,
+  taskId: String(key[3]),
+});
+export const jobActiveKey = (id: string): Deno.KvKey => ["job_active", id];
+export const jobActivePrefix = (): Deno.KvKey => ["job_active"];
+export const decodeJobActiveKey = decodeJobKey;
+export const jobHookKey = (id: string): Deno.KvKey => ["job_hook", id];
+export const jobHookDueKey = (id: string): Deno.KvKey => ["job_hook_due", id];
+export const jobHookDuePrefix = (): Deno.KvKey => ["job_hook_due"];
+export const decodeJobHookDueKey = decodeJobKey;
+/** Every key that belongs to one job beside its tasks' own (for its purge). */
+export const jobSideKeys = (id: string): Deno.KvKey[] => [
+  jobActiveKey(id),
+  jobHookKey(id),
+  jobHookDueKey(id),
+];
+/** The coordinator's webhook signing secret when the store has no folder of its own. */
+export const webhookSecretKey = (): Deno.KvKey => ["meta", "webhook_secret"];

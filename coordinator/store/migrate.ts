@@ -11,11 +11,17 @@
  * @module
  */
 import type { Ctx } from "../context.ts";
-import { layoutKey, legacyReadySignalKey, migrationCursorKey } from "./keys.ts";
+import {
+  isLegacyReadyKey,
+  layoutKey,
+  legacyReadySignalKey,
+  migrationCursorKey,
+  readyIndexPrefix,
+} from "./keys.ts";
 import { backfillStep } from "./list_index.ts";
 
 /** The layout this code reads and writes. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /** The store was written by a newer Tessera. */
 export class LayoutTooNewError extends Error {
@@ -50,7 +56,33 @@ const MIGRATIONS: Migration[] = [
     },
   },
   { to: 3, what: "list indexes by status and owner", step: backfillStep },
+  { to: 4, what: "fair-share places in ready keys", step: readyPlaceStep },
 ];
+
+const READY_CHUNK = 400;
+
+/**
+ * Gives each ready entry of layout 3 (`[ready, queue, type, prio, id, slot]`) its fair-share
+ * place, 0, the place a record without `fair` has (`[ready, queue, type, prio, 0, id, slot]`).
+ */
+async function readyPlaceStep(ctx: Ctx, cursor: string | null): Promise<string | null> {
+  const prefix = readyIndexPrefix();
+  const selector = cursor === null
+    ? { prefix }
+    : { prefix, start: JSON.parse(cursor) as Deno.KvKey };
+  const chunk = await Array.fromAsync(ctx.kv.list(selector, { limit: READY_CHUNK }));
+  const write = async (entries: Deno.KvEntry<unknown>[]) => {
+    const op = ctx.kv.atomic();
+    for (const e of entries) {
+      op.check(e).delete(e.key).set([...e.key.slice(0, 4), 0, ...e.key.slice(4)], e.value);
+    }
+    return (await op.commit()).ok;
+  };
+  const legacy = chunk.filter((e) => isLegacyReadyKey(e.key));
+  // An entry claimed meanwhile: one by one, so only that one is left as it is now.
+  if (legacy.length > 0 && !await write(legacy)) { for (const e of legacy) await write([e]); }
+  return chunk.length < READY_CHUNK ? null : JSON.stringify(chunk.at(-1)!.key);
+}
 
 /** Version 1 had no version key; a store with no keys at all is new. */
 async function storedVersion(ctx: Ctx): Promise<{ version: number; stamp: string | null }> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../shared/logger.ts";
 import type { Ctx } from "../context.ts";
-import { layoutKey, legacyReadySignalKey, taskKey } from "./keys.ts";
+import { layoutKey, legacyReadySignalKey, readyKey, taskKey } from "./keys.ts";
 import { LAYOUT_VERSION, LayoutTooNewError, migrateLayout } from "./migrate.ts";
 
 async function withStore(fn: (ctx: Ctx) => Promise<void>): Promise<void> {
@@ -73,4 +73,17 @@ Deno.test("deno task start on a store with a newer layout exits 2 with one line"
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("migrateLayout() gives layout-3 ready entries their fair-share place, 0, keeping their value", async () => {
+  await withStore(async (ctx) => {
+    await ctx.kv.set(layoutKey(), 3);
+    const legacy = ["ready", "default", "demo.echo", 1000, "t1", 0];
+    await ctx.kv.set(legacy, 1);
+    await migrateLayout(ctx);
+    assert.equal((await ctx.kv.get(legacy)).value, null);
+    const place = { queue: "default", type: "demo.echo", priority: 0, id: "t1" };
+    assert.equal((await ctx.kv.get(readyKey(place))).value, 1);
+    assert.equal((await ctx.kv.get(layoutKey())).value, LAYOUT_VERSION);
+  });
 });

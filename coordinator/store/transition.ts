@@ -18,12 +18,14 @@ import {
   failedKey,
   leaseExpiryKey,
   leaseKey,
+  ownerOpenKey,
   readyKey,
   readySignalKey,
 } from "./keys.ts";
 import { sizeBound } from "./encoded_size.ts";
 import { listIndexMoves } from "./list_index.ts";
 import { storeTask } from "./task_record.ts";
+import { jobTransitionWrites } from "../jobs/job_writes.ts";
 
 export interface Transition {
   /** The record as it was read. */
@@ -60,7 +62,7 @@ export function queueEntry(task: Task, now: number, slot = 0): Deno.KvMutation {
 /** The ready entry of one slot of `task`, whatever its `runAt` (a delayed slot now due). */
 export const readyEntry = (task: Task, slot = 0): Deno.KvMutation => ({
   type: "set",
-  key: readyKey(task.queue, task.type, task.priority, task.id, slot),
+  key: readyKey(task, slot),
   value: 1,
 });
 
@@ -104,6 +106,15 @@ export function applyTransition(t: Transition, now: number): Intent {
       [countKey(from.type, from.queue, next.status), 1n],
     );
   }
+  if (from.owner && isFinalStatus(from.status) !== isFinalStatus(next.status)) {
+    sums.push([ownerOpenKey(from.owner), isFinalStatus(next.status) ? -1n : 1n]);
+  }
   sums.push(...t.sums ?? []);
+  const job = jobTransitionWrites(from, t.counted, next, now);
+  if (job) {
+    mutations.push(...job.mutations);
+    sums.push(...job.sums);
+    extraBytes += job.bytes;
+  }
   return { checks: t.checks, mutations, sums, bytes: record.bytes + extraBytes + 200 };
 }

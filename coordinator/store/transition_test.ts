@@ -59,7 +59,9 @@ Deno.test("applyTransition() queues slots ready or delayed, and signals only the
     enqueue: [0],
   }, NOW);
   assert.ok(
-    keys(ready.mutations, "set").includes(keyString(readyKey("q", "demo.echo", 0, "t1", 0))),
+    keys(ready.mutations, "set").includes(
+      keyString(readyKey({ queue: "q", type: "demo.echo", priority: 0, id: "t1" })),
+    ),
   );
   assert.deepEqual(ready.sums, [
     [readySignalKey("q", "demo.echo"), 1n],

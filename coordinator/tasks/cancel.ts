@@ -47,7 +47,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
         };
       }
       const slots = await Array.fromAsync(
-        ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) }),
+        ctx.kv.list({ prefix: readySlotsPrefix(t) }),
       );
       const next: Task = { ...t, status: "cancelled", completedAt: now, waiting: null };
       const intent = applyTransition({
@@ -85,7 +85,7 @@ export async function cancelTask(ctx: Ctx, id: string): Promise<Task> {
       };
     }
     const [ready, delayed] = await ctx.kv.getMany([
-      readyKey(t.queue, t.type, t.priority, t.id),
+      readyKey(t),
       delayedKey(t.runAt, t.id),
     ]);
     const entry = ready!.value !== null ? ready! : delayed!.value !== null ? delayed! : null;

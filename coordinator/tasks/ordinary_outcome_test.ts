@@ -68,7 +68,11 @@ Deno.test("endAttempt() released: ready again at once, and the attempt does not 
   assert.equal(e.next.status, "pending");
   assert.equal(e.next.attempts, 0);
   assert.equal(e.next.runAt, NOW);
-  assert.ok(sets(e.intent.mutations).includes(keyString(readyKey("q", "demo.echo", 0, "t1", 0))));
+  assert.ok(
+    sets(e.intent.mutations).includes(
+      keyString(readyKey({ queue: "q", type: "demo.echo", priority: 0, id: "t1" })),
+    ),
+  );
 });
 
 Deno.test("endAttempt() cancelled: final, nothing queued again", () => {

@@ -50,7 +50,7 @@ async function failOne(ctx: Ctx, at: number, taskId: string, now: number): Promi
   }
   const leases = await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) }));
   const slots = await Array.fromAsync(
-    ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) }),
+    ctx.kv.list({ prefix: readySlotsPrefix(t) }),
   );
   const sizes = new Map<string, number>();
   for (const v of t.votes) sizes.set(v.hash, (sizes.get(v.hash) ?? 0) + 1);

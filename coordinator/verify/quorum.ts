@@ -88,7 +88,7 @@ export async function endReplica(
     ends.push(...others.map((o) => o.value));
     endedLeases = others.map((o) => o.value.leaseId);
     for await (
-      const e of ctx.kv.list({ prefix: readySlotsPrefix(t.queue, t.type, t.priority, t.id) })
+      const e of ctx.kv.list({ prefix: readySlotsPrefix(t) })
     ) {
       dequeue.push(e.key);
     }

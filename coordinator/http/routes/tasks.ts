@@ -66,11 +66,12 @@ export function taskRoutes({ ctx, dispatcher, workers }: Deps) {
     async (c) => {
       const body = c.req.valid("json");
       const owner = ownerOf(c.get("auth"));
+      const quota = c.get("auth").quota;
       if ("tasks" in body) {
-        const { tasks, created } = await enqueue(ctx, body.tasks, { batch: true, owner });
+        const { tasks, created } = await enqueue(ctx, body.tasks, { batch: true, owner, quota });
         return c.json({ tasks }, created.some(Boolean) ? 201 : 200);
       }
-      const { tasks, created } = await enqueue(ctx, [body], { batch: false, owner });
+      const { tasks, created } = await enqueue(ctx, [body], { batch: false, owner, quota });
       return c.json(tasks[0], created[0] ? 201 : 200);
     },
   );
