@@ -1,7 +1,7 @@
 /**
  * `deno task bench [section…]`: prints figures and ratios. Not part of `deno task test`.
- * Sections: core, fleet, jobs, scale, sockets, worker, browser (all by default). `--json` adds
- * one JSON line. `--job-tasks N` sizes the jobs section's job (100,000 by default).
+ * Sections: core, fleet, jobs, scale, sockets, worker, browser, wasm (all by default). `--json`
+ * adds one JSON line. `--job-tasks N` sizes the jobs section's job (100,000 by default).
  *
  * @module
  */
@@ -172,6 +172,18 @@ if (want("browser")) {
     const b = await benchBrowserEfficiency();
     console.log(`browser efficiency: ${pct(b.efficiency ?? NaN)} (aim ≥ 95%)`);
     results.browser = b;
+  } catch (e) {
+    console.log(`skipped: ${(e as Error).message}`);
+  }
+}
+
+if (want("wasm")) {
+  console.log("\n# A pack's WebAssembly vs plain TypeScript (examples/hashchain, SHA-512 chain)");
+  try {
+    const { benchWasmVsTs, printWasmVsTs } = await import("./wasm_vs_ts.ts");
+    const w = await benchWasmVsTs();
+    printWasmVsTs(w);
+    results.wasm = w;
   } catch (e) {
     console.log(`skipped: ${(e as Error).message}`);
   }
