@@ -238,7 +238,7 @@ Deno.test("cancelling a running job stops its tasks on the worker; its progress 
       await w.waitFor(new RegExp(`task cancelled: stopping it.*${sample.taskId}`), 10_000);
       const results = await readResults(`${c.url}/api`, id);
       assert.equal(results.length, 12);
-      assert.ok(results.every((l) => l.status === "cancelled"));
+      assert.ok(results.every((l) => l.status === "cancelled" && l.error?.code === "cancelled"));
     });
   });
 });

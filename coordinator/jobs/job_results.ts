@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { JOB_LIMITS, type JobResultLine } from "../../shared/protocol.ts";
+import { JOB_LIMITS, type JobResultLine, type TaskError } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import {
   decodeJobDoneKey,
@@ -163,8 +163,17 @@ async function withResults(
   return entries.map(([id, e]) => lineOf(id, e, tasks.get(id)));
 }
 
+/** The error line of a task cancelled before any attempt (it has no error of its own). */
+const CANCELLED: TaskError = {
+  code: "cancelled",
+  message: "the task was cancelled",
+  retryable: false,
+};
+
 function lineOf(id: string, e: JobDoneEntry, task?: StoredTask): Omit<JobResultLine, "cursor"> {
-  if (e.status !== "completed") return { index: e.index, id, status: e.status, error: e.error };
+  if (e.status !== "completed") {
+    return { index: e.index, id, status: e.status, error: e.error ?? CANCELLED };
+  }
   return { index: e.index, id, status: e.status, result: e.apart ? task?.result : e.result };
 }
 
@@ -194,11 +203,17 @@ async function* inputOrder(
       );
       const shown = await presentTasks(ctx, page.map((e) => e.value));
       for (const t of shown) {
-        if (!t) continue;
+        // Following, each index in turn: one not there yet (a batch still being written) or not
+        // ended is waited for.
+        if (!t) {
+          if (!o.follow) continue;
+          waiting = true;
+          break;
+        }
         const index = t.job?.index ?? 0;
         const ended = t.status === "completed" || t.status === "failed" ||
           t.status === "cancelled";
-        if (!ended) {
+        if (!ended || (o.follow && index !== from)) {
           if (o.follow) {
             waiting = true;
             break;
@@ -209,7 +224,7 @@ async function* inputOrder(
         const status = t.status as JobResultLine["status"];
         yield status === "completed"
           ? { index, id: t.id, status, result: t.result, cursor: `i${index}` }
-          : { index, id: t.id, status, error: t.error ?? undefined, cursor: `i${index}` };
+          : { index, id: t.id, status, error: t.error ?? CANCELLED, cursor: `i${index}` };
       }
       if (waiting) break;
       if (page.length < JOB_LIMITS.resultsPage) {
