@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { JOB_LIMITS, type JobResultLine, type TaskError } from "../../shared/protocol.ts";
+import { JOB_LIMITS, type JobResultLine } from "../../shared/protocol.ts";
+import { CANCELLED_ERROR } from "./job_writes.ts";
 import type { Ctx } from "../context.ts";
 import {
   decodeJobDoneKey,
@@ -32,6 +33,14 @@ import { isFinished, readCounts, readJobEntry } from "./job_view.ts";
 const SETTLE_MS = 1000;
 const WINDOW_MS = 5000;
 const POLL_MS = 100;
+
+/** One result line: its JSON (a `JobResultLine`) and its cursor. */
+export interface Line {
+  json: string;
+  cursor: string;
+}
+
+const decoder = new TextDecoder();
 
 export interface ResultsOptions {
   order: "completion" | "input";
@@ -64,7 +73,7 @@ export function jobResults(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<JobResultLine> {
+): AsyncGenerator<Line> {
   return o.order === "input" ? inputOrder(ctx, job, o) : completionOrder(ctx, job, o);
 }
 
@@ -79,7 +88,7 @@ async function* completionOrder(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<JobResultLine> {
+): AsyncGenerator<Line> {
   const resume = parseCompletionCursor(o.after);
   const prefix = jobDonePrefix(job.id);
   const floorKey: Deno.KvKey | null = resume ? jobDoneKey(job.id, resume.at, resume.taskId) : null;
@@ -101,12 +110,14 @@ async function* completionOrder(
     let stopped = false;
     while (!stopped && !o.signal.aborted) {
       const page = await Array.fromAsync(
-        ctx.kv.list<JobDoneEntry>({ start, end: [...prefix, Infinity] }, {
+        ctx.kv.list<Uint8Array | JobDoneEntry>({ start, end: [...prefix, Infinity] }, {
           limit: JOB_LIMITS.resultsPage,
           batchSize: JOB_LIMITS.resultsPage,
         }),
       );
-      const lines: Array<{ e: Deno.KvEntry<JobDoneEntry>; at: number; taskId: string }> = [];
+      const lines: Array<
+        { e: Deno.KvEntry<Uint8Array | JobDoneEntry>; at: number; taskId: string }
+      > = [];
       for (const e of page) {
         const { at, taskId } = decodeJobDoneKey(e.key);
         if (floorKey && sameKey(e.key, floorKey)) continue;
@@ -119,15 +130,21 @@ async function* completionOrder(
         }
         lines.push({ e, at, taskId });
       }
-      const shown = await withResults(ctx, lines.map((l) => [l.taskId, l.e.value]));
-      for (const [i, line] of shown.entries()) {
-        const l = lines[i];
+      const apart = await resultsApart(ctx, lines.map((l) => [l.taskId, l.e.value]));
+      for (const l of lines) {
         if (!finished) sent.set(l.taskId, l.at);
         if (l.at >= newestAt) {
           newestAt = l.at;
           lastKey = l.e.key;
         }
-        yield { ...line, cursor: `c${l.at}.${l.taskId}` };
+        const cursor = `c${l.at}.${l.taskId}`;
+        const v = l.e.value;
+        yield v instanceof Uint8Array
+          ? { json: `${decoder.decode(v)},"cursor":"${cursor}"}`, cursor }
+          : {
+            json: JSON.stringify({ ...lineOf(l.taskId, v, apart.get(l.taskId)), cursor }),
+            cursor,
+          };
       }
       if (sent.size > 2 * JOB_LIMITS.resultsPage) {
         for (const [id, at] of sent) if (at < newestAt - WINDOW_MS) sent.delete(id);
@@ -149,30 +166,23 @@ const compareAt = (key: Deno.KvKey, floor: Deno.KvKey) =>
 const sameKey = (a: Deno.KvKey, b: Deno.KvKey) =>
   a.length === b.length && a.every((p, i) => p === b[i]);
 
-/** Lines for completion entries, reading the tasks whose results were too large to copy. */
-async function withResults(
+/** The tasks whose results were too large to copy into their completion entries. */
+async function resultsApart(
   ctx: Ctx,
-  entries: Array<[taskId: string, JobDoneEntry]>,
-): Promise<Array<Omit<JobResultLine, "cursor">>> {
-  const apart = entries.filter(([, e]) => e.apart).map(([id]) => id);
+  entries: Array<[taskId: string, Uint8Array | JobDoneEntry]>,
+): Promise<Map<string, StoredTask>> {
+  const apart = entries.filter(([, e]) => !(e instanceof Uint8Array) && e.apart).map(([id]) => id);
   const tasks = new Map<string, StoredTask>();
   if (apart.length > 0) {
     const read = await Promise.all(apart.map((id) => ctx.kv.get<StoredTask>(taskKey(id))));
     for (const t of await presentTasks(ctx, read.map((r) => r.value))) if (t) tasks.set(t.id, t);
   }
-  return entries.map(([id, e]) => lineOf(id, e, tasks.get(id)));
+  return tasks;
 }
-
-/** The error line of a task cancelled before any attempt (it has no error of its own). */
-const CANCELLED: TaskError = {
-  code: "cancelled",
-  message: "the task was cancelled",
-  retryable: false,
-};
 
 function lineOf(id: string, e: JobDoneEntry, task?: StoredTask): Omit<JobResultLine, "cursor"> {
   if (e.status !== "completed") {
-    return { index: e.index, id, status: e.status, error: e.error ?? CANCELLED };
+    return { index: e.index, id, status: e.status, error: e.error ?? CANCELLED_ERROR };
   }
   return { index: e.index, id, status: e.status, result: e.apart ? task?.result : e.result };
 }
@@ -188,7 +198,7 @@ async function* inputOrder(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<JobResultLine> {
+): AsyncGenerator<Line> {
   let from = parseInputCursor(o.after);
   for (;;) {
     const finished = o.follow ? await finishedNow(ctx, job.id) : true;
@@ -222,9 +232,11 @@ async function* inputOrder(
         }
         from = index + 1;
         const status = t.status as JobResultLine["status"];
-        yield status === "completed"
-          ? { index, id: t.id, status, result: t.result, cursor: `i${index}` }
-          : { index, id: t.id, status, error: t.error ?? CANCELLED, cursor: `i${index}` };
+        const cursor = `i${index}`;
+        const line: JobResultLine = status === "completed"
+          ? { index, id: t.id, status, result: t.result, cursor }
+          : { index, id: t.id, status, error: t.error ?? CANCELLED_ERROR, cursor };
+        yield { json: JSON.stringify(line), cursor };
       }
       if (waiting) break;
       if (page.length < JOB_LIMITS.resultsPage) {
