@@ -34,7 +34,10 @@ const SETTLE_MS = 1000;
 const WINDOW_MS = 5000;
 const POLL_MS = 100;
 
-/** One result line: its JSON (a `JobResultLine`) and its cursor. */
+/**
+ * One result line: its JSON (a `JobResultLine`) and its cursor. The streams yield null before
+ * they wait for more: the lines so far should go out now.
+ */
 export interface Line {
   json: string;
   cursor: string;
@@ -73,7 +76,7 @@ export function jobResults(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<Line> {
+): AsyncGenerator<Line | null> {
   return o.order === "input" ? inputOrder(ctx, job, o) : completionOrder(ctx, job, o);
 }
 
@@ -88,7 +91,7 @@ async function* completionOrder(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<Line> {
+): AsyncGenerator<Line | null> {
   const resume = parseCompletionCursor(o.after);
   const prefix = jobDonePrefix(job.id);
   const floorKey: Deno.KvKey | null = resume ? jobDoneKey(job.id, resume.at, resume.taskId) : null;
@@ -154,6 +157,7 @@ async function* completionOrder(
     }
     if (o.signal.aborted || finished) return;
     if (!o.follow && settled >= until) return;
+    yield null;
     await sleep(POLL_MS, o.signal);
   }
 }
@@ -198,7 +202,7 @@ async function* inputOrder(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<Line> {
+): AsyncGenerator<Line | null> {
   let from = parseInputCursor(o.after);
   for (;;) {
     const finished = o.follow ? await finishedNow(ctx, job.id) : true;
@@ -246,6 +250,7 @@ async function* inputOrder(
       if (!o.follow) from = (page.at(-1)!.value.job?.index ?? from) + 1;
     }
     if (o.signal.aborted || !o.follow || (finished && !waiting && from >= total)) return;
+    yield null;
     await sleep(POLL_MS, o.signal);
   }
 }

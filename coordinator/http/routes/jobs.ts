@@ -205,6 +205,11 @@ export function jobRoutes({ ctx, stopping }: Deps) {
                 finish();
                 return;
               }
+              if (next.value === null) {
+                // The stream waits for more: send what it has.
+                if (chunk) break;
+                continue;
+              }
               chunk += format(next.value);
             }
           } catch (e) {
