@@ -61,4 +61,20 @@ Deno.test("a following completion-order stream sends a late-landing entry once, 
   );
   const rest = (await after.text()).trim().split("\n").map((l) => JSON.parse(l).index);
   assert.deepEqual(rest, [1, 2], "key order after the cursor: the late entry sorts by its time");
+
+  // For browsers: SSE, one `result` event per line with its cursor as id, then `end`;
+  // Last-Event-ID resumes like ?after=.
+  const sse = await fetch(`${c.api}/jobs/${id}/results`, {
+    headers: { accept: "text/event-stream", "last-event-id": lines[0].cursor },
+  });
+  assert.equal(sse.headers.get("content-type"), "text/event-stream");
+  const events = (await sse.text()).trim().split("\n\n").map((e) =>
+    Object.fromEntries(
+      e.split("\n").map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 2)]),
+    )
+  );
+  assert.deepEqual(events.map((e) => e.event), ["result", "result", "end"]);
+  const data = events.slice(0, 2).map((e) => JSON.parse(e.data) as JobResultLine);
+  assert.deepEqual(data.map((d) => d.index), [1, 2]);
+  assert.deepEqual(events.slice(0, 2).map((e) => e.id), data.map((d) => d.cursor));
 });
