@@ -31,6 +31,8 @@ import { WsHub } from "./ws/ws_hub.ts";
 import { LiveFeed } from "./fleet/live.ts";
 import { createMetrics } from "./fleet/metrics.ts";
 import { VERSION } from "./http/routes/meta.ts";
+import { finishJobs } from "./jobs/finish_jobs.ts";
+import { webhookSecret, webhookSender } from "./jobs/webhook.ts";
 
 export interface Coordinator {
   url: string;
@@ -93,11 +95,19 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(config.reapIntervalMs, "lease expiry", () => expireLeases(ctx));
   every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
   every(10_000, "rate pruning", () => pruneRates(ctx));
+  every(200, "job finish", () => finishJobs(ctx));
+  const webhooks = webhookSender(ctx, await webhookSecret(kv, folder));
+  every(250, "job webhooks", () => webhooks.pass());
+  const stopping = new AbortController();
 
   const hub = new WsHub(ctx, dispatcher, workers);
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
   const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
-  const app = createApp({ ctx, dispatcher, workers }, { hub, live, metrics });
+  const app = createApp({ ctx, dispatcher, workers, stopping: stopping.signal }, {
+    hub,
+    live,
+    metrics,
+  });
   const server = Deno.serve({
     port: config.port,
     hostname: config.hostname,
@@ -117,6 +127,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     hub,
     async close() {
       await Promise.all(timers.map((t) => t.stop()));
+      stopping.abort();
+      await webhooks.drain();
       await hub.closeAll();
       live.close();
       metrics.close();

@@ -85,12 +85,17 @@ declare module "hono" {
 export type RouteClass = "public" | "client" | "worker" | "dashboard" | "admin" | "other";
 
 const ID = "[^/]+";
-const CLASSES: Array<[method: "GET" | "POST", pattern: RegExp, cls: RouteClass]> = [
+const CLASSES: Array<[method: "GET" | "POST" | "DELETE", pattern: RegExp, cls: RouteClass]> = [
   ["GET", /^\/api\/(health|donors|whoami|openapi\.json|ws)$/, "public"],
   ["POST", /^\/api\/tasks$/, "client"],
   ["GET", /^\/api\/tasks$/, "client"],
   ["POST", /^\/api\/tasks\/await$/, "client"],
   ["POST", /^\/api\/tasks\/claim$/, "worker"],
+  ["POST", /^\/api\/jobs$/, "client"],
+  ["GET", /^\/api\/jobs$/, "client"],
+  ["GET", new RegExp(`^/api/jobs/${ID}(/results)?$`), "client"],
+  ["POST", new RegExp(`^/api/jobs/${ID}/(tasks|close|cancel|retry)$`), "client"],
+  ["DELETE", new RegExp(`^/api/jobs/${ID}$`), "client"],
   ["GET", new RegExp(`^/api/tasks/${ID}$`), "client"],
   ["POST", new RegExp(`^/api/tasks/${ID}/(cancel|retry)$`), "client"],
   ["POST", new RegExp(`^/api/tasks/${ID}/(heartbeat|complete|fail|release)$`), "worker"],

@@ -14,6 +14,7 @@ import { rateLimit } from "../auth/rate_limit.ts";
 import { leaseRoutes } from "./routes/leases.ts";
 import { metaRoutes, VERSION } from "./routes/meta.ts";
 import { taskRoutes } from "./routes/tasks.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { type Deps, jsonResponse } from "./routes/deps.ts";
 import { ApiError } from "../../shared/protocol.ts";
 import { wsRoutes } from "./routes/ws.ts";
@@ -39,6 +40,7 @@ export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPI
   api.route("/", wsRoutes(deps, hub));
   api.route("/", metaRoutes(deps));
   api.route("/", taskRoutes(deps));
+  api.route("/", jobRoutes(deps));
   api.route("/", leaseRoutes(deps));
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",

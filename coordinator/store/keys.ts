@@ -35,6 +35,14 @@
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  * | ["apikey_role", role]                      | true             | create (never deleted)     |
+ * | ["job", jobId]                             | JobRecord        | create, append, close, end |
+ * | ["job_owner", ownerKeyId, jobId]           | 1                | create by an API key       |
+ * | ["job_idem", ownerKeyId | "", key]         | job id           | create with idempotencyKey |
+ * | ["job_count", jobId, bucket]               | KvU64 (wrapping) | claim, a job task's change |
+ * | ["job_done", jobId, at, taskId]            | JobDoneEntry     | a job task ends (retry: -) |
+ * | ["job_active", jobId]                      | 1                | create; gone once finished |
+ * | ["job_hook", jobId]                        | WebhookState     | finish (with callbackUrl)  |
+ * | ["job_hook_due", jobId]                    | 1                | finish; gone once delivered|
  *
  * (*) `{ id, batch }` when written by a batch over one commit.
  *
@@ -67,6 +75,16 @@
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
+ *
+ * - A job's tasks have ids `<jobId>-<index, 8 digits>` (`jobTaskId`), so every per-task key of
+ *   a job (`["task", …]`, `["lease", …]`, `["failed", …]`) is one key range in input order: input
+ *   order results, a job's running leases (progress) and its failed tasks are range reads, with
+ *   no index of their own. Per task a job adds 1 set at its end (`job_done`, deleted again by a
+ *   retry) and up to 3 sums (claim +processing; end −processing +final), which the committer
+ *   merges per key and commit; `pending` is derived (`nextIndex` − the others).
+ * - `job_done` orders completion-order results by the ending transition's time and task id. KV
+ *   has no versionstamped keys and a per-job sequence would be one hot key; readers re-read a
+ *   window behind their cursor and dedupe by task id (job_results.ts).
  *
  * Decoding is as central as encoding: every key another file takes apart has a `decode…Key()`
  * here, so no file reads a key by position.
@@ -331,3 +349,80 @@ export const decodeBatchKey = (key: Deno.KvKey): { batchId: string; part: string
   batchId: String(key[1]),
   part: key.length > 2 ? String(key[2]) : null,
 });
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (coordinator/jobs/).
+
+/** Digits of a job task's index in its id. */
+const JOB_INDEX_DIGITS = 8;
+/** The id of a job's task at `index`: sorts in input order under the job's prefix. */
+export const jobTaskId = (jobId: string, index: number): string =>
+  `${jobId}-${String(index).padStart(JOB_INDEX_DIGITS, "0")}`;
+/** The job id and index of a job task's id; null for a task of no job. */
+export function decodeJobTaskId(taskId: string): { jobId: string; index: number } | null {
+  const m = /^(.+)-(\d{8})$/.exec(taskId);
+  return m ? { jobId: m[1], index: Number(m[2]) } : null;
+}
+/** The key range of one job's keys under a per-task prefix (`["task"]`, `["lease"]`, …). */
+export function jobTaskRange(
+  prefix: "task" | "lease" | "failed",
+  jobId: string,
+  fromIndex = 0,
+): { start: Deno.KvKey; end: Deno.KvKey } {
+  return { start: [prefix, jobTaskId(jobId, fromIndex)], end: [prefix, `${jobId}.`] };
+}
+
+export const jobKey = (id: string): Deno.KvKey => ["job", id];
+export const jobPrefix = (): Deno.KvKey => ["job"];
+export const decodeJobKey = (key: Deno.KvKey): { id: string } => ({ id: String(key[1]) });
+export const jobOwnerKey = (owner: string, id: string): Deno.KvKey => ["job_owner", owner, id];
+export const jobOwnerPrefix = (owner: string): Deno.KvKey => ["job_owner", owner];
+export const decodeJobOwnerKey = (key: Deno.KvKey): { owner: string; id: string } => ({
+  owner: String(key[1]),
+  id: String(key[2]),
+});
+export const jobIdempotencyKey = (owner: string | null, key: string): Deno.KvKey => [
+  "job_idem",
+  owner ?? "",
+  key,
+];
+export type JobBucket = "processing" | "completed" | "failed" | "cancelled";
+export const jobCountKey = (jobId: string, bucket: JobBucket): Deno.KvKey => [
+  "job_count",
+  jobId,
+  bucket,
+];
+export const jobCountPrefix = (jobId: string): Deno.KvKey => ["job_count", jobId];
+export const decodeJobCountKey = (key: Deno.KvKey): { jobId: string; bucket: JobBucket } => ({
+  jobId: String(key[1]),
+  bucket: key[2] as JobBucket,
+});
+export const jobDoneKey = (jobId: string, at: number, taskId: string): Deno.KvKey => [
+  "job_done",
+  jobId,
+  at,
+  taskId,
+];
+export const jobDonePrefix = (jobId: string): Deno.KvKey => ["job_done", jobId];
+export const decodeJobDoneKey = (
+  key: Deno.KvKey,
+): { jobId: string; at: number; taskId: string } => ({
+  jobId: String(key[1]),
+  at: key[2] as number,
+  taskId: String(key[3]),
+});
+export const jobActiveKey = (id: string): Deno.KvKey => ["job_active", id];
+export const jobActivePrefix = (): Deno.KvKey => ["job_active"];
+export const decodeJobActiveKey = decodeJobKey;
+export const jobHookKey = (id: string): Deno.KvKey => ["job_hook", id];
+export const jobHookDueKey = (id: string): Deno.KvKey => ["job_hook_due", id];
+export const jobHookDuePrefix = (): Deno.KvKey => ["job_hook_due"];
+export const decodeJobHookDueKey = decodeJobKey;
+/** Every key that belongs to one job beside its tasks' own (for its purge). */
+export const jobSideKeys = (id: string): Deno.KvKey[] => [
+  jobActiveKey(id),
+  jobHookKey(id),
+  jobHookDueKey(id),
+];
+/** The coordinator's webhook signing secret when the store has no folder of its own. */
+export const webhookSecretKey = (): Deno.KvKey => ["meta", "webhook_secret"];

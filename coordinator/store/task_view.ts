@@ -69,5 +69,6 @@ export function taskView(stored: StoredTask, leases: LeaseRecord[]): Task {
     claimedAt: lease.startedAt,
     workerId: lease.workerId,
     leaseId: lease.leaseId,
+    progress: lease.progress ?? null,
   };
 }

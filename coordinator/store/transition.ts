@@ -24,6 +24,7 @@ import {
 import { sizeBound } from "./encoded_size.ts";
 import { listIndexMoves } from "./list_index.ts";
 import { storeTask } from "./task_record.ts";
+import { jobTransitionWrites } from "../jobs/job_writes.ts";
 
 export interface Transition {
   /** The record as it was read. */
@@ -105,5 +106,11 @@ export function applyTransition(t: Transition, now: number): Intent {
     );
   }
   sums.push(...t.sums ?? []);
+  const job = jobTransitionWrites(from, t.counted, next, now);
+  if (job) {
+    mutations.push(...job.mutations);
+    sums.push(...job.sums);
+    extraBytes += job.bytes;
+  }
   return { checks: t.checks, mutations, sums, bytes: record.bytes + extraBytes + 200 };
 }

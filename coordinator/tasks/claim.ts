@@ -10,7 +10,7 @@
  */
 import type { Task, WorkerKind } from "../../shared/protocol.ts";
 import type { Intent } from "../store/committer.ts";
-import { countKey, holderKey, leaseExpiryKey, leaseKey } from "../store/keys.ts";
+import { countKey, holderKey, jobCountKey, leaseExpiryKey, leaseKey } from "../store/keys.ts";
 import { storeTask } from "../store/task_record.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
 
@@ -71,6 +71,7 @@ export function claimIntent(task: Task, entry: Deno.AtomicCheck, lease: LeaseRec
     [countKey(task.type, task.queue, "pending"), -1n],
     [countKey(task.type, task.queue, "processing"), 1n],
   );
+  if (task.job) intent.sums!.push([jobCountKey(task.job.id, "processing"), 1n]);
   return intent;
 }
 
@@ -104,6 +105,7 @@ export function replicaClaimIntent(
       [countKey(t.type, t.queue, "pending"), -1n],
       [countKey(t.type, t.queue, "processing"), 1n],
     );
+    if (t.job) intent.sums!.push([jobCountKey(t.job.id, "processing"), 1n]);
   }
   return { intent, next };
 }

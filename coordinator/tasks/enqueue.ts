@@ -24,6 +24,7 @@ import {
   countKey,
   decodeBatchKey,
   idempotencyKey,
+  jobTaskId,
   keyString,
   queueKey,
   rateKey,
@@ -33,6 +34,20 @@ import {
 } from "../store/keys.ts";
 
 const ulid = monotonicFactory();
+
+/**
+ * A job's tasks being submitted (jobs/create_job.ts, append_job.ts): their ids and indexes, and
+ * the job's own writes, which land atomically with the tasks: in their one intent, or in the
+ * acceptance (phase 2) of a batch over several commits.
+ */
+export interface JobSubmission {
+  jobId: string;
+  firstIndex: number;
+  /** The job record as read (or absent, for a new job): a change refuses the submission. */
+  checks: Deno.AtomicCheck[];
+  mutations: Deno.KvMutation[];
+  bytes: number;
+}
 
 /**
  * Per intent, under the KV limits (1,000 mutations, 100 checks, 800 KiB of values and keys,
@@ -67,6 +82,7 @@ export function newTask(
   input: SubmitTaskParsed,
   now: number,
   owner: string | null = null,
+  job?: { id: string; index: number },
 ): Task {
   const handler = ctx.handlers.get(input.type);
   if (!handler) {
@@ -78,7 +94,7 @@ export function newTask(
     ? { adaptive: true, ...v, mode: "quorum" }
     : { mode: "none" };
   return {
-    id: ulid(now),
+    id: job ? jobTaskId(job.id, job.index) : ulid(now),
     type: input.type,
     queue: input.queue,
     priority: input.priority,
@@ -105,13 +121,23 @@ export function newTask(
     votes: [],
     agreement: null,
     owner,
+    ...(job ? { job } : {}),
   };
 }
 
-/** Validates params against the handler schema; refusals name the field. */
-function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null): void {
+/**
+ * Validates params against the handler schema; refusals name the field: `tasks.3.params.width`
+ * in a batch, `inputs.3.width` in a job.
+ */
+function validateParams(
+  ctx: Ctx,
+  input: SubmitTaskParsed,
+  index: number | null,
+  job = false,
+): void {
   const handler = ctx.handlers.get(input.type);
-  const prefix = index === null ? "" : `tasks.${index}.`;
+  const prefix = index === null || job ? "" : `tasks.${index}.`;
+  const paramsField = job ? `inputs.${index}` : `${prefix}params`;
   if (!handler) {
     throw new ApiFailure("unknown_type", `unknown task type "${input.type}"`, `${prefix}type`);
   }
@@ -123,14 +149,14 @@ function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null)
     // refinements on `null` too): any throw means the params were not what the type takes.
     throw new ApiFailure(
       "validation",
-      `${prefix}params: not valid ${input.type} params`,
-      `${prefix}params`,
+      `${paramsField}: not valid ${input.type} params`,
+      paramsField,
       { cause: e },
     );
   }
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const field = [`${prefix}params`, ...issue.path.map(String)].join(".");
+    const field = [paramsField, ...issue.path.map(String)].join(".");
     throw new ApiFailure("validation", `${field}: ${issue.message}`, field);
   }
   const maxTimeoutMs = handler.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS;
@@ -260,6 +286,7 @@ async function enqueueJournaled(
   parts: Task[][],
   now: number,
   owner: string | null,
+  job?: JobSubmission,
 ): Promise<Task[]> {
   const batchId = crypto.randomUUID();
   const key = batchKey(batchId);
@@ -268,10 +295,14 @@ async function enqueueJournaled(
   const written: Written[] = [];
   const tried = await Promise.allSettled(parts.map(async (chunk, n) => {
     const journal = batchPartKey(batchId, String(n));
-    if (await ctx.committer.commit(recordsIntent(chunk, batchId, journal, head))) {
+    const records = recordsIntent(chunk, batchId, journal, head);
+    // A job that changed meanwhile (closed, appended to elsewhere) refuses the whole batch.
+    if (job) records.checks.push(...job.checks);
+    if (await ctx.committer.commit(records)) {
       written.push({ tasks: chunk, journal });
       return;
     }
+    if (job) throw jobChanged();
     // An idempotency key was taken meanwhile: one by one, to find which.
     const single = await Promise.allSettled(chunk.map(async (t, k) => {
       const journal = batchPartKey(batchId, `${n}.${k}`);
@@ -285,9 +316,13 @@ async function enqueueJournaled(
   const failed = tried.find((r): r is PromiseRejectedResult => r.status === "rejected");
   try {
     if (failed) throw failed.reason;
-    const accepted = await whileLocked(() =>
-      ctx.kv.atomic().check(head).set(key, { phase: 2, at: now, owner }).commit()
-    );
+    const accepted = await whileLocked(() => {
+      const op = ctx.kv.atomic().check(head).set(key, { phase: 2, at: now, owner });
+      // The job's record lands with the acceptance: all of its tasks, or none, are its.
+      if (job) op.check(...job.checks).mutate(...job.mutations);
+      return op.commit();
+    });
+    if (!accepted.ok && job) throw jobChanged();
     if (!accepted.ok) {
       throw new ApiFailure(
         "unavailable",
@@ -439,6 +474,13 @@ async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
   for (const q of fresh) ctx.queues.add(q);
 }
 
+const jobChanged = () =>
+  new ApiFailure(
+    "conflict",
+    "the job changed meanwhile (closed, or appended to): try again",
+    "job",
+  );
+
 /**
  * Enqueues validated submissions. Returns the tasks in input order; a submission whose
  * idempotency key is already known (to the same owner) returns the task that key made.
@@ -446,11 +488,13 @@ async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
 export async function enqueue(
   ctx: Ctx,
   inputs: SubmitTaskParsed[],
-  options: { batch: boolean; owner?: string | null },
+  options: { batch: boolean; owner?: string | null; job?: JobSubmission },
 ): Promise<{ tasks: Task[]; created: boolean[] }> {
   const now = ctx.now();
   const owner = options.owner ?? null;
-  inputs.forEach((input, i) => validateParams(ctx, input, options.batch ? i : null));
+  const job = options.job;
+  inputs.forEach((input, i) => validateParams(ctx, input, options.batch ? i : null, !!job));
+  if (job) return { tasks: await enqueueJob(ctx, inputs, now, owner, job), created: [] };
 
   // The same idempotency key twice in one request means the same task.
   const byKey = new Map<string, number>();
@@ -525,4 +569,34 @@ export async function enqueue(
     return t;
   });
   return { tasks, created: slot.map((s) => created[s]) };
+}
+
+/**
+ * A job's tasks (validated): ids from their indexes, no idempotency keys of their own; the job's
+ * writes commit with them. An empty open job is its record alone.
+ */
+async function enqueueJob(
+  ctx: Ctx,
+  inputs: SubmitTaskParsed[],
+  now: number,
+  owner: string | null,
+  job: JobSubmission,
+): Promise<Task[]> {
+  const fresh = inputs.map((u, i) =>
+    newTask(ctx, u, now, owner, { id: job.jobId, index: job.firstIndex + i })
+  );
+  await registerQueues(ctx, fresh);
+  const parts = chunks(fresh);
+  if (parts.length > 1) {
+    await enqueueJournaled(ctx, parts, now, owner, job);
+  } else {
+    const intent = parts.length === 1 ? intentFor(parts[0], now) : { checks: [], mutations: [] };
+    intent.checks.push(...job.checks);
+    intent.mutations.push(...job.mutations);
+    intent.bytes = (intent.bytes ?? 0) + job.bytes;
+    if (!await ctx.committer.commit(intent)) throw jobChanged();
+  }
+  const ready = fresh.filter((t) => t.runAt <= now);
+  if (ready.length > 0) ctx.signals.readyArrived(ready);
+  return fresh;
 }

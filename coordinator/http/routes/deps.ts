@@ -15,6 +15,8 @@ export interface Deps {
   ctx: Ctx;
   dispatcher: Dispatcher;
   workers: WorkerRegistry;
+  /** Aborted when the coordinator stops: long streams (job results that follow) end then. */
+  stopping?: AbortSignal;
 }
 
 /** A router whose invalid inputs become `400 { error: { code: "validation", field } }`. */
