@@ -1,13 +1,14 @@
 /**
  * `deno task bench [section…]`: prints figures and ratios. Not part of `deno task test`.
- * Sections: core, fleet, scale, sockets, worker, browser (all by default). `--json` adds one
- * JSON line.
+ * Sections: core, fleet, jobs, scale, sockets, worker, browser (all by default). `--json` adds
+ * one JSON line. `--job-tasks N` sizes the jobs section's job (100,000 by default).
  *
  * @module
  */
 import { fmt } from "./_util.ts";
 import { benchFleets } from "./fleet.ts";
 import { benchKvCeiling } from "./kv_ceiling.ts";
+import { benchJobs } from "./jobs.ts";
 import { benchScaleOut } from "./scale_out.ts";
 import { benchSockets } from "./sockets.ts";
 import { benchThroughput } from "./throughput.ts";
@@ -25,6 +26,14 @@ const pct = (x: number) => `${fmt(x * 100, 1)}%`;
  * (its owner index entry). Sums are counted apart: they merge per key within a commit.
  */
 const MUTATION_BUDGET = 11;
+/**
+ * What a job adds per task (keys.ts): 1 set at its end (its line in the completion index, which
+ * a retry deletes again); nothing at submit (ids carry the job and index, so input order, the
+ * job's leases and failed tasks are key ranges) or claim. Sums: +processing at claim,
+ * −processing and +final at the end, merged per key within a commit (so well under 3 per task).
+ */
+const JOB_MUTATIONS_PER_TASK = 1;
+const JOB_SUMS_PER_TASK = 3;
 
 if (want("core")) {
   console.log("\n# Coordinator core (HTTP API, disk KV)");
@@ -42,6 +51,10 @@ if (want("core")) {
     `KV writes per task, submit to completion: ${fmt(t.mutationsPerTask!, 2)} set/delete + ${
       fmt(t.sumsPerTask!, 2)
     } sums, ${fmt(t.commitsPerTask!, 3)} commits (budget: ${MUTATION_BUDGET} set/delete)`,
+  );
+  console.log(
+    `a job's task adds: ${JOB_MUTATIONS_PER_TASK} set/delete + at most ${JOB_SUMS_PER_TASK} ` +
+      `sums (merged per commit); measured in the jobs section`,
   );
   console.log(
     `claim latency, 1,000 queued:   p50 ${fmt(t.claimP50At1k, 2)} ms  p99 ${
@@ -82,6 +95,32 @@ if (want("fleet")) {
     } set/delete`,
   );
   results.fleet = f;
+}
+
+if (want("jobs")) {
+  const at = Deno.args.indexOf("--job-tasks");
+  const tasks = at >= 0 ? Number(Deno.args[at + 1]) : 100_000;
+  console.log(`\n# Jobs (${fmt(tasks)} no-op tasks, 2 worker.ts × 8 over WebSocket)`);
+  const j = await benchJobs({ tasks, workers: 2, concurrency: 8 });
+  console.log(
+    `create: ${fmt(j.createdPerS)} tasks/s; finish: ${fmt(j.tasksPerS)} tasks/s (fleet-bound)`,
+  );
+  console.log(
+    `KV writes per job task, submit to completion: ${fmt(j.mutationsPerTask, 2)} set/delete + ${
+      fmt(j.sumsPerTask, 2)
+    } sums (a plain task: ${MUTATION_BUDGET}; a job adds ${JOB_MUTATIONS_PER_TASK})`,
+  );
+  console.log(
+    `results streamed: ${fmt(j.completionResultsPerS)}/s completion order, ${
+      fmt(j.inputResultsPerS)
+    }/s input order (aim ≥ 50,000/s)`,
+  );
+  console.log(
+    `coordinator RSS: ${fmt(j.rssBeforeStreamMiB, 1)} MiB before streaming, peak ${
+      fmt(j.rssPeakStreamMiB, 1)
+    } MiB while streaming (aim: flat)`,
+  );
+  results.jobs = j;
 }
 
 if (want("scale")) {

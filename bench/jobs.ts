@@ -1,0 +1,141 @@
+/**
+ * Jobs: create one job of no-op tasks, finish it with a fleet of `worker.ts` processes, then
+ * stream its results (completion order, then input order) while sampling the coordinator's
+ * resident memory, to show that a stream's memory stays flat whatever the job's size.
+ *
+ * @module
+ */
+import {
+  committerStats,
+  describePerTask,
+  fmt,
+  perTask,
+  post,
+  progress,
+  REPO_ROOT,
+  spawnCoordinator,
+  type SpawnedCoordinator,
+} from "./_util.ts";
+
+export interface JobsOptions {
+  tasks: number;
+  workers: number;
+  concurrency: number;
+}
+
+/** Lines of a results stream, counted as they arrive, with peak RSS sampled meanwhile. */
+async function stream(
+  c: SpawnedCoordinator,
+  id: string,
+  query: string,
+): Promise<{ lines: number; perS: number; peakMiB: number }> {
+  let peak = c.rssMiB();
+  const sampler = setInterval(() => (peak = Math.max(peak, c.rssMiB())), 20);
+  const t0 = performance.now();
+  let lines = 0;
+  try {
+    const res = await fetch(`${c.api}/jobs/${id}/results${query}`);
+    if (!res.ok) throw new Error(`results: ${res.status}`);
+    for await (const chunk of res.body!) {
+      for (const b of chunk) if (b === 10) lines++;
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  return { lines, perS: lines / ((performance.now() - t0) / 1000), peakMiB: peak };
+}
+
+export async function benchJobs(
+  o: JobsOptions = { tasks: 100_000, workers: 2, concurrency: 8 },
+): Promise<Record<string, number>> {
+  const c = await spawnCoordinator();
+  const procs = Array.from({ length: o.workers }, (_, i) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "worker.ts",
+        "--coordinator",
+        c.url,
+        "--concurrency",
+        String(o.concurrency),
+        "--worker-id",
+        `jobs-${i}`,
+        "--types",
+        "demo.echo",
+        "--nice",
+        "0",
+      ],
+      cwd: REPO_ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn());
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await (await fetch(`${c.api}/stats`)).json()).workersOnline < o.workers) {
+      if (Date.now() > deadline) throw new Error("workers did not connect");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const before = await committerStats(c.api);
+    const t0 = performance.now();
+    const job = await post(c.api, "/jobs", {
+      type: "demo.echo",
+      name: "bench",
+      inputs: Array.from({ length: o.tasks }, () => ({})),
+    });
+    const createS = (performance.now() - t0) / 1000;
+    progress(`created a job of ${fmt(o.tasks)} tasks in ${fmt(createS, 2)} s`);
+    let last = 0;
+    for (;;) {
+      const j = await (await fetch(`${c.api}/jobs/${job.id}`)).json();
+      if (j.status !== "running") break;
+      if (j.progress.finished - last >= o.tasks / 10) {
+        last = j.progress.finished;
+        progress(`${fmt(j.progress.finished)} finished, ${fmt(j.throughput)} tasks/s`);
+      }
+      if (performance.now() - t0 > 1_800_000) throw new Error(`stuck at ${j.progress.finished}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const tasksPerS = o.tasks / ((performance.now() - t0) / 1000);
+    const cost = perTask(before, await committerStats(c.api), o.tasks);
+    progress(`finished: ${fmt(tasksPerS)} tasks/s; ${describePerTask(cost)}`);
+    for (const p of procs) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+    const rssBefore = c.rssMiB();
+    const completion = await stream(c, job.id, "");
+    const input = await stream(c, job.id, "?order=input");
+    if (completion.lines !== o.tasks || input.lines !== o.tasks) {
+      throw new Error(`streamed ${completion.lines} / ${input.lines} of ${o.tasks} lines`);
+    }
+    return {
+      tasks: o.tasks,
+      createdPerS: o.tasks / createS,
+      tasksPerS,
+      mutationsPerTask: cost.mutationsPerTask,
+      sumsPerTask: cost.sumsPerTask,
+      completionResultsPerS: completion.perS,
+      inputResultsPerS: input.perS,
+      rssBeforeStreamMiB: rssBefore,
+      rssPeakStreamMiB: Math.max(completion.peakMiB, input.peakMiB),
+    };
+  } finally {
+    for (const p of procs) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+      await p.status;
+    }
+    await c.stop();
+  }
+}
+
+if (import.meta.main) {
+  const n = Number(Deno.args[0] ?? 100_000);
+  for (const [k, v] of Object.entries(await benchJobs({ tasks: n, workers: 2, concurrency: 8 }))) {
+    console.log(`${k}: ${fmt(v, 2)}`);
+  }
+}
