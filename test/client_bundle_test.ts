@@ -49,72 +49,84 @@ Deno.test("GET /client.js answers with an ETag and 304 to If-None-Match", async 
   assert.ok((await tgz.bytes()).length > 1000);
 });
 
-Deno.test("a Deno script outside the repo imports /client.js and runs tasks and a job", async () => {
+// One coordinator and one worker process for both: a worker takes seconds to start.
+Deno.test("the SDK from outside the repository, on a coordinator with a worker process", async (t) => {
   await using c = await testCoordinator();
   const w = spawnWorker(["--coordinator", c.url]);
-  const dir = await Deno.makeTempDir({ prefix: "tessera-deno-client-" });
   try {
-    await Deno.writeTextFile(`${dir}/main.ts`, SCRIPT(`${c.url}/client.js`, c.api));
-    const host = new URL(c.url).host;
-    const out = await run(
-      Deno.execPath(),
-      [
-        "run",
-        "--no-config",
-        `--allow-import=${host}`,
-        `--allow-net=${host}`,
-        "main.ts",
-      ],
-      dir,
-      { DENO_DIR: `${dir}/.deno` },
+    await t.step(
+      "a Deno script in a temp folder imports /client.js and runs tasks and a job",
+      async () => {
+        const dir = await Deno.makeTempDir({ prefix: "tessera-deno-client-" });
+        try {
+          await Deno.writeTextFile(`${dir}/main.ts`, SCRIPT(`${c.url}/client.js`, c.api));
+          const host = new URL(c.url).host;
+          const out = await run(
+            Deno.execPath(),
+            [
+              "run",
+              "--no-config",
+              `--allow-import=${host}`,
+              `--allow-net=${host}`,
+              "main.ts",
+            ],
+            dir,
+            { DENO_DIR: `${dir}/.deno` },
+          );
+          assert.equal(out.code, 0, out.stderr);
+          assert.deepEqual(JSON.parse(out.stdout), EXPECTED);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
     );
-    assert.equal(out.code, 0, out.stderr);
-    assert.deepEqual(JSON.parse(out.stdout), EXPECTED);
+    await t.step(
+      "a Node project npm-installs /client.tgz and runs tasks and a job with it",
+      async () => {
+        const dir = await Deno.makeTempDir({ prefix: "tessera-node-client-" });
+        try {
+          await Deno.writeTextFile(
+            `${dir}/package.json`,
+            JSON.stringify({
+              name: "uses-tessera",
+              version: "1.0.0",
+              private: true,
+              type: "module",
+            }),
+          );
+          const install = await run("npm", [
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            `${c.url}/client.tgz`,
+          ], dir);
+          assert.equal(install.code, 0, install.stderr);
+          const pkg = JSON.parse(
+            await Deno.readTextFile(`${dir}/node_modules/@tessera/client/package.json`),
+          );
+          assert.equal(pkg.types, "./client.d.ts");
+          for (
+            const f of [
+              "client.d.ts",
+              "protocol.d.ts",
+              "client/errors.d.ts",
+              "node_modules/zod/index.d.cts",
+            ]
+          ) {
+            await Deno.stat(`${dir}/node_modules/@tessera/client/${f}`);
+          }
+          await Deno.writeTextFile(`${dir}/main.mjs`, SCRIPT("@tessera/client", c.api));
+          const out = await run("node", ["main.mjs"], dir);
+          assert.equal(out.code, 0, out.stderr);
+          assert.deepEqual(JSON.parse(out.stdout), EXPECTED);
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      },
+    );
   } finally {
     w.kill();
     await w.status;
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("a Node project npm-installs /client.tgz and runs tasks and a job with it", async () => {
-  await using c = await testCoordinator();
-  const w = spawnWorker(["--coordinator", c.url]);
-  const dir = await Deno.makeTempDir({ prefix: "tessera-node-client-" });
-  try {
-    await Deno.writeTextFile(
-      `${dir}/package.json`,
-      JSON.stringify({ name: "uses-tessera", version: "1.0.0", private: true, type: "module" }),
-    );
-    const install = await run("npm", [
-      "install",
-      "--no-audit",
-      "--no-fund",
-      "--loglevel=error",
-      `${c.url}/client.tgz`,
-    ], dir);
-    assert.equal(install.code, 0, install.stderr);
-    const pkg = JSON.parse(
-      await Deno.readTextFile(`${dir}/node_modules/@tessera/client/package.json`),
-    );
-    assert.equal(pkg.types, "./client.d.ts");
-    for (
-      const f of [
-        "client.d.ts",
-        "protocol.d.ts",
-        "client/errors.d.ts",
-        "node_modules/zod/index.d.cts",
-      ]
-    ) {
-      await Deno.stat(`${dir}/node_modules/@tessera/client/${f}`);
-    }
-    await Deno.writeTextFile(`${dir}/main.mjs`, SCRIPT("@tessera/client", c.api));
-    const out = await run("node", ["main.mjs"], dir);
-    assert.equal(out.code, 0, out.stderr);
-    assert.deepEqual(JSON.parse(out.stdout), EXPECTED);
-  } finally {
-    w.kill();
-    await w.status;
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -17,33 +17,103 @@ const freePort = () => {
   return port;
 };
 
-Deno.test("createJob() results() streams every result once, in completion and in input order", async () => {
+// One coordinator and one worker process for these steps: a worker takes seconds to start on a
+// loaded machine.
+Deno.test("the SDK's job handle and map() on a coordinator with a worker process", async (t) => {
   await using c = await testCoordinator();
   const w = spawnWorker(["--coordinator", c.url, "--concurrency", "4"]);
   try {
-    const tessera = createClient({ baseUrl: c.api });
-    const inputs = Array.from({ length: 300 }, (_, i) => ({ i }));
-    const job = await tessera.createJob("demo.echo", inputs, { name: "echo 300" });
-    const byCompletion: JobResultLine[] = [];
-    for await (const line of job.results({ follow: true })) byCompletion.push(line);
-    assert.equal(byCompletion.length, 300);
-    assert.deepEqual(
-      byCompletion.map((l) => l.index).sort((a, b) => a - b),
-      inputs.map((_, i) => i),
-      "each index once",
+    await t.step(
+      "createJob() results() streams every result once, in completion and in input order",
+      async () => {
+        const tessera = createClient({ baseUrl: c.api });
+        const inputs = Array.from({ length: 200 }, (_, i) => ({ i }));
+        const job = await tessera.createJob("demo.echo", inputs, { name: "echo 200" });
+        const byCompletion: JobResultLine[] = [];
+        for await (const line of job.results({ follow: true })) byCompletion.push(line);
+        assert.equal(byCompletion.length, 200);
+        assert.deepEqual(
+          byCompletion.map((l) => l.index).sort((a, b) => a - b),
+          inputs.map((_, i) => i),
+          "each index once",
+        );
+        assert.ok(byCompletion.every((l) => l.status === "completed"));
+
+        const byInput: unknown[] = [];
+        for await (const line of job.results({ order: "input" })) byInput.push(line.result);
+        assert.deepEqual(byInput, inputs);
+
+        const status = await job.status();
+        assert.equal(status.status, "completed");
+        assert.equal(status.counts.completed, 200);
+        assert.equal(status.progress.fraction, 1);
+        assert.equal((await tessera.job(job.id).status()).name, "echo 200");
+        assert.ok((await tessera.jobs()).jobs.some((j) => j.id === job.id));
+      },
     );
-    assert.ok(byCompletion.every((l) => l.status === "completed"));
 
-    const byInput: unknown[] = [];
-    for await (const line of job.results({ order: "input" })) byInput.push(line.result);
-    assert.deepEqual(byInput, inputs);
+    await t.step("an open job takes append() until close(), then finishes", async () => {
+      const tessera = createClient({ baseUrl: c.api });
+      const job = await tessera.createJob("demo.echo", [{ n: 0 }], { open: true });
+      const appended = await job.append([{ n: 1 }, { n: 2 }]);
+      assert.equal(appended.firstIndex, 1);
+      assert.equal(appended.count, 2);
+      assert.equal((await job.status()).open, true);
+      await job.close();
+      const done = await job.wait({ intervalMs: 50 });
+      assert.equal(done.status, "completed");
+      const results: unknown[] = [];
+      for await (const l of job.results({ order: "input" })) results.push(l.result);
+      assert.deepEqual(results, [{ n: 0 }, { n: 1 }, { n: 2 }]);
+      await assert.rejects(() => job.append([{ n: 3 }]), (e) => e instanceof ApiRequestError);
+    });
 
-    const status = await job.status();
-    assert.equal(status.status, "completed");
-    assert.equal(status.counts.completed, 300);
-    assert.equal(status.progress.fraction, 1);
-    assert.equal((await tessera.job(job.id).status()).name, "echo 300");
-    assert.ok((await tessera.jobs()).jobs.some((j) => j.id === job.id));
+    await t.step("cancel() ends a running job's tasks and its result stream", async () => {
+      const tessera = createClient({ baseUrl: c.api });
+      const job = await tessera.createJob(
+        "demo.sleep",
+        Array.from({ length: 20 }, () => ({ ms: 20_000 })),
+      );
+      const lines: JobResultLine[] = [];
+      const reading = (async () => {
+        for await (const l of job.results({ follow: true })) lines.push(l);
+      })();
+      // Wait until the worker runs some, so the cancel reaches live leases too.
+      while ((await job.status()).counts.processing === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const { affected } = await job.cancel();
+      assert.equal(affected, 20);
+      await reading;
+      assert.equal(lines.length, 20);
+      assert.ok(lines.every((l) => l.status === "cancelled"));
+      assert.equal((await job.wait()).status, "cancelled");
+    });
+
+    await t.step(
+      "map() resolves with input-order results and reports growing progress fractions",
+      async () => {
+        const tessera = createClient({ baseUrl: c.api });
+        const ranges = Array.from({ length: 40 }, (_, i) => ({ from: i * 100, to: (i + 1) * 100 }));
+        const seen: { done: number; fraction: number }[] = [];
+        const results = await tessera.map<{ from: number; count: number }>("primes.count", ranges, {
+          onProgress: (p) => seen.push(p),
+          progressEveryMs: 50,
+        });
+        assert.deepEqual(results.map((r) => r.from), ranges.map((r) => r.from));
+        assert.equal(results.reduce((a, r) => a + r.count, 0), 550, "pi(4000) = 550");
+        assert.deepEqual(seen.at(-1), { total: 40, done: 40, failed: 0, fraction: 1 });
+        assert.ok(seen.every((p, i) => i === 0 || p.fraction >= seen[i - 1]!.fraction));
+
+        await assert.rejects(
+          () =>
+            tessera.map("demo.sleep", [{ ms: 1 }, { ms: 1, fail: "permanent" }], {
+              maxAttempts: 1,
+            }),
+          (e) => e instanceof TaskFailedError && e.task.status === "failed",
+        );
+      },
+    );
   } finally {
     await stopWorker(w);
   }
@@ -59,7 +129,7 @@ Deno.test("results() resumes after its cursor when the coordinator restarts mid-
     const tessera = createClient({ baseUrl: coordinator.api });
     const job = await tessera.createJob(
       "demo.sleep",
-      Array.from({ length: 60 }, () => ({ ms: 40 })),
+      Array.from({ length: 30 }, () => ({ ms: 20 })),
     );
     const seen: number[] = [];
     let restarted = false;
@@ -73,87 +143,11 @@ Deno.test("results() resumes after its cursor when the coordinator restarts mid-
       }
     }
     assert.ok(restarted);
-    assert.deepEqual(seen, Array.from({ length: 60 }, (_, i) => i), "every line once, in order");
+    assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i), "every line once, in order");
   } finally {
     await stopWorker(w);
     coordinator.child.kill("SIGTERM");
     await coordinator.child.status;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-});
-
-Deno.test("an open job takes append() until close(), then finishes", async () => {
-  await using c = await testCoordinator();
-  const w = spawnWorker(["--coordinator", c.url]);
-  try {
-    const tessera = createClient({ baseUrl: c.api });
-    const job = await tessera.createJob("demo.echo", [{ n: 0 }], { open: true });
-    const appended = await job.append([{ n: 1 }, { n: 2 }]);
-    assert.equal(appended.firstIndex, 1);
-    assert.equal(appended.count, 2);
-    assert.equal((await job.status()).open, true);
-    await job.close();
-    const done = await job.wait({ intervalMs: 50 });
-    assert.equal(done.status, "completed");
-    const results: unknown[] = [];
-    for await (const l of job.results({ order: "input" })) results.push(l.result);
-    assert.deepEqual(results, [{ n: 0 }, { n: 1 }, { n: 2 }]);
-    await assert.rejects(() => job.append([{ n: 3 }]), (e) => e instanceof ApiRequestError);
-  } finally {
-    await stopWorker(w);
-  }
-});
-
-Deno.test("cancel() ends a running job's tasks and its result stream", async () => {
-  await using c = await testCoordinator();
-  const w = spawnWorker(["--coordinator", c.url, "--concurrency", "2"]);
-  try {
-    const tessera = createClient({ baseUrl: c.api });
-    const job = await tessera.createJob(
-      "demo.sleep",
-      Array.from({ length: 20 }, () => ({ ms: 20_000 })),
-    );
-    const lines: JobResultLine[] = [];
-    const reading = (async () => {
-      for await (const l of job.results({ follow: true })) lines.push(l);
-    })();
-    // Wait until the worker runs some, so the cancel reaches live leases too.
-    while ((await job.status()).counts.processing === 0) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const { affected } = await job.cancel();
-    assert.equal(affected, 20);
-    await reading;
-    assert.equal(lines.length, 20);
-    assert.ok(lines.every((l) => l.status === "cancelled"));
-    assert.equal((await job.wait()).status, "cancelled");
-  } finally {
-    await stopWorker(w);
-  }
-});
-
-Deno.test("map() resolves with input-order results and reports growing progress fractions", async () => {
-  await using c = await testCoordinator();
-  const w = spawnWorker(["--coordinator", c.url, "--concurrency", "4"]);
-  try {
-    const tessera = createClient({ baseUrl: c.api });
-    const ranges = Array.from({ length: 40 }, (_, i) => ({ from: i * 100, to: (i + 1) * 100 }));
-    const seen: { done: number; fraction: number }[] = [];
-    const results = await tessera.map<{ from: number; count: number }>("primes.count", ranges, {
-      onProgress: (p) => seen.push(p),
-      progressEveryMs: 50,
-    });
-    assert.deepEqual(results.map((r) => r.from), ranges.map((r) => r.from));
-    assert.equal(results.reduce((a, r) => a + r.count, 0), 550, "pi(4000) = 550");
-    assert.deepEqual(seen.at(-1), { total: 40, done: 40, failed: 0, fraction: 1 });
-    assert.ok(seen.every((p, i) => i === 0 || p.fraction >= seen[i - 1]!.fraction));
-
-    await assert.rejects(
-      () =>
-        tessera.map("demo.sleep", [{ ms: 1 }, { ms: 1, fail: "permanent" }], { maxAttempts: 1 }),
-      (e) => e instanceof TaskFailedError && e.task.status === "failed",
-    );
-  } finally {
-    await stopWorker(w);
   }
 });
