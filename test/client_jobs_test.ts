@@ -52,6 +52,24 @@ Deno.test("the SDK's job handle and map() on a coordinator with a worker process
       },
     );
 
+    await t.step(
+      "createJob() sends inputs over a request's size in pieces and closes the job after the last",
+      async () => {
+        const tessera = createClient({ baseUrl: c.api });
+        // 300 inputs of 4 KB: about 1.2 MiB of JSON, two requests (create open, append, close).
+        const inputs = Array.from({ length: 300 }, (_, i) => ({ i, pad: "x".repeat(4000) }));
+        const job = await tessera.createJob("demo.echo", inputs);
+        const created = await job.status();
+        assert.equal(created.counts.total, 300);
+        assert.equal(created.open, false, "closed after the last piece");
+        const indexes: number[] = [];
+        for await (const line of job.results({ follow: true, order: "input" })) {
+          indexes.push((line.result as { i: number }).i);
+        }
+        assert.deepEqual(indexes, inputs.map((_, i) => i));
+      },
+    );
+
     await t.step("an open job takes append() until close(), then finishes", async () => {
       const tessera = createClient({ baseUrl: c.api });
       const job = await tessera.createJob("demo.echo", [{ n: 0 }], { open: true });
