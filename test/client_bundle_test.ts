@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { clientBundle } from "../coordinator/http/client_assets.ts";
 import { testCoordinator } from "./_helpers.ts";
 import { spawnWorker } from "./_worker_helpers.ts";
+import { hasChromium, withBrowser } from "./_browser.ts";
 
 // The build is skipped when dist/client/ is fresh (deno task build made it).
 await clientBundle.build();
@@ -125,6 +126,26 @@ Deno.test("the SDK from outside the repository, on a coordinator with a worker p
         }
       },
     );
+    await t.step({
+      name: "a page in Chromium imports /client.js and runs a job with it",
+      ignore: !hasChromium(),
+      fn: () =>
+        withBrowser(async (browser) => {
+          const page = await browser.newPage();
+          await page.goto(`${c.url}/api/health`);
+          const got = await page.evaluate(async (api) => {
+            const { createClient } = await import("/client.js");
+            const tessera = createClient({ baseUrl: api });
+            const job = await tessera.createJob("demo.echo", [{ n: 1 }, { n: 2 }]);
+            const lines = [];
+            for await (const l of job.results({ follow: true, order: "input" })) {
+              lines.push(l.result);
+            }
+            return { lines, mapped: await tessera.map("demo.echo", [{ n: 3 }]) };
+          }, c.api);
+          assert.deepEqual(got, { lines: [{ n: 1 }, { n: 2 }], mapped: [{ n: 3 }] });
+        }),
+    });
   } finally {
     w.kill();
     await w.status;
