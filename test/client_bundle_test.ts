@@ -34,7 +34,7 @@ const EXPECTED = {
   status: "completed",
 };
 
-Deno.test("GET /client.js answers with an ETag and 304 to If-None-Match", async () => {
+Deno.test("GET /client.js answers with an ETag, 304 to If-None-Match, gzip when accepted", async () => {
   await using c = await testCoordinator();
   const first = await fetch(`${c.url}/client.js`);
   assert.equal(first.status, 200);
@@ -45,6 +45,12 @@ Deno.test("GET /client.js answers with an ETag and 304 to If-None-Match", async 
   const again = await fetch(`${c.url}/client.js`, { headers: { "if-none-match": etag } });
   assert.equal(again.status, 304);
   await again.body?.cancel();
+  // Gzipped to those who accept it (fetch does), as a representation with its own ETag.
+  const plain = await fetch(`${c.url}/client.js`, { headers: { "accept-encoding": "identity" } });
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.notEqual(plain.headers.get("etag"), etag);
+  assert.equal(plain.headers.get("vary"), "accept-encoding");
+  await plain.body?.cancel();
   const tgz = await fetch(`${c.url}/client.tgz`);
   assert.equal(tgz.headers.get("content-type"), "application/gzip");
   assert.ok((await tgz.bytes()).length > 1000);

@@ -9,7 +9,8 @@
  *   ride inside the tarball as a bundled dependency (nothing is fetched from a registry; at run
  *   time zod is in the bundle).
  *
- * Both are answered with a strong ETag (their SHA-256) and revalidated by clients.
+ * Both are answered with a strong ETag (their SHA-256) and revalidated by clients; `client.js`
+ * gzipped (made once per build) to clients that accept it.
  *
  * @module
  */
@@ -192,6 +193,8 @@ interface Served {
   mtime: number;
   body: Uint8Array<ArrayBuffer>;
   etag: string;
+  /** The body gzipped, made on first demand (the tarball is gzip already). */
+  gzip?: Promise<Uint8Array<ArrayBuffer>>;
 }
 const served = new Map<string, Served>();
 
@@ -206,14 +209,17 @@ async function readServed(file: string): Promise<Served | null> {
   const body = await Deno.readFile(path);
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
   const hex = [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  const entry = { mtime, body, etag: `"${hex}"` };
+  const entry: Served = { mtime, body, etag: `"${hex}"` };
   served.set(file, entry);
   return entry;
 }
 
+const gzipped = (body: Uint8Array<ArrayBuffer>) =>
+  new Response(new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"))).bytes();
+
 let warnedUnbuilt = false;
 
-async function serveBuilt(c: Context, log: Logger, file: string, type: string) {
+async function serveBuilt(c: Context, log: Logger, file: string, type: string, compress: boolean) {
   const entry = await readServed(file);
   if (!entry) {
     const hint = "The client SDK is not built: run `deno task build` (`deno task start` does).";
@@ -221,19 +227,26 @@ async function serveBuilt(c: Context, log: Logger, file: string, type: string) {
     warnedUnbuilt = true;
     return c.text(`${hint}\n`, 503);
   }
-  const headers = {
-    etag: entry.etag,
+  // The gzipped body is another representation, so it has an ETag of its own.
+  const gzip = compress && /\bgzip\b/.test(c.req.header("accept-encoding") ?? "");
+  const etag = gzip ? entry.etag.replace(/"$/, '-gz"') : entry.etag;
+  const headers: Record<string, string> = {
+    etag,
     // Revalidated on every use: a coordinator upgrade must reach clients at once.
     "cache-control": "public, no-cache",
     "access-control-allow-origin": "*",
     "x-content-type-options": "nosniff",
+    ...(compress ? { vary: "accept-encoding" } : {}),
   };
-  // Deno.serve compresses on the fly and marks the ETag weak (W/) when it does.
   const asked = c.req.header("if-none-match")?.split(",").map((t) => t.trim().replace(/^W\//, ""));
-  if (asked?.includes(entry.etag) || asked?.includes("*")) {
-    return c.body(null, 304, headers);
-  }
-  return c.body(entry.body, 200, { ...headers, "content-type": type });
+  if (asked?.includes(etag) || asked?.includes("*")) return c.body(null, 304, headers);
+  if (!gzip) return c.body(entry.body, 200, { ...headers, "content-type": type });
+  entry.gzip ??= gzipped(entry.body);
+  return c.body(await entry.gzip, 200, {
+    ...headers,
+    "content-type": type,
+    "content-encoding": "gzip",
+  });
 }
 
 /**
@@ -248,10 +261,10 @@ async function serveBuilt(c: Context, log: Logger, file: string, type: string) {
 export function clientRoutes(log: Logger): Hono {
   const app = new Hono();
   app.get("/client.js", function clientModule(c) {
-    return serveBuilt(c, log, "client.js", "text/javascript; charset=utf-8");
+    return serveBuilt(c, log, "client.js", "text/javascript; charset=utf-8", true);
   });
   app.get("/client.tgz", function clientPackage(c) {
-    return serveBuilt(c, log, "client.tgz", "application/gzip");
+    return serveBuilt(c, log, "client.tgz", "application/gzip", false);
   });
   return app;
 }
