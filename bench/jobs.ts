@@ -16,6 +16,7 @@ import {
   spawnCoordinator,
   type SpawnedCoordinator,
 } from "./_util.ts";
+import { jobDonePrefix } from "../coordinator/store/keys.ts";
 
 export interface JobsOptions {
   tasks: number;
@@ -105,6 +106,13 @@ export async function benchJobs(
         p.kill("SIGKILL");
       } catch { /* gone */ }
     }
+    // The ceiling on this machine now: the same range read raw, from this process.
+    const kv = await Deno.openKv(`${c.dir}/tessera.sqlite`);
+    const r0 = performance.now();
+    let raw = 0;
+    for await (const _ of kv.list({ prefix: jobDonePrefix(job.id) }, { batchSize: 1000 })) raw++;
+    const rawListPerS = raw / ((performance.now() - r0) / 1000);
+    kv.close();
     const rssBefore = c.rssMiB();
     const completion = await stream(c, job.id, "");
     const input = await stream(c, job.id, "?order=input");
@@ -119,6 +127,7 @@ export async function benchJobs(
       sumsPerTask: cost.sumsPerTask,
       completionResultsPerS: completion.perS,
       inputResultsPerS: input.perS,
+      rawListPerS,
       rssBeforeStreamMiB: rssBefore,
       rssPeakStreamMiB: Math.max(completion.peakMiB, input.peakMiB),
     };

@@ -447,6 +447,8 @@ Deno.test({
         [`/tasks/${NOSUCH}/complete`, auth.worker],
         [`/tasks/${NOSUCH}/fail`, auth.worker],
         [`/tasks/${NOSUCH}/release`, auth.worker],
+        ["/jobs", auth.b],
+        [`/jobs/${NOSUCH}/tasks`, auth.b],
       ];
       const cursors = [
         "%F0%9F%98%80",
@@ -657,6 +659,22 @@ Deno.test({
       await call("POST", "/leases/report", {
         items: [{ taskId: tourTask.id, leaseId: "gone", result: 1 }],
       }, auth.worker);
+      // The job routes, once each, on a job of the edge queue.
+      const tourJob = (await call("POST", "/jobs", {
+        type: "demo.echo",
+        queue: "edge",
+        inputs: [{ a: 1 }],
+        open: true,
+      }, auth.b))!.json;
+      await call("POST", `/jobs/${tourJob.id}/tasks`, { inputs: [{ a: 2 }] }, auth.b);
+      await call("GET", "/jobs?status=running", undefined, auth.b);
+      await call("GET", `/jobs/${tourJob.id}`, undefined, auth.b);
+      await call("GET", `/jobs/${tourJob.id}/results?order=input`, undefined, auth.b);
+      await call("GET", `/jobs/${tourJob.id}/results?after=bad`, undefined, auth.b);
+      await call("POST", `/jobs/${tourJob.id}/close`, undefined, auth.b);
+      await call("POST", `/jobs/${tourJob.id}/cancel`, undefined, auth.b);
+      await call("POST", `/jobs/${tourJob.id}/retry`, undefined, auth.b);
+      await call("DELETE", `/jobs/${tourJob.id}`, undefined, auth.b);
       const edgeMs = Date.now() - edgeStarted;
 
       // ---- The fuzzers.

@@ -15,6 +15,7 @@
  * @module
  */
 import { JOB_LIMITS, type JobResultLine } from "../../shared/protocol.ts";
+import { CANCELLED_ERROR } from "./job_writes.ts";
 import type { Ctx } from "../context.ts";
 import {
   decodeJobDoneKey,
@@ -32,6 +33,17 @@ import { isFinished, readCounts, readJobEntry } from "./job_view.ts";
 const SETTLE_MS = 1000;
 const WINDOW_MS = 5000;
 const POLL_MS = 100;
+
+/**
+ * One result line: its JSON (a `JobResultLine`) and its cursor. The streams yield null before
+ * they wait for more: the lines so far should go out now.
+ */
+export interface Line {
+  json: string;
+  cursor: string;
+}
+
+const decoder = new TextDecoder();
 
 export interface ResultsOptions {
   order: "completion" | "input";
@@ -64,7 +76,7 @@ export function jobResults(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<JobResultLine> {
+): AsyncGenerator<Line | null> {
   return o.order === "input" ? inputOrder(ctx, job, o) : completionOrder(ctx, job, o);
 }
 
@@ -79,7 +91,7 @@ async function* completionOrder(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<JobResultLine> {
+): AsyncGenerator<Line | null> {
   const resume = parseCompletionCursor(o.after);
   const prefix = jobDonePrefix(job.id);
   const floorKey: Deno.KvKey | null = resume ? jobDoneKey(job.id, resume.at, resume.taskId) : null;
@@ -101,12 +113,14 @@ async function* completionOrder(
     let stopped = false;
     while (!stopped && !o.signal.aborted) {
       const page = await Array.fromAsync(
-        ctx.kv.list<JobDoneEntry>({ start, end: [...prefix, Infinity] }, {
+        ctx.kv.list<Uint8Array | JobDoneEntry>({ start, end: [...prefix, Infinity] }, {
           limit: JOB_LIMITS.resultsPage,
           batchSize: JOB_LIMITS.resultsPage,
         }),
       );
-      const lines: Array<{ e: Deno.KvEntry<JobDoneEntry>; at: number; taskId: string }> = [];
+      const lines: Array<
+        { e: Deno.KvEntry<Uint8Array | JobDoneEntry>; at: number; taskId: string }
+      > = [];
       for (const e of page) {
         const { at, taskId } = decodeJobDoneKey(e.key);
         if (floorKey && sameKey(e.key, floorKey)) continue;
@@ -119,15 +133,21 @@ async function* completionOrder(
         }
         lines.push({ e, at, taskId });
       }
-      const shown = await withResults(ctx, lines.map((l) => [l.taskId, l.e.value]));
-      for (const [i, line] of shown.entries()) {
-        const l = lines[i];
+      const apart = await resultsApart(ctx, lines.map((l) => [l.taskId, l.e.value]));
+      for (const l of lines) {
         if (!finished) sent.set(l.taskId, l.at);
         if (l.at >= newestAt) {
           newestAt = l.at;
           lastKey = l.e.key;
         }
-        yield { ...line, cursor: `c${l.at}.${l.taskId}` };
+        const cursor = `c${l.at}.${l.taskId}`;
+        const v = l.e.value;
+        yield v instanceof Uint8Array
+          ? { json: `${decoder.decode(v)},"cursor":"${cursor}"}`, cursor }
+          : {
+            json: JSON.stringify({ ...lineOf(l.taskId, v, apart.get(l.taskId)), cursor }),
+            cursor,
+          };
       }
       if (sent.size > 2 * JOB_LIMITS.resultsPage) {
         for (const [id, at] of sent) if (at < newestAt - WINDOW_MS) sent.delete(id);
@@ -137,6 +157,7 @@ async function* completionOrder(
     }
     if (o.signal.aborted || finished) return;
     if (!o.follow && settled >= until) return;
+    yield null;
     await sleep(POLL_MS, o.signal);
   }
 }
@@ -149,22 +170,24 @@ const compareAt = (key: Deno.KvKey, floor: Deno.KvKey) =>
 const sameKey = (a: Deno.KvKey, b: Deno.KvKey) =>
   a.length === b.length && a.every((p, i) => p === b[i]);
 
-/** Lines for completion entries, reading the tasks whose results were too large to copy. */
-async function withResults(
+/** The tasks whose results were too large to copy into their completion entries. */
+async function resultsApart(
   ctx: Ctx,
-  entries: Array<[taskId: string, JobDoneEntry]>,
-): Promise<Array<Omit<JobResultLine, "cursor">>> {
-  const apart = entries.filter(([, e]) => e.apart).map(([id]) => id);
+  entries: Array<[taskId: string, Uint8Array | JobDoneEntry]>,
+): Promise<Map<string, StoredTask>> {
+  const apart = entries.filter(([, e]) => !(e instanceof Uint8Array) && e.apart).map(([id]) => id);
   const tasks = new Map<string, StoredTask>();
   if (apart.length > 0) {
     const read = await Promise.all(apart.map((id) => ctx.kv.get<StoredTask>(taskKey(id))));
     for (const t of await presentTasks(ctx, read.map((r) => r.value))) if (t) tasks.set(t.id, t);
   }
-  return entries.map(([id, e]) => lineOf(id, e, tasks.get(id)));
+  return tasks;
 }
 
 function lineOf(id: string, e: JobDoneEntry, task?: StoredTask): Omit<JobResultLine, "cursor"> {
-  if (e.status !== "completed") return { index: e.index, id, status: e.status, error: e.error };
+  if (e.status !== "completed") {
+    return { index: e.index, id, status: e.status, error: e.error ?? CANCELLED_ERROR };
+  }
   return { index: e.index, id, status: e.status, result: e.apart ? task?.result : e.result };
 }
 
@@ -179,7 +202,7 @@ async function* inputOrder(
   ctx: Ctx,
   job: JobRecord,
   o: ResultsOptions,
-): AsyncGenerator<JobResultLine> {
+): AsyncGenerator<Line | null> {
   let from = parseInputCursor(o.after);
   for (;;) {
     const finished = o.follow ? await finishedNow(ctx, job.id) : true;
@@ -194,11 +217,17 @@ async function* inputOrder(
       );
       const shown = await presentTasks(ctx, page.map((e) => e.value));
       for (const t of shown) {
-        if (!t) continue;
+        // Following, each index in turn: one not there yet (a batch still being written) or not
+        // ended is waited for.
+        if (!t) {
+          if (!o.follow) continue;
+          waiting = true;
+          break;
+        }
         const index = t.job?.index ?? 0;
         const ended = t.status === "completed" || t.status === "failed" ||
           t.status === "cancelled";
-        if (!ended) {
+        if (!ended || (o.follow && index !== from)) {
           if (o.follow) {
             waiting = true;
             break;
@@ -207,9 +236,11 @@ async function* inputOrder(
         }
         from = index + 1;
         const status = t.status as JobResultLine["status"];
-        yield status === "completed"
-          ? { index, id: t.id, status, result: t.result, cursor: `i${index}` }
-          : { index, id: t.id, status, error: t.error ?? undefined, cursor: `i${index}` };
+        const cursor = `i${index}`;
+        const line: JobResultLine = status === "completed"
+          ? { index, id: t.id, status, result: t.result, cursor }
+          : { index, id: t.id, status, error: t.error ?? CANCELLED_ERROR, cursor };
+        yield { json: JSON.stringify(line), cursor };
       }
       if (waiting) break;
       if (page.length < JOB_LIMITS.resultsPage) {
@@ -219,6 +250,7 @@ async function* inputOrder(
       if (!o.follow) from = (page.at(-1)!.value.job?.index ?? from) + 1;
     }
     if (o.signal.aborted || !o.follow || (finished && !waiting && from >= total)) return;
+    yield null;
     await sleep(POLL_MS, o.signal);
   }
 }

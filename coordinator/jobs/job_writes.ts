@@ -49,17 +49,32 @@ export function jobTransitionWrites(
       key: jobDoneKey(job.id, next.completedAt ?? now, from.id),
       value: entry,
     });
-    out.bytes += sizeBound(entry) + 100;
+    out.bytes += (entry instanceof Uint8Array ? entry.length : sizeBound(entry)) + 100;
   }
   return out;
 }
 
-function doneEntry(t: Task): JobDoneEntry {
+const encoder = new TextEncoder();
+
+/** The error line of a task cancelled before any attempt (it has no error of its own). */
+export const CANCELLED_ERROR = Object.freeze({
+  code: "cancelled" as const,
+  message: "the task was cancelled",
+  retryable: false,
+});
+
+/**
+ * The completion entry: the result line as UTF-8 JSON without its closing brace (a reader adds
+ * `,"cursor":…}` and writes it out as it is: no decoding, no re-encoding), or, for a result
+ * too large to copy, where to read it.
+ */
+function doneEntry(t: Task): Uint8Array | JobDoneEntry {
   const status = t.status as JobDoneEntry["status"];
   const index = t.job!.index;
-  if (status !== "completed") return { index, status, ...(t.error ? { error: t.error } : {}) };
-  const json = JSON.stringify(t.result ?? null);
-  return json.length <= INLINE_RESULT_BYTES
-    ? { index, status, result: t.result ?? null }
-    : { index, status, apart: true };
+  const line = status === "completed"
+    ? { index, id: t.id, status, result: t.result ?? null }
+    : { index, id: t.id, status, error: t.error ?? CANCELLED_ERROR };
+  const json = JSON.stringify(line);
+  if (json.length > INLINE_RESULT_BYTES) return { index, status, apart: true };
+  return encoder.encode(json.slice(0, -1));
 }

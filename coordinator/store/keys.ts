@@ -39,12 +39,14 @@
  * | ["job_owner", ownerKeyId, jobId]           | 1                | create by an API key       |
  * | ["job_idem", ownerKeyId | "", key]         | job id           | create with idempotencyKey |
  * | ["job_count", jobId, bucket]               | KvU64 (wrapping) | claim, a job task's change |
- * | ["job_done", jobId, at, taskId]            | JobDoneEntry     | a job task ends (retry: -) |
+ * | ["job_done", jobId, at, taskId]            | line bytes (**)  | a job task ends (retry: -) |
  * | ["job_active", jobId]                      | 1                | create; gone once finished |
  * | ["job_hook", jobId]                        | WebhookState     | finish (with callbackUrl)  |
  * | ["job_hook_due", jobId]                    | 1                | finish; gone once delivered|
  *
  * (*) `{ id, batch }` when written by a batch over one commit.
+ * (**) the result line's UTF-8 JSON without its closing brace, or a `JobDoneEntry` pointing at
+ * the task when the result is too large to copy (jobs/job_writes.ts).
  *
  * Why this shape:
  * - A task's status is "pending" in its record while it is leased: the lease records say it is

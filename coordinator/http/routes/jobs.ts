@@ -14,7 +14,6 @@ import {
   JobDeleteResponse,
   JobListQuery,
   JobPage,
-  type JobResultLine,
   JobResultsQuery,
 } from "../../../shared/protocol.ts";
 import { ownerOf, taskScope } from "../../auth/auth.ts";
@@ -22,7 +21,7 @@ import { createJob } from "../../jobs/create_job.ts";
 import { appendJob, closeJob } from "../../jobs/append_job.ts";
 import { cancelJob, retryJob } from "../../jobs/cancel_job.ts";
 import { deleteJob } from "../../jobs/delete_job.ts";
-import { jobResults } from "../../jobs/job_results.ts";
+import { jobResults, type Line } from "../../jobs/job_results.ts";
 import { jobView, visibleJob } from "../../jobs/job_view.ts";
 import { listJobs } from "../../jobs/list_jobs.ts";
 import { ApiFailure } from "../errors.ts";
@@ -186,8 +185,8 @@ export function jobRoutes({ ctx, stopping }: Deps) {
         signal: abort.signal,
       });
       const format = sse
-        ? (l: JobResultLine) => `id: ${l.cursor}\nevent: result\ndata: ${JSON.stringify(l)}\n\n`
-        : (l: JobResultLine) => JSON.stringify(l) + "\n";
+        ? (l: Line) => `id: ${l.cursor}\nevent: result\ndata: ${l.json}\n\n`
+        : (l: Line) => l.json + "\n";
       const enc = new TextEncoder();
       const finish = () => {
         c.req.raw.signal.removeEventListener("abort", stop);
@@ -205,6 +204,11 @@ export function jobRoutes({ ctx, stopping }: Deps) {
                 controller.close();
                 finish();
                 return;
+              }
+              if (next.value === null) {
+                // The stream waits for more: send what it has.
+                if (chunk) break;
+                continue;
               }
               chunk += format(next.value);
             }
