@@ -1,6 +1,6 @@
 /**
- * `deno task build`: builds the browser apps (the dashboard and the donate page) whose build is
- * missing or older than their sources; `--force` builds them all. `deno task start` runs it
+ * `deno task build`: builds the browser apps (the dashboard and the donate page) and the client
+ * SDK bundle (`/client.js`, `/client.tgz`) whose build is missing or older than their sources; `--force` builds them all. `deno task start` runs it
  * first, so the coordinator only ever serves finished builds and never builds inside a request.
  *
  * @module
@@ -8,9 +8,10 @@
 import type { Logger } from "../shared/logger.ts";
 import { dashboardApp, type ViteApp } from "./http/assets.ts";
 import { donateApp } from "./http/donate_assets.ts";
+import { clientBundle } from "./http/client_assets.ts";
 
-/** Every browser app the coordinator serves. */
-export const APPS: readonly ViteApp[] = [dashboardApp, donateApp];
+/** Every browser app the coordinator serves, and the client SDK bundle (`/client.js`). */
+export const APPS: readonly ViteApp[] = [dashboardApp, donateApp, clientBundle];
 
 export interface BuildAppsOptions {
   /** Build even the apps whose build is fresh. @default {false} */

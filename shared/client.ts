@@ -1,12 +1,15 @@
 /**
- * The client SDK: submit tasks and get their results. Universal (only `fetch`), so it runs in
- * Deno, browsers and Node.
+ * The client SDK: submit tasks and jobs and get their results. Universal (only `fetch`), so it
+ * runs in Deno, browsers and Node; the coordinator serves it bundled at `/client.js` and as an
+ * npm package at `/client.tgz`.
  *
  * @example
  * ```ts
  * const tessera = createClient({ baseUrl: "http://127.0.0.1:8787/api" });
  * const task = await tessera.submit("primes.count", { from: 0, to: 1_000_000 });
  * const { count } = await tessera.wait<{ count: number }>(task.id);
+ * const job = await tessera.createJob("primes.count", [{ from: 0, to: 100 }, { from: 100, to: 200 }]);
+ * for await (const line of job.results({ follow: true, order: "input" })) console.log(line.result);
  * const counts = await tessera.map("primes.count", [{ from: 0, to: 100 }, { from: 100, to: 200 }]);
  * ```
  *
@@ -14,12 +17,34 @@
  */
 import {
   ApiError,
+  type CreateJob,
+  Job,
+  JobPage,
+  type JobStatus,
   LIMITS,
   type Stats,
   type SubmitTask,
   Task,
-  type TaskError,
   type TaskStatus,
+} from "./protocol.ts";
+import { ApiRequestError, TaskFailedError, UNAVAILABLE } from "./client/errors.ts";
+import { type JobHandle, jobHandle, type JobTransport } from "./client/job_handle.ts";
+import { chunkInputs } from "./client/chunk_inputs.ts";
+
+export { ApiRequestError, TaskFailedError };
+export type { JobHandle, ResultsOptions, WaitOptions } from "./client/job_handle.ts";
+export type {
+  AppendJobResponse,
+  Job,
+  JobActionResponse,
+  JobCounts,
+  JobDeleteResponse,
+  JobPage,
+  JobResultLine,
+  JobStatus,
+  Task,
+  TaskError,
+  TaskStatus,
 } from "./protocol.ts";
 
 export interface ClientOptions {
@@ -36,39 +61,32 @@ export interface ClientOptions {
 /** Per-task options of a submission. */
 export type SubmitOptions = Omit<SubmitTask, "type" | "params">;
 
-/** The API refused a request. */
-export class ApiRequestError extends Error {
-  override name = "ApiRequestError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A task ended failed or cancelled; `task.error` says why. */
-export class TaskFailedError extends Error {
-  override name = "TaskFailedError";
-  readonly error: TaskError | null;
-  constructor(readonly task: Task) {
-    super(`task ${task.id} (${task.type}) ${task.status}: ${task.error?.message ?? "no error"}`);
-    this.error = task.error;
-  }
-}
+/** Options of a job: everything of `CreateJob` but its type and inputs. */
+export type JobOptions = Omit<CreateJob, "type" | "inputs">;
 
 export interface MapProgress {
   total: number;
+  /** Tasks completed. */
   done: number;
+  /** Tasks failed or cancelled. */
   failed: number;
+  /** The job's progress in [0, 1], running tasks' reported fractions included. */
+  fraction: number;
 }
 
-export interface MapOptions extends SubmitOptions {
+export interface MapOptions extends JobOptions {
+  /** Told the job's progress every `progressEveryMs` while it runs, and once at the end. */
   onProgress?: (progress: MapProgress) => void;
-  /** Cancel the unfinished tasks when one fails. @default true */
+  /** @default {500} */
+  progressEveryMs?: number;
+  /** Cancel the job's unfinished tasks when one fails. @default true */
   cancelOnError?: boolean;
+}
+
+export interface JobListFilter {
+  status?: JobStatus;
+  limit?: number;
+  cursor?: string;
 }
 
 export interface ListFilter {
@@ -81,9 +99,6 @@ export interface ListFilter {
 
 const FINAL = new Set(["completed", "failed", "cancelled"]);
 
-/** Answers that mean "this coordinator cannot serve now; another one may". */
-const UNAVAILABLE = new Set([502, 503, 504]);
-
 /** Creates a client for one coordinator, or for several that share a store (failover). */
 export function createClient(options: ClientOptions) {
   const bases = (Array.isArray(options.baseUrl) ? options.baseUrl : options.baseUrl.split(","))
@@ -93,11 +108,17 @@ export function createClient(options: ClientOptions) {
   const doFetch = options.fetch ?? fetch;
 
   /**
-   * One request. With several coordinators, a network error or a 502/503/504 moves on to the
-   * next one; only requests that are safe to repeat are repeated (`retry`), which is why
-   * submissions carry an idempotency key when there is more than one coordinator.
+   * One request, answered 2xx. With several coordinators, a network error or a 502/503/504
+   * moves on to the next one; only requests that are safe to repeat are repeated (`retry`),
+   * which is why submissions carry an idempotency key when there is more than one coordinator.
    */
-  async function call(method: string, path: string, body?: unknown, retry = method === "GET") {
+  async function send(
+    method: string,
+    path: string,
+    body?: unknown,
+    retry = method === "GET",
+    signal?: AbortSignal,
+  ): Promise<Response> {
     for (let tried = 0;; tried++) {
       const base = bases[current];
       let res: Response;
@@ -109,9 +130,10 @@ export function createClient(options: ClientOptions) {
             ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
           },
           body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
         });
       } catch (e) {
-        if (!retry || tried + 1 >= bases.length * 2) throw e;
+        if (!retry || signal?.aborted || tried + 1 >= bases.length * 2) throw e;
         current = (current + 1) % bases.length;
         await new Promise((r) => setTimeout(r, tried < bases.length ? 0 : 200));
         continue;
@@ -121,23 +143,25 @@ export function createClient(options: ClientOptions) {
         current = (current + 1) % bases.length;
         continue;
       }
+      if (res.ok) return res;
       const text = await res.text();
-      const json = text ? JSON.parse(text) : null;
-      if (!res.ok) {
-        const parsed = ApiError.safeParse(json);
-        const e = parsed.success
-          ? parsed.data.error
-          : { code: "http", message: text || res.statusText };
-        throw new ApiRequestError(
-          res.status,
-          e.code,
-          e.message,
-          "field" in e ? e.field : undefined,
-        );
-      }
-      return json;
+      const parsed = ApiError.safeParse(text ? safeJson(text) : null);
+      const e = parsed.success
+        ? parsed.data.error
+        : { code: "http", message: text || res.statusText };
+      throw new ApiRequestError(res.status, e.code, e.message, "field" in e ? e.field : undefined);
     }
   }
+
+  async function call(method: string, path: string, body?: unknown, retry = method === "GET") {
+    const text = await (await send(method, path, body, retry)).text();
+    return text ? JSON.parse(text) : null;
+  }
+
+  const transport: JobTransport = {
+    call,
+    stream: async (path, signal) => (await send("GET", path, undefined, true, signal)).body!,
+  };
   const failover = bases.length > 1;
   /** With failover, every submission gets a key, so a repeat on another coordinator is safe. */
   const keyed = <T extends { idempotencyKey?: string | undefined }>(t: T): T =>
@@ -201,57 +225,91 @@ export function createClient(options: ClientOptions) {
     },
 
     /**
-     * Runs `type` over every input and resolves with the results in input order. Rejects with
-     * `TaskFailedError` as soon as one task fails (cancelling the rest unless told not to).
+     * Creates a job: one task of `type` per input, in order. Inputs of any number and size are
+     * sent in request-sized pieces: the job is created open with the first and closed after the
+     * last (unless `open` is asked), so it never finishes early.
      */
-    async map<R = unknown>(type: string, inputs: unknown[], opts: MapOptions = {}): Promise<R[]> {
-      const { onProgress, cancelOnError = true, ...submitOpts } = opts;
-      const tasks = await client.submitMany(
-        inputs.map((params) => ({ ...submitOpts, type, params })),
+    async createJob(
+      type: string,
+      inputs: readonly unknown[],
+      opts: JobOptions = {},
+    ): Promise<JobHandle> {
+      const [first = [], ...rest] = chunkInputs(inputs);
+      const body = keyed({ ...opts, type, inputs: first, open: opts.open || rest.length > 0 });
+      const job = Job.parse(await call("POST", "/jobs", body, failover));
+      const handle = jobHandle(job.id, transport);
+      if (rest.length > 0) {
+        await handle.append(rest.flat());
+        if (!opts.open) await handle.close();
+      }
+      return handle;
+    },
+
+    /** The handle of an existing job. */
+    job(id: string): JobHandle {
+      return jobHandle(id, transport);
+    },
+
+    /** One page of jobs, newest first (a client key sees only its own). */
+    async jobs(filter: JobListFilter = {}): Promise<JobPage> {
+      const q = new URLSearchParams(
+        Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
       );
+      return JobPage.parse(await call("GET", `/jobs?${q}`));
+    },
+
+    /**
+     * Runs `type` over every input as one job and resolves with the results in input order.
+     * Rejects with `TaskFailedError` as soon as one task fails (cancelling the job's other tasks
+     * unless told not to).
+     */
+    async map<R = unknown>(
+      type: string,
+      inputs: readonly unknown[],
+      opts: MapOptions = {},
+    ): Promise<R[]> {
+      const { onProgress, progressEveryMs = 500, cancelOnError = true, ...jobOpts } = opts;
+      const job = await client.createJob(type, inputs, jobOpts);
       const results = new Array<R>(inputs.length);
-      const index = new Map(tasks.map((t, i) => [t.id, i]));
-      const open = new Set(tasks.map((t) => t.id));
-      const progress = { total: inputs.length, done: 0, failed: 0 };
-      const settle = (t: Task) => {
-        if (!open.has(t.id) || !FINAL.has(t.status)) return;
-        open.delete(t.id);
-        if (t.status !== "completed") {
-          progress.failed++;
-          throw new TaskFailedError(t);
-        }
-        results[index.get(t.id)!] = t.result as R;
-        progress.done++;
+      let completed = 0;
+      const progressOf = (j: Job): MapProgress => ({
+        total: j.counts.total,
+        // The stream may be ahead of the counters read a moment earlier.
+        done: Math.max(j.counts.completed, completed),
+        failed: j.counts.failed + j.counts.cancelled,
+        fraction: j.progress.fraction,
+      });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let inflight: Promise<void> = Promise.resolve();
+      let polling = onProgress !== undefined;
+      const poll = async () => {
+        try {
+          const j = await job.status();
+          if (polling) onProgress?.(progressOf(j));
+        } catch { /* the next poll, or the stream, will tell */ }
+        if (polling) timer = setTimeout(() => inflight = poll(), progressEveryMs);
       };
+      if (polling) await (inflight = poll());
       try {
-        for (const t of tasks) settle(t);
-        onProgress?.({ ...progress });
-        while (open.size > 0) {
-          const ids = [...open];
-          const groups: string[][] = [];
-          for (let i = 0; i < ids.length; i += LIMITS.batchTasks) {
-            groups.push(ids.slice(i, i + LIMITS.batchTasks));
+        for await (const line of job.results({ follow: true })) {
+          if (line.status !== "completed") {
+            throw new TaskFailedError(parseTask(await call("GET", `/tasks/${line.id}`)));
           }
-          // One long-poll per group; each returns as soon as one of its tasks ends.
-          const answers = await Promise.all(
-            groups.map((g) =>
-              call("POST", "/tasks/await", { ids: g, waitMs: LIMITS.waitMs }, true) as Promise<
-                { tasks: unknown[] }
-              >
-            ),
-          );
-          const before = progress.done;
-          for (const a of answers) {
-            for (const t of a.tasks) if (t) settle(parseTask(t));
-          }
-          if (progress.done !== before) onProgress?.({ ...progress });
+          results[line.index] = line.result as R;
+          completed++;
         }
+        polling = false;
+        clearTimeout(timer);
+        await inflight;
+        if (onProgress) onProgress(progressOf(await job.status()));
         return results;
       } catch (e) {
-        if (e instanceof TaskFailedError && cancelOnError) {
-          await Promise.allSettled([...open].map((id) => client.cancel(id)));
-        }
+        if (e instanceof TaskFailedError && cancelOnError) await job.cancel().catch(() => {});
         throw e;
+      } finally {
+        polling = false;
+        clearTimeout(timer);
+        await inflight;
       }
     },
   };
@@ -259,3 +317,11 @@ export function createClient(options: ClientOptions) {
 }
 
 export type Client = ReturnType<typeof createClient>;
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}

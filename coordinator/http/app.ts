@@ -21,6 +21,7 @@ import { wsRoutes } from "./routes/ws.ts";
 import type { WsHub } from "../ws/ws_hub.ts";
 import { dashboardRoutes } from "./assets.ts";
 import { donateRoutes } from "./donate_assets.ts";
+import { clientRoutes } from "./client_assets.ts";
 import type { LiveFeed } from "../fleet/live.ts";
 import type { Metrics } from "../fleet/metrics.ts";
 import { liveRoutes } from "./routes/live.ts";
@@ -96,11 +97,13 @@ export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPI
   app.use("*", requireRole());
   app.use("*", bufferedBody(config.maxBodyBytes));
   app.route("/api", api);
-  // The dashboard's SSE feed, then the pages: the dashboard, /metrics, the donate page at `/`
-  // (built by `deno task build`, files under /assets/).
+  // The dashboard's SSE feed, then the pages: the dashboard, /metrics, the client SDK
+  // (/client.js, /client.tgz), the donate page at `/` (built by `deno task build`, files under
+  // /assets/).
   app.route("/api", liveRoutes(live));
   app.route("/dashboard", dashboardRoutes(log));
   app.route("/", metricsRoutes(metrics));
+  app.route("/", clientRoutes(log));
   app.route("/", donateRoutes(log));
 
   app.onError((err, c) => {

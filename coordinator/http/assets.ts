@@ -79,24 +79,7 @@ export function viteApp(options: ViteAppOptions): ViteApp {
   const { name, source, dist } = options;
   const watched = [source, ...(options.alsoWatch ?? [])];
 
-  async function fingerprint(): Promise<string> {
-    const parts: string[] = [];
-    const walk = async (dir: string, rel: string) => {
-      const entries = [];
-      for await (const e of Deno.readDir(dir)) entries.push(e);
-      entries.sort((a, b) => a.name < b.name ? -1 : 1);
-      for (const e of entries) {
-        if (e.name.startsWith(".") || e.name === "node_modules") continue;
-        if (e.isDirectory) await walk(`${dir}${e.name}/`, `${rel}${e.name}/`);
-        else if (e.isFile) parts.push(await describe(`${dir}${e.name}`, `${rel}${e.name}`));
-      }
-    };
-    for (const [i, dir] of watched.entries()) await walk(dir, i === 0 ? "" : `+${i}/`);
-    parts.push(await describe(LOCK_FILE, "deno.lock").catch(() => "deno.lock:none"));
-    const bytes = new TextEncoder().encode(parts.join("\n"));
-    const digest = await crypto.subtle.digest("SHA-256", bytes);
-    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  }
+  const fingerprint = () => fingerprintSources(watched);
 
   async function isFresh(fp?: string): Promise<boolean> {
     const stamp = await Deno.readTextFile(`${dist}${STAMP}`).catch(() => null);
@@ -133,6 +116,35 @@ export function viteApp(options: ViteAppOptions): ViteApp {
   }
 
   return { name, dist, fingerprint, isFresh, build };
+}
+
+/**
+ * A fingerprint of every file's path, size and modification time under `folders` (and of
+ * `deno.lock`, which pins the libraries a build bundles): it changes when a file is added,
+ * removed or edited.
+ *
+ * @example
+ * ```ts
+ * const fp = await fingerprintSources(["/repo/shared/"]);
+ * ```
+ */
+export async function fingerprintSources(folders: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  const walk = async (dir: string, rel: string) => {
+    const entries = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+    entries.sort((a, b) => a.name < b.name ? -1 : 1);
+    for (const e of entries) {
+      if (e.name.startsWith(".") || e.name === "node_modules") continue;
+      if (e.isDirectory) await walk(`${dir}${e.name}/`, `${rel}${e.name}/`);
+      else if (e.isFile) parts.push(await describe(`${dir}${e.name}`, `${rel}${e.name}`));
+    }
+  };
+  for (const [i, dir] of folders.entries()) await walk(dir, i === 0 ? "" : `+${i}/`);
+  parts.push(await describe(LOCK_FILE, "deno.lock").catch(() => "deno.lock:none"));
+  const bytes = new TextEncoder().encode(parts.join("\n"));
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 async function describe(path: string, name: string): Promise<string> {
