@@ -1,11 +1,11 @@
 /**
- * Starts a coordinator: opens the KV, loads the handler schemas, starts the timers (lease
+ * Starts a coordinator: loads its task packs, opens the KV, publishes the packs to the store's
+ * handler registry, starts the timers (lease
  * expiry, delayed promotion, rate pruning), watches the KV for work added by other processes,
  * and serves HTTP. Tests and `main.ts` both use it.
  *
  * @module
  */
-import { loadAllHandlers } from "../handlers/mod.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createApp } from "./http/app.ts";
 import { Committer } from "./store/committer.ts";
@@ -31,6 +31,9 @@ import { WsHub } from "./ws/ws_hub.ts";
 import { LiveFeed } from "./fleet/live.ts";
 import { createMetrics } from "./fleet/metrics.ts";
 import { VERSION } from "./http/routes/meta.ts";
+import { buildPacks, openRegistry } from "./packs/registry.ts";
+import { loadSigningKey } from "./packs/signing_key.ts";
+import { watchPacks } from "./packs/watch_packs.ts";
 
 export interface Coordinator {
   url: string;
@@ -44,8 +47,12 @@ export interface Coordinator {
 }
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
+  // Packs first: a bad file stops the start (a PackError) before anything is opened.
+  const packOptions = { paths: config.handlers, builtin: config.builtinHandlers };
+  const built = await buildPacks(packOptions);
   const folder = dbFolder(config.db);
   if (folder) await Deno.mkdir(folder, { recursive: true });
+  const key = await loadSigningKey(config.db === ":memory:" ? null : folder ?? "./");
   const kv = await Deno.openKv(config.db);
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   const queues = new Set<string>(["default"]);
@@ -55,7 +62,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     kv,
     committer: new Committer(kv),
     config,
-    handlers: await loadAllHandlers(),
+    handlers: new Map(),
     signals: new Signals(),
     log,
     queues,
@@ -69,6 +76,17 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     kv.close();
     throw e;
   });
+  // The registry in KV: this coordinator's packs published, the store's current set adopted.
+  const registry = ctx.registry = await openRegistry({
+    kv,
+    committer: ctx.committer,
+    log,
+    key,
+    options: packOptions,
+    built,
+  });
+  ctx.handlers = registry.handlers;
+  log.info("handlers", { types: [...registry.handlers.keys()].join(" ") });
   // A batch a dead process left half written is finished or undone before anyone sees it.
   await recoverBatches(ctx);
   const dispatcher = new Dispatcher(ctx);
@@ -93,6 +111,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(config.reapIntervalMs, "lease expiry", () => expireLeases(ctx));
   every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
   every(10_000, "rate pruning", () => pruneRates(ctx));
+  // A reload on another coordinator of this store reaches this one within a second.
+  every(1_000, "handler registry", () => registry.refresh());
+  const packWatch = watchPacks(registry, log);
 
   const hub = new WsHub(ctx, dispatcher, workers);
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
@@ -116,6 +137,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     workers,
     hub,
     async close() {
+      packWatch.close();
       await Promise.all(timers.map((t) => t.stop()));
       await hub.closeAll();
       live.close();

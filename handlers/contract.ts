@@ -62,7 +62,21 @@ export interface Handler<P extends z.ZodType = z.ZodType, R extends z.ZodType = 
    * @default {DEFAULT_MAX_TIMEOUT_MS}
    */
   maxTimeoutMs?: number;
+  /**
+   * Known-answer samples for spot checks (`coordinator/verify/spot_checks.ts`): a new untrusted
+   * worker is given one of them, and its answer compared with the known one. Either a list of
+   * samples, or a function that makes a fresh one from a random source (better: nothing to
+   * memorise). A sample without `result` has its answer computed by the coordinator, which runs
+   * `run` itself. Without samples a type gets no spot checks. Keep them small and quick.
+   */
+  samples?: readonly HandlerSample<P, R>[] | ((random: () => number) => HandlerSample<P, R>);
   run(params: z.infer<P>, ctx: HandlerContext): Promise<z.infer<R>> | z.infer<R>;
+}
+
+/** One known-answer sample: params, and the result they must give (computed when absent). */
+export interface HandlerSample<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  params: z.input<P>;
+  result?: z.infer<R>;
 }
 
 /**

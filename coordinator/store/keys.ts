@@ -35,6 +35,11 @@
  * | ["apikey", keyId]                          | ApiKeyRecord     | keys CLI: create, revoke   |
  * | ["apikey_hash", sha256(key)]               | ApiKeyRef        | create; deleted on revoke  |
  * | ["apikey_role", role]                      | true             | create (never deleted)     |
+ * | ["hfile", sha]                             | {parts, bytes}   | pack load (after its parts)|
+ * | ["hfile", sha, part]                       | Uint8Array ≤60 KB| pack load                  |
+ * | ["hentry", version, type]                  | UnsignedEntry    | pack load (immutable)      |
+ * | ["hcurrent", type]                         | {version, pack}  | pack load, reload          |
+ * | ["hrevision"]                              | number           | pack load that changed any |
  *
  * (*) `{ id, batch }` when written by a batch over one commit.
  *
@@ -67,6 +72,12 @@
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
+ *
+ * - Handler bundles are named by content, so `["hfile", sha, …]` and `["hentry", …]` are written
+ *   once and never change; a file's parts are written before its head, its head before an entry
+ *   names it, and entries before `["hcurrent", …]` points at them (with the revision bump, in one
+ *   operation), so a reader that follows the pointers never finds half of anything. Every
+ *   version stays stored (see coordinator/packs/registry.ts for why).
  *
  * Decoding is as central as encoding: every key another file takes apart has a `decode…Key()`
  * here, so no file reads a key by position.
@@ -267,6 +278,21 @@ export const decodeEndedKey = (key: Deno.KvKey): { at: number; instanceId: strin
   instanceId: String(key[2]),
 });
 /** The version of this key layout the store holds (see `migrate.ts`). */
+export const handlerFileKey = (sha: string): Deno.KvKey => ["hfile", sha];
+export const handlerFilePartKey = (sha: string, part: number): Deno.KvKey => ["hfile", sha, part];
+export const handlerEntryKey = (version: string, type: string): Deno.KvKey => [
+  "hentry",
+  version,
+  type,
+];
+export const handlerEntriesOf = (version: string): Deno.KvKey => ["hentry", version];
+export const handlerCurrentKey = (type: string): Deno.KvKey => ["hcurrent", type];
+export const handlerCurrentPrefix = (): Deno.KvKey => ["hcurrent"];
+export const handlerRevisionKey = (): Deno.KvKey => ["hrevision"];
+export const decodeHandlerCurrentKey = (key: Deno.KvKey): { type: string } => ({
+  type: String(key[1]),
+});
+
 export const layoutKey = (): Deno.KvKey => ["meta", "layout"];
 /** Where a migration to `version` got to, so that one cut short resumes there. */
 export const migrationCursorKey = (version: number): Deno.KvKey => ["meta", "migration", version];

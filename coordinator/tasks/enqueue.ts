@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DEFAULT_MAX_TIMEOUT_MS } from "../../handlers/contract.ts";
+import { DEFAULT_MAX_TIMEOUT_MS, type Handler } from "../../handlers/contract.ts";
 import { monotonicFactory } from "ulid";
 import type { SubmitTaskParsed, Task, Verification } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
@@ -61,14 +61,18 @@ function taskKeyBytes(t: Task): number {
 const taskMutations = (t: Task) =>
   1 + t.replicas + (t.idempotencyKey !== null ? 1 : 0) + listIndexMoves(null, t).length;
 
-/** Builds the stored task for a validated submission; `owner` is the submitting key's id. */
+/**
+ * Builds the stored task for a validated submission; `owner` is the submitting key's id. The
+ * task is pinned to the version of `handler` (the one its params were validated with; the
+ * current one when not given): workers run exactly that.
+ */
 export function newTask(
   ctx: Ctx,
   input: SubmitTaskParsed,
   now: number,
   owner: string | null = null,
+  handler: Handler | undefined = ctx.handlers.get(input.type),
 ): Task {
-  const handler = ctx.handlers.get(input.type);
   if (!handler) {
     throw new ApiFailure("unknown_type", `unknown task type "${input.type}"`, "type");
   }
@@ -105,11 +109,15 @@ export function newTask(
     votes: [],
     agreement: null,
     owner,
+    handler: ctx.registry?.versionOf(handler) ?? null,
   };
 }
 
-/** Validates params against the handler schema; refusals name the field. */
-function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null): void {
+/**
+ * Validates params against the handler schema; refusals name the field. Returns the handler
+ * it validated with, which the task is then pinned to (a reload may come in between).
+ */
+function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null): Handler {
   const handler = ctx.handlers.get(input.type);
   const prefix = index === null ? "" : `tasks.${index}.`;
   if (!handler) {
@@ -141,6 +149,7 @@ function validateParams(ctx: Ctx, input: SubmitTaskParsed, index: number | null)
       `${prefix}timeoutMs`,
     );
   }
+  return handler;
 }
 
 function intentFor(tasks: Task[], now: number): Intent {
@@ -450,7 +459,7 @@ export async function enqueue(
 ): Promise<{ tasks: Task[]; created: boolean[] }> {
   const now = ctx.now();
   const owner = options.owner ?? null;
-  inputs.forEach((input, i) => validateParams(ctx, input, options.batch ? i : null));
+  const validated = inputs.map((input, i) => validateParams(ctx, input, options.batch ? i : null));
 
   // The same idempotency key twice in one request means the same task.
   const byKey = new Map<string, number>();
@@ -485,7 +494,7 @@ export async function enqueue(
   const freshIndex: number[] = [];
   unique.forEach((u, i) => {
     if (results[i] !== null) return;
-    fresh.push(newTask(ctx, u, now, owner));
+    fresh.push(newTask(ctx, u, now, owner, validated[firstInput[i]]));
     freshIndex.push(i);
   });
   await registerQueues(ctx, fresh);
