@@ -52,8 +52,16 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const built = await buildPacks(packOptions);
   const folder = dbFolder(config.db);
   if (folder) await Deno.mkdir(folder, { recursive: true });
-  const key = await loadSigningKey(config.db === ":memory:" ? null : folder ?? "./");
   const kv = await Deno.openKv(config.db);
+  const key = await loadSigningKey(
+    config.db === ":memory:"
+      ? null
+      : folder !== null
+      ? { folder }
+      : /^https?:/i.test(config.db)
+      ? { kv }
+      : { folder: "./" },
+  );
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   const queues = new Set<string>(["default"]);
   for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(decodeQueueKey(e.key).name);

@@ -13,7 +13,7 @@
  */
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "../../shared/packs/signature.ts";
+import { digestHex } from "./digest.ts";
 import { PackError } from "./pack_error.ts";
 
 const REPO_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
@@ -116,18 +116,18 @@ async function hashOutputs(outdir: string, sources: string[]): Promise<Bundles> 
   const sha = new Map<string, string>();
   const files = new Map<string, Uint8Array>();
   const visiting = new Set<string>();
-  const hashOf = (p: string): string => {
+  const hashOf = async (p: string): Promise<string> => {
     const known = sha.get(p);
     if (known) return known;
     if (visiting.has(p)) throw new Error(`bundle chunks import each other in a cycle (${p})`);
     visiting.add(p);
-    for (const d of deps.get(p)!) hashOf(d);
+    for (const d of deps.get(p)!) await hashOf(d);
     const rewritten = text.get(p)!.replace(SPECIFIER, (whole, _q, spec) => {
       const target = resolve(dirname(p), spec);
       return text.has(target) ? `"./${sha.get(target)}.js"` : whole;
     });
     const bytes = new TextEncoder().encode(rewritten);
-    const h = sha256Hex(bytes);
+    const h = await digestHex(bytes);
     sha.set(p, h);
     files.set(h, bytes);
     visiting.delete(p);
@@ -137,7 +137,7 @@ async function hashOutputs(outdir: string, sources: string[]): Promise<Bundles> 
   for (const source of sources) {
     const out = outputOf(outdir, sources, source);
     if (!text.has(out)) throw new PackError(source, `deno bundle wrote no output for it`);
-    const version = hashOf(out);
+    const version = await hashOf(out);
     // Dependencies first, so a loader that substitutes blob URLs can go in this order.
     const chunks = new Set<string>();
     const seen = new Set<string>();

@@ -8,11 +8,12 @@
  */
 import type { Handler } from "../../handlers/contract.ts";
 import { TaskType } from "../../shared/protocol.ts";
-import { bundleHandlers, type Bundles } from "./bundle.ts";
-import { importEntry, writeCached } from "./bundle_cache.ts";
+import { join } from "node:path";
+import { type BundledEntry, bundleHandlers, type Bundles } from "./bundle.ts";
+import { cacheFolder, importEntry, writeCached } from "./bundle_cache.ts";
 import { PackError } from "./pack_error.ts";
 import type { PackSource } from "./pack_sources.ts";
-import { sha256Hex } from "../../shared/packs/signature.ts";
+import { digestHex } from "./digest.ts";
 
 /** One handler as loaded from a pack, with the bundle it runs from. */
 export interface LoadedHandler {
@@ -105,24 +106,69 @@ function oneLine(e: unknown): string {
 }
 
 /**
- * Bundling takes about a second; the same sources (by content, helpers in their folders
- * included) are bundled once per process, so the many coordinators a test run starts pay once.
+ * Bundling takes a second or two; the same sources (by content, helpers in their folders, the
+ * import map, the lockfile and the Deno version included) are bundled once per machine: the
+ * result is remembered in the process and in the bundle cache folder, so a restart, and the
+ * many coordinators a test run starts, skip `deno bundle`.
  */
 const memo = new Map<string, Promise<Bundles>>();
 async function bundleMemo(files: string[]): Promise<Bundles> {
   const key = await contentKey(files);
   let pending = memo.get(key);
   if (!pending) {
-    pending = bundleHandlers(files);
+    pending = (async () => {
+      const known = await readBuild(key);
+      if (known) return known;
+      const built = await bundleHandlers(files);
+      await writeBuild(key, built);
+      return built;
+    })();
     pending.catch(() => memo.delete(key));
     memo.set(key, pending);
   }
   return pending;
 }
 
+interface BuildRecord {
+  entries: Array<[string, BundledEntry]>;
+  files: string[];
+}
+
+async function readBuild(key: string): Promise<Bundles | null> {
+  try {
+    const dir = await cacheFolder();
+    const record = JSON.parse(
+      await Deno.readTextFile(join(dir, `build-${key}.json`)),
+    ) as BuildRecord;
+    const files = new Map<string, Uint8Array>();
+    for (const sha of record.files) {
+      const bytes = await Deno.readFile(join(dir, `${sha}.js`));
+      if ((await digestHex(bytes)) !== sha) return null;
+      files.set(sha, bytes);
+    }
+    return { files, entries: new Map(record.entries) };
+  } catch {
+    return null; // not built yet, or the cache was cleaned
+  }
+}
+
+async function writeBuild(key: string, built: Bundles): Promise<void> {
+  for (const [sha, bytes] of built.files) await writeCached(sha, bytes);
+  const record: BuildRecord = { entries: [...built.entries], files: [...built.files.keys()] };
+  const dir = await cacheFolder();
+  const path = join(dir, `build-${key}.json`);
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(tmp, JSON.stringify(record));
+  await Deno.rename(tmp, path);
+}
+
 async function contentKey(files: string[]): Promise<string> {
   const folders = [...new Set(files.map((f) => f.replace(/[^/]*$/, "")))].sort();
-  const parts: string[] = [files.join("\n")];
+  const parts: string[] = [Deno.version.deno, files.join("\n")];
+  for (const f of ["deno.json", "deno.lock"]) {
+    const bytes = await Deno.readFile(new URL(`../../${f}`, import.meta.url)).catch(() => null);
+    parts.push(`${f}:${bytes ? await digestHex(bytes) : "-"}`);
+  }
   for (const dir of folders) {
     const names: string[] = [];
     try {
@@ -132,8 +178,8 @@ async function contentKey(files: string[]): Promise<string> {
     } catch { /* gone: bundling will say so */ }
     for (const name of names.sort()) {
       const bytes = await Deno.readFile(dir + name).catch(() => new Uint8Array());
-      parts.push(`${dir}${name}:${sha256Hex(bytes)}`);
+      parts.push(`${dir}${name}:${await digestHex(bytes)}`);
     }
   }
-  return sha256Hex(parts.join("\n"));
+  return await digestHex(parts.join("\n"));
 }

@@ -10,7 +10,7 @@ import {
   type UnsignedHandlerEntry,
   UnsignedHandlerEntry as EntrySchema,
 } from "../../shared/protocol.ts";
-import { sha256Hex } from "../../shared/packs/signature.ts";
+import { digestHex } from "./digest.ts";
 import type { Committer } from "../store/committer.ts";
 import {
   decodeHandlerCurrentKey,
@@ -75,7 +75,7 @@ export async function readFile(kv: Deno.Kv, sha: string): Promise<Uint8Array | n
     out.set(e.value, at);
     at += e.value.length;
   }
-  if (at !== head.bytes || sha256Hex(out) !== sha) {
+  if (at !== head.bytes || (await digestHex(out)) !== sha) {
     throw new Error(`stored handler file ${sha} is damaged`);
   }
   return out;

@@ -40,6 +40,7 @@
  * | ["hentry", version, type]                  | UnsignedEntry    | pack load (immutable)      |
  * | ["hcurrent", type]                         | {version, pack}  | pack load, reload          |
  * | ["hrevision"]                              | number           | pack load that changed any |
+ * | ["meta", "handlers_key"]                   | ed25519 key pair | first start on KV Connect  |
  *
  * (*) `{ id, batch }` when written by a batch over one commit.
  *
@@ -289,6 +290,8 @@ export const handlerEntriesOf = (version: string): Deno.KvKey => ["hentry", vers
 export const handlerCurrentKey = (type: string): Deno.KvKey => ["hcurrent", type];
 export const handlerCurrentPrefix = (): Deno.KvKey => ["hcurrent"];
 export const handlerRevisionKey = (): Deno.KvKey => ["hrevision"];
+/** Only for a KV Connect store (no data folder to keep the key file in). */
+export const handlerSigningKeyKey = (): Deno.KvKey => ["meta", "handlers_key"];
 export const decodeHandlerCurrentKey = (key: Deno.KvKey): { type: string } => ({
   type: String(key[1]),
 });
