@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { verifyEntry } from "../shared/packs/signature.ts";
 import { digestHex } from "../coordinator/packs/digest.ts";
+import { makeSpotLease } from "../coordinator/verify/spot_checks.ts";
 import type { HandlerEntry, HandlerManifest } from "../shared/protocol.ts";
 import { eventually, REPO_ROOT, testCoordinator } from "./_helpers.ts";
 
@@ -156,6 +157,15 @@ Deno.test("a pack outside the repo is bundled, signed, listed, served and valida
   assert.equal(ok.status, 201);
   assert.equal(ok.body.handler, entry.version);
   assert.equal((await c.call("GET", `/tasks/${ok.body.id}`)).body.handler, entry.version);
+  // The pack's known-answer sample makes spot checks work for its type.
+  const spot = await makeSpotLease(c.ctx, {
+    workerId: "newcomer",
+    donorId: null,
+    kind: "browser",
+    types: ["acme.square"],
+  });
+  assert.deepEqual(spot?.task.params, { n: 4 });
+  assert.equal(spot?.task.handler, entry.version);
   // And it is in the OpenAPI document.
   const doc = (await c.call("GET", "/openapi.json")).body;
   for (const p of ["/handlers", "/handlers/versions/{version}", "/handlers/reload"]) {
@@ -166,7 +176,7 @@ Deno.test("a pack outside the repo is bundled, signed, listed, served and valida
 
 Deno.test("tasks keep the version they were submitted against across a reload; a second coordinator on the store follows", async () => {
   const dir = await packFolder({ "square.ts": square() });
-  await using a = await testCoordinator({ handlers: [dir] });
+  await using a = await testCoordinator({ handlers: [dir], builtinHandlers: false });
   // The second one has no pack of its own: it serves what the store holds.
   await using b = await testCoordinator({ db: a.db });
   const v1 = entryOf(await manifest(a.api), "acme.square")!;
@@ -205,7 +215,7 @@ Deno.test("tasks keep the version they were submitted against across a reload; a
 
 Deno.test("a changed or added file under --handlers is picked up by the file watch; a bad one keeps the old handlers", async () => {
   const dir = await packFolder({ "square.ts": square() });
-  await using c = await testCoordinator({ handlers: [dir] });
+  await using c = await testCoordinator({ handlers: [dir], builtinHandlers: false });
   const v1 = entryOf(await manifest(c.api), "acme.square")!.version;
   await Deno.writeTextFile(join(dir, "cube.ts"), cube);
   const m = await eventually(

@@ -17,6 +17,7 @@ import { digestHex } from "./digest.ts";
 import { PackError } from "./pack_error.ts";
 
 const REPO_CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
+const SHARED_ENTRY = fileURLToPath(new URL("./_shared_entry.ts", import.meta.url));
 
 /** One source file's entry bundle: its version and every chunk it needs, transitively. */
 export interface BundledEntry {
@@ -50,13 +51,14 @@ export async function bundleHandlers(sources: string[]): Promise<Bundles> {
         "--outdir",
         outdir,
         ...sources,
+        SHARED_ENTRY,
       ],
       env: { NO_COLOR: "1" },
       stdout: "null",
       stderr: "piped",
     }).output();
     if (code !== 0) throw bundleError(sources, new TextDecoder().decode(stderr));
-    return await hashOutputs(outdir, sources);
+    return await hashOutputs(outdir, [...sources, SHARED_ENTRY], sources);
   } finally {
     await Deno.remove(outdir, { recursive: true }).catch(() => {});
   }
@@ -99,7 +101,11 @@ function commonDir(paths: string[]): string {
 
 const SPECIFIER = /(["'])(\.{1,2}\/[^"'\s]+?\.js)\1/g;
 
-async function hashOutputs(outdir: string, sources: string[]): Promise<Bundles> {
+async function hashOutputs(
+  outdir: string,
+  entryPoints: string[],
+  sources: string[],
+): Promise<Bundles> {
   const paths = await listFiles(outdir);
   const text = new Map<string, string>();
   for (const p of paths) text.set(p, await Deno.readTextFile(p));
@@ -135,7 +141,7 @@ async function hashOutputs(outdir: string, sources: string[]): Promise<Bundles> 
   };
   const entries = new Map<string, BundledEntry>();
   for (const source of sources) {
-    const out = outputOf(outdir, sources, source);
+    const out = outputOf(outdir, entryPoints, source);
     if (!text.has(out)) throw new PackError(source, `deno bundle wrote no output for it`);
     const version = await hashOf(out);
     // Dependencies first, so a loader that substitutes blob URLs can go in this order.
@@ -152,5 +158,8 @@ async function hashOutputs(outdir: string, sources: string[]): Promise<Bundles> 
     walk(out);
     entries.set(source, { version, chunks: [...chunks] });
   }
+  // Only what some entry needs is kept (the shared entry itself is not, unless imported).
+  const needed = new Set([...entries.values()].flatMap((e) => [e.version, ...e.chunks]));
+  for (const sha of [...files.keys()]) if (!needed.has(sha)) files.delete(sha);
   return { files, entries };
 }

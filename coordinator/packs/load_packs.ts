@@ -165,7 +165,15 @@ async function writeBuild(key: string, built: Bundles): Promise<void> {
 async function contentKey(files: string[]): Promise<string> {
   const folders = [...new Set(files.map((f) => f.replace(/[^/]*$/, "")))].sort();
   const parts: string[] = [Deno.version.deno, files.join("\n")];
-  for (const f of ["deno.json", "deno.lock"]) {
+  // The bundler's own code too: a change to how bundles are made must not reuse old builds.
+  for (
+    const f of [
+      "deno.json",
+      "deno.lock",
+      "coordinator/packs/bundle.ts",
+      "coordinator/packs/_shared_entry.ts",
+    ]
+  ) {
     const bytes = await Deno.readFile(new URL(`../../${f}`, import.meta.url)).catch(() => null);
     parts.push(`${f}:${bytes ? await digestHex(bytes) : "-"}`);
   }
