@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { brotliCompressSync, gzipSync } from "node:zlib";
 import { Hono } from "hono";
 import { createRoute, z } from "@hono/zod-openapi";
 import {
@@ -17,6 +16,7 @@ import {
 import { ApiFailure } from "../errors.ts";
 import { PackError } from "../../packs/pack_error.ts";
 import type { HandlerRegistry } from "../../packs/registry.ts";
+import { compress, type Compressed } from "../../packs/compress.ts";
 import { type Deps, jsonResponse, refusals, router } from "./deps.ts";
 
 export function handlerRoutes({ ctx }: Deps) {
@@ -95,13 +95,14 @@ export function handlerRoutes({ ctx }: Deps) {
   return app;
 }
 
-/** `GET /handlers/<sha>.js`: a bundle file, compressed as the client accepts, cached forever. */
+/**
+ * `GET /handlers/<sha>.js`: a bundle file, compressed as the client accepts, cached forever.
+ * Compressed once per file and process, off the event loop (compress.ts); gzip is served until
+ * the brotli copy is ready.
+ */
 export function bundleRoutes(registry: () => HandlerRegistry | undefined): Hono {
   const app = new Hono();
-  const compressed = new Map<
-    string,
-    { br: Uint8Array<ArrayBuffer>; gzip: Uint8Array<ArrayBuffer> }
-  >();
+  const packed = new Map<string, Compressed>();
   app.get("/handlers/:file{[0-9a-f]{64}\\.js}", async (c) => {
     const sha = c.req.param("file").slice(0, 64);
     const bytes = await registry()?.file(sha);
@@ -119,17 +120,18 @@ export function bundleRoutes(registry: () => HandlerRegistry | undefined): Hono 
     };
     if (c.req.header("if-none-match") === `"${sha}"`) return c.body(null, 304, headers);
     const accept = c.req.header("accept-encoding") ?? "";
-    const encoding = /\bbr\b/.test(accept) ? "br" : /\bgzip\b/.test(accept) ? "gzip" : null;
-    if (!encoding) return c.body(bytes as Uint8Array<ArrayBuffer>, 200, headers);
-    let packed = compressed.get(sha);
-    if (!packed) {
-      packed = {
-        br: new Uint8Array(brotliCompressSync(bytes)),
-        gzip: new Uint8Array(gzipSync(bytes, { level: 9 })),
-      };
-      compressed.set(sha, packed);
+    if (!/\b(br|gzip)\b/.test(accept) || bytes.length < 1024) {
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, headers);
     }
-    return c.body(packed[encoding], 200, { ...headers, "content-encoding": encoding });
+    let p = packed.get(sha);
+    if (!p) packed.set(sha, p = compress(bytes));
+    if (p.br && /\bbr\b/.test(accept)) {
+      return c.body(p.br, 200, { ...headers, "content-encoding": "br" });
+    }
+    if (/\bgzip\b/.test(accept)) {
+      return c.body(await p.gzip, 200, { ...headers, "content-encoding": "gzip" });
+    }
+    return c.body(bytes as Uint8Array<ArrayBuffer>, 200, headers);
   });
   return app;
 }
