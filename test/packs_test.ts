@@ -213,6 +213,20 @@ Deno.test("tasks keep the version they were submitted against across a reload; a
   );
   const t3 = (await b.call("POST", "/tasks", { type: "acme.square", params: { n: 3 } })).body;
   assert.equal(t3.handler, v2.version);
+  // A worker's leases carry each task's pinned version.
+  const claimed = await b.call("POST", "/leases", {
+    workerId: "w",
+    types: ["acme.square"],
+    max: 10,
+    waitMs: 0,
+  });
+  const pinned = Object.fromEntries(
+    claimed.body.leases.map((l: { taskId: string; task: { handler: string } }) => [
+      l.taskId,
+      l.task.handler,
+    ]),
+  );
+  assert.deepEqual(pinned, { [t1.id]: v1.version, [t2.id]: v2.version, [t3.id]: v2.version });
   // Both versions stay servable, from either coordinator, and each runs its own code (the
   // shared chunk is checked once per coordinator).
   for (const c of [a, b]) {

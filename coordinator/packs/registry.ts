@@ -139,10 +139,20 @@ export async function openRegistry(deps: {
     return bytes;
   }
 
-  async function refresh(force = false): Promise<void> {
+  // One refresh at a time, and never backwards: a poll that read the store before a reload
+  // published must not put the older set back after it.
+  let refreshing: Promise<void> = Promise.resolve();
+  function refresh(force = false): Promise<void> {
+    const run = refreshing.then(() => refreshNow(force));
+    refreshing = run.catch(() => {});
+    return run;
+  }
+
+  async function refreshNow(force: boolean): Promise<void> {
     const rev = await readRevision(kv);
     if (!force && (rev.value ?? 0) === revision) return;
     const stored = await readRegistry(kv);
+    if (stored.revision < revision) return;
     const next = new Map<string, Loaded>();
     for (const [type, c] of stored.current) {
       const loaded = await loadVersion(c.version, type).catch((e) => {
