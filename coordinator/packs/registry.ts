@@ -95,6 +95,7 @@ export async function openRegistry(deps: {
   const versions = new WeakMap<Handler, string>();
   const byVersion = new Map<string, Promise<Loaded | null>>();
   const files = new Map<string, Uint8Array>();
+  const signed = new Map<string, HandlerEntry>();
 
   const owned = () => new Set(["builtin", ...sources.map((s) => s.name)]);
 
@@ -206,8 +207,15 @@ export async function openRegistry(deps: {
       handlers: [...currentEntries.values()],
     }),
     entry: async (version, type) => {
+      // Entries never change: one read and one signature per (version, type) and process.
+      const id = `${version}\u0001${type ?? ""}`;
+      const known = signed.get(id);
+      if (known) return known;
       const unsigned = await readEntry(kv, version, type);
-      return unsigned ? signEntry(unsigned, key.secretKey) : null;
+      if (!unsigned) return null;
+      const entry = signEntry(unsigned, key.secretKey);
+      if (signed.size < 10_000) signed.set(id, entry);
+      return entry;
     },
     handlerAt: async (version, type) => (await loadVersion(version, type))?.handler ?? null,
     file,

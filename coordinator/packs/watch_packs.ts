@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import type { Logger } from "../../shared/logger.ts";
 import type { HandlerRegistry } from "./registry.ts";
 
@@ -14,13 +15,28 @@ const SETTLE_MS = 300;
 export function watchPacks(registry: HandlerRegistry, log: Logger): { close(): void } {
   const paths = registry.watched();
   if (paths.length === 0) return { close() {} };
-  let watcher: Deno.FsWatcher;
+  // A module file is watched through its folder (not recursively): editors replace a file on
+  // save, and a watch on the file itself would follow the old one.
+  const folders: string[] = [];
+  const files = new Set<string>();
+  for (const p of paths) {
+    if (Deno.statSync(p).isDirectory) folders.push(p);
+    else files.add(p);
+  }
+  const watchers: Deno.FsWatcher[] = [];
   try {
-    watcher = Deno.watchFs(paths, { recursive: true });
+    if (folders.length) watchers.push(Deno.watchFs(folders, { recursive: true }));
+    if (files.size) {
+      watchers.push(Deno.watchFs([...files].map((f) => dirname(f)), { recursive: false }));
+    }
   } catch (e) {
     log.warn("handler packs are not watched for changes", { error: String(e) });
+    for (const w of watchers) w.close();
     return { close() {} };
   }
+  const inFolders = (p: string) => folders.some((f) => p.startsWith(f + "/"));
+  const relevant = (p: string) =>
+    !/\.tmp$|~$|\.swp$/.test(p) && (inFolders(p) || files.has(p) || /\.[jt]s$/.test(p));
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   const reload = () => {
@@ -29,22 +45,22 @@ export function watchPacks(registry: HandlerRegistry, log: Logger): { close(): v
       log.error("handler reload failed; the previous handlers stay", { error: e.message ?? e });
     });
   };
-  (async () => {
-    for await (const event of watcher) {
-      if (event.kind === "access" || event.paths.every((p) => /\.tmp$|~$|\.swp$/.test(p))) {
-        continue;
+  for (const watcher of watchers) {
+    (async () => {
+      for await (const event of watcher) {
+        if (event.kind === "access" || !event.paths.some(relevant)) continue;
+        clearTimeout(timer);
+        timer = setTimeout(reload, SETTLE_MS);
       }
-      clearTimeout(timer);
-      timer = setTimeout(reload, SETTLE_MS);
-    }
-  })().catch((e) => {
-    if (!closed) log.warn("handler pack watch stopped", { error: String(e) });
-  });
+    })().catch((e) => {
+      if (!closed) log.warn("handler pack watch stopped", { error: String(e) });
+    });
+  }
   return {
     close() {
       closed = true;
       clearTimeout(timer);
-      watcher.close();
+      for (const w of watchers) w.close();
     },
   };
 }
