@@ -51,6 +51,13 @@ export const CoordinatorConfig = z.object({
    * purged, in ms; 0 keeps them for ever. Flags take `7d`, `12h`, `30m`, `45s` or ms.
    */
   retentionMs: z.preprocess(parseDuration, z.number().int().min(0)),
+   * Task packs: folders (every `*.ts`/`*.js` file, not `*_test.ts`, not `_*`) or module files,
+   * each default-exporting a handler or an array of them (`--handlers`, repeatable;
+   * `TESSERA_HANDLERS`, comma-separated). See coordinator/packs/.
+   */
+  handlers: z.array(z.string().min(1)),
+  /** Load the seven built-in task types as the pack `builtin` (`--no-builtin-handlers`: off). */
+  builtinHandlers: z.boolean(),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
@@ -95,6 +102,8 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   socketMessageRate: 200,
   rateLimit: 0,
   retentionMs: 7 * 24 * 3600_000,
+  handlers: [],
+  builtinHandlers: true,
 };
 
 /** flag name → [config field, environment variable, help]. */
@@ -153,7 +162,11 @@ export function coordinatorHelp(): string {
   );
   return `Usage: deno task start [options]\n\n  ${"flag".padEnd(26)} environment variable\n${
     rows.join("\n")
-  }\n  --help                     this text\n`;
+  }\n  --handlers PATH            ${
+    "TESSERA_HANDLERS".padEnd(32)
+  } a task pack: folder or module file (repeatable; env: comma-separated)\n  --no-builtin-handlers      ${
+    "TESSERA_NO_BUILTIN_HANDLERS=1".padEnd(32)
+  } leave the seven built-in task types out\n  --help                     this text\n`;
 }
 
 /** Reads the configuration: CLI flags over environment variables over defaults. */
@@ -165,6 +178,8 @@ export function loadCoordinatorConfig(
     args,
     options: {
       ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: "string" as const }])),
+      handlers: { type: "string", multiple: true },
+      "no-builtin-handlers": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -176,6 +191,12 @@ export function loadCoordinatorConfig(
     // An empty value (TESSERA_WORKER_TOKEN= in a .env file) means "not set".
     if (v !== undefined && v !== "") raw[field] = v;
   }
+  const handlers = (values.handlers as string[] | undefined) ??
+    (env.TESSERA_HANDLERS ?? "").split(",");
+  raw.handlers = handlers.map((h) => h.trim()).filter(Boolean);
+  const noBuiltin = env.TESSERA_NO_BUILTIN_HANDLERS;
+  raw.builtinHandlers = !(values["no-builtin-handlers"] ||
+    (noBuiltin !== undefined && noBuiltin !== "" && noBuiltin !== "0" && noBuiltin !== "false"));
   const parsed = CoordinatorConfig.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

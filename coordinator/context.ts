@@ -6,6 +6,7 @@
 import type { FairShare } from "./dispatch/fair_share.ts";
 import type { Handler } from "../handlers/contract.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { HandlerRegistry } from "./packs/registry.ts";
 import type { Task } from "../shared/protocol.ts";
 import type { Committer } from "./store/committer.ts";
 import { sizeBound } from "./store/encoded_size.ts";
@@ -18,7 +19,10 @@ export interface Ctx {
   kv: Deno.Kv;
   committer: Committer;
   config: CoordinatorConfig;
+  /** The current handler of every type: the registry's map, updated in place on a reload. */
   handlers: ReadonlyMap<string, Handler>;
+  /** The handler registry (packs); absent in tests that build a Ctx by hand. */
+  registry?: HandlerRegistry;
   signals: Signals;
   log: Logger;
   /** Queue names known to exist (grows as tasks arrive; read from KV at start). */

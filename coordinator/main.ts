@@ -6,6 +6,7 @@
 import { loadCoordinatorConfig } from "./config.ts";
 import { startCoordinator } from "./server.ts";
 import { LayoutTooNewError } from "./store/migrate.ts";
+import { PackError } from "./packs/pack_error.ts";
 
 const loaded = (() => {
   try {
@@ -20,7 +21,7 @@ if ("help" in loaded) {
   Deno.exit(0);
 }
 const coordinator = await startCoordinator(loaded).catch((e) => {
-  if (!(e instanceof LayoutTooNewError)) throw e;
+  if (!(e instanceof LayoutTooNewError) && !(e instanceof PackError)) throw e;
   console.error(`tessera: ${e.message}`);
   Deno.exit(2);
 });

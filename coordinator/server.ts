@@ -1,5 +1,6 @@
 /**
- * Starts a coordinator: opens the KV, loads the handler schemas, starts the timers (lease
+ * Starts a coordinator: loads its task packs, opens the KV, publishes the packs to the store's
+ * handler registry, starts the timers (lease
  * expiry, delayed promotion, rate pruning), watches the KV for work added by other processes,
  * and serves HTTP. Tests and `main.ts` both use it.
  *
@@ -7,7 +8,6 @@
  */
 import { purgeExpired, type RetentionState } from "./tasks/retention.ts";
 import { createFairShare } from "./dispatch/fair_share.ts";
-import { loadAllHandlers } from "../handlers/mod.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createApp } from "./http/app.ts";
 import { Committer } from "./store/committer.ts";
@@ -35,6 +35,9 @@ import { createMetrics } from "./fleet/metrics.ts";
 import { VERSION } from "./http/routes/meta.ts";
 import { finishJobs } from "./jobs/finish_jobs.ts";
 import { webhookSecret, webhookSender } from "./jobs/webhook.ts";
+import { buildPacks, openRegistry } from "./packs/registry.ts";
+import { loadSigningKey } from "./packs/signing_key.ts";
+import { watchPacks } from "./packs/watch_packs.ts";
 
 export interface Coordinator {
   url: string;
@@ -48,9 +51,21 @@ export interface Coordinator {
 }
 
 export async function startCoordinator(config: CoordinatorConfig): Promise<Coordinator> {
+  // Packs first: a bad file stops the start (a PackError) before anything is opened.
+  const packOptions = { paths: config.handlers, builtin: config.builtinHandlers };
+  const built = await buildPacks(packOptions);
   const folder = dbFolder(config.db);
   if (folder) await Deno.mkdir(folder, { recursive: true });
   const kv = await Deno.openKv(config.db);
+  const key = await loadSigningKey(
+    config.db === ":memory:"
+      ? null
+      : folder !== null
+      ? { folder }
+      : /^https?:/i.test(config.db)
+      ? { kv }
+      : { folder: "./" },
+  );
   const log = createLogger({ format: config.logFormat, level: config.logLevel });
   const queues = new Set<string>(["default"]);
   for await (const e of kv.list({ prefix: queuePrefix() })) queues.add(decodeQueueKey(e.key).name);
@@ -59,7 +74,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     kv,
     committer: new Committer(kv),
     config,
-    handlers: await loadAllHandlers(),
+    handlers: new Map(),
     signals: new Signals(),
     log,
     queues,
@@ -74,6 +89,17 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     kv.close();
     throw e;
   });
+  // The registry in KV: this coordinator's packs published, the store's current set adopted.
+  const registry = ctx.registry = await openRegistry({
+    kv,
+    committer: ctx.committer,
+    log,
+    key,
+    options: packOptions,
+    built,
+  });
+  ctx.handlers = registry.handlers;
+  log.info("handlers", { types: [...registry.handlers.keys()].join(" ") });
   // A batch a dead process left half written is finished or undone before anyone sees it.
   await recoverBatches(ctx);
   const dispatcher = new Dispatcher(ctx);
@@ -104,6 +130,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const webhooks = webhookSender(ctx, await webhookSecret(kv, folder));
   every(250, "job webhooks", () => webhooks.pass());
   const stopping = new AbortController();
+  // A reload on another coordinator of this store reaches this one within a second.
+  every(1_000, "handler registry", () => registry.refresh());
+  const packWatch = watchPacks(registry, log);
 
   const hub = new WsHub(ctx, dispatcher, workers);
   const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
@@ -131,6 +160,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     workers,
     hub,
     async close() {
+      packWatch.close();
       await Promise.all(timers.map((t) => t.stop()));
       stopping.abort();
       await webhooks.drain();

@@ -85,6 +85,10 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 60_000,
   maxTimeoutMs: 300_000,
+  samples: (r) => {
+    const x0 = -2 + r() * 2, y0 = -1 + r() * 1.5;
+    return { params: { x0, y0, x1: x0 + 0.5, y1: y0 + 0.5, width: 16, height: 16, maxIter: 64 } };
+  },
   async run({ x0, y0, x1, y1, width, height, maxIter }, ctx) {
     const checkpoint = checkpointer(ctx);
     const iterations: number[] = new Array(width * height);

@@ -51,6 +51,9 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 120_000,
   maxTimeoutMs: 300_000,
+  samples: (r) => ({
+    params: { seed: Math.floor(r() * 0xffff_ffff), samples: 2_000 + Math.floor(r() * 3_000) },
+  }),
   async run({ seed, samples }, ctx) {
     const checkpoint = checkpointer(ctx);
     const next = mulberry32(seed);

@@ -73,6 +73,10 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 120_000,
   maxTimeoutMs: 300_000,
+  samples: (r) => {
+    const from = Math.floor(r() * 1_000_000);
+    return { params: { from, to: from + 2_000 + Math.floor(r() * 3_000) } };
+  },
   async run({ from, to }, ctx) {
     const checkpoint = checkpointer(ctx);
     ctx.signal.throwIfAborted();

@@ -28,6 +28,20 @@ const result = z.object({
 
 const WORD = /[\p{L}\p{N}']+/gu;
 
+/** Words the spot-check samples are made of. */
+const SAMPLE_WORDS = [
+  "tessera",
+  "grid",
+  "volunteer",
+  "compute",
+  "lease",
+  "quorum",
+  "prime",
+  "tile",
+  "pixel",
+  "deno",
+];
+
 export default defineHandler({
   type: "text.wordcount",
   description: "Counts words in a text and lists the most frequent ones",
@@ -36,6 +50,13 @@ export default defineHandler({
   verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 4 },
   timeoutMs: 10_000,
   maxTimeoutMs: 30_000,
+  samples: (r) => ({
+    params: {
+      text: Array.from({ length: 40 }, () => SAMPLE_WORDS[Math.floor(r() * SAMPLE_WORDS.length)])
+        .join(" "),
+      top: 5,
+    },
+  }),
   run({ text, top }, ctx) {
     ctx.signal.throwIfAborted();
     const counts = new Map<string, number>();

@@ -288,6 +288,13 @@ export const HandlerManifest = z.object({
 });
 export type HandlerManifest = z.infer<typeof HandlerManifest>;
 
+/** `POST /api/handlers/reload`: the registry's revision after it, and the types that changed. */
+export const HandlerReload = z.object({
+  revision: z.number().int(),
+  changed: z.array(z.string()),
+});
+export type HandlerReload = z.infer<typeof HandlerReload>;
+
 /** The worker-to-coordinator protocol version carried in `hello`; older workers are told so. */
 export const PROTOCOL_VERSION = 2;
 
@@ -479,6 +486,7 @@ export const ApiErrorCode = z.enum([
   "internal",
   "unavailable",
   "storage_full",
+  "invalid_pack",
 ]);
 export type ApiErrorCode = z.infer<typeof ApiErrorCode>;
 

@@ -160,6 +160,9 @@ Deno.test("every API route without credentials is 401 with the error shape; only
     "GET /whoami",
     "GET /openapi.json",
     "GET /ws",
+    // The handler manifest and its entries: the code the grid ships to volunteers anyway.
+    "GET /handlers",
+    "GET /handlers/versions/x",
   ]);
   const bodies = new Map(
     [...Object.values(routes())].flat().map((

@@ -631,9 +631,11 @@ Deno.test({
       // does not depend on what the random phase happens to reach in its time budget.
       const tourTask = (await call("POST", "/tasks", { type: "demo.echo", queue: "edge" }, auth.b))!
         .json;
-      for (const path of ["/health", "/whoami", "/openapi.json", "/donors"]) {
+      for (const path of ["/health", "/whoami", "/openapi.json", "/donors", "/handlers"]) {
         await call("GET", path, undefined, auth.none);
       }
+      await call("GET", `/handlers/versions/${"0".repeat(64)}`, undefined, auth.none);
+      await call("POST", "/handlers/reload", undefined, auth.admin);
       for (const path of ["/stats", "/workers", "/workers/edge/stats", "/live"]) {
         await call("GET", path, undefined, auth.admin);
       }

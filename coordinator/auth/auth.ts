@@ -104,6 +104,9 @@ const CLASSES: Array<[method: "GET" | "POST" | "DELETE", pattern: RegExp, cls: R
   ["POST", /^\/api\/leases(\/report)?$/, "worker"],
   ["GET", new RegExp(`^/api/(stats|live|workers|workers/${ID}/stats)$`), "dashboard"],
   ["GET", /^\/dashboard(\/.*)?$/, "public"],
+  // The code the grid ships to volunteers anyway: the manifest, its entries and the bundles.
+  ["GET", new RegExp(`^/api/handlers(/versions/${ID})?$`), "public"],
+  ["GET", /^\/handlers\/[0-9a-f]{64}\.js$/, "public"],
   ["GET", /^\/metrics$/, "dashboard"],
 ];
 const TASK_LOOKUP = new RegExp(`^/api/tasks/${ID}$`);

@@ -26,6 +26,7 @@ import type { LiveFeed } from "../fleet/live.ts";
 import type { Metrics } from "../fleet/metrics.ts";
 import { liveRoutes } from "./routes/live.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { bundleRoutes, handlerRoutes } from "./routes/handlers.ts";
 
 /** What the app serves besides the API routes proper. */
 export interface AppParts {
@@ -42,6 +43,7 @@ export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPI
   api.route("/", taskRoutes(deps));
   api.route("/", jobRoutes(deps));
   api.route("/", leaseRoutes(deps));
+  api.route("/", handlerRoutes(deps));
   api.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -104,6 +106,7 @@ export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPI
   app.route("/dashboard", dashboardRoutes(log));
   app.route("/", metricsRoutes(metrics));
   app.route("/", clientRoutes(log));
+  app.route("/", bundleRoutes(() => deps.ctx.registry));
   app.route("/", donateRoutes(log));
 
   app.onError((err, c) => {

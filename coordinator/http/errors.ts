@@ -28,6 +28,7 @@ const STATUS: Record<ApiErrorCode, ContentfulStatusCode> = {
   internal: 500,
   unavailable: 503,
   storage_full: 507,
+  invalid_pack: 422,
 };
 
 /** A refusal with a code, a message, and the input field it is about. */

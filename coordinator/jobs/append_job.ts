@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { pinnedHandler } from "../packs/pinned_handler.ts";
 import type { KeyQuota } from "../auth/api_keys.ts";
 import type { AppendJobResponse, Job } from "../../shared/protocol.ts";
 import { JOB_LIMITS } from "../../shared/protocol.ts";
@@ -59,6 +60,7 @@ export async function appendJob(
         );
       }
       const next: JobRecord = { ...job, nextIndex: job.nextIndex + inputs.length };
+      const handler = await pinnedHandler(ctx, { type: job.type, handler: job.handler ?? null });
       try {
         await enqueue(ctx, jobInputs(job, inputs), {
           batch: true,
@@ -70,6 +72,7 @@ export async function appendJob(
             checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
             mutations: [{ type: "set", key: entry.key, value: next }],
             bytes: sizeBound(next) + 200,
+            handler,
           },
         });
       } catch (e) {

@@ -39,7 +39,9 @@ export async function createJob(
   owner: string | null,
   quota?: KeyQuota,
 ): Promise<{ job: Job; created: boolean }> {
-  if (!ctx.handlers.has(body.type)) {
+  // Every task of the job, appended ones too, runs the version current now.
+  const handler = ctx.handlers.get(body.type);
+  if (!handler) {
     throw new ApiFailure("unknown_type", `unknown task type "${body.type}"`, "type");
   }
   const idem = body.idempotencyKey !== undefined
@@ -76,6 +78,7 @@ export async function createJob(
     owner,
     callbackUrl: body.callbackUrl ?? null,
     ...(body.retentionMs !== undefined ? { retentionMs: body.retentionMs } : {}),
+    handler: ctx.registry?.versionOf(handler) ?? null,
   };
   const checks: Deno.AtomicCheck[] = [{ key: jobKey(record.id), versionstamp: null }];
   const mutations: Deno.KvMutation[] = [
@@ -100,6 +103,7 @@ export async function createJob(
         checks,
         mutations,
         bytes: sizeBound(record) + 400,
+        handler,
       },
     });
   } catch (e) {

@@ -30,6 +30,8 @@ export interface JobRecord {
   idempotencyKey: string | null;
   owner: string | null;
   callbackUrl: string | null;
+  /** The handler version its tasks run (appends included): the current one when it was made. */
+  handler?: string | null;
   /** Its own retention (ms), over the coordinator's `--retention`; absent: the coordinator's. */
   retentionMs?: number;
   /** A purge is under way (delete_job.ts): a repeated DELETE resumes it. */

@@ -44,6 +44,12 @@
  * | ["job_active", jobId]                      | 1                | create; gone once finished |
  * | ["job_hook", jobId]                        | WebhookState     | finish (with callbackUrl)  |
  * | ["job_hook_due", jobId]                    | 1                | finish; gone once delivered|
+ * | ["hfile", sha]                             | {parts, bytes}   | pack load (after its parts)|
+ * | ["hfile", sha, part]                       | Uint8Array ≤60 KB| pack load                  |
+ * | ["hentry", version, type]                  | UnsignedEntry    | pack load (immutable)      |
+ * | ["hcurrent", type]                         | {version, pack}  | pack load, reload          |
+ * | ["hrevision"]                              | number           | pack load that changed any |
+ * | ["meta", "handlers_key"]                   | ed25519 key pair | first start on KV Connect  |
  *
  * (*) `{ id, batch }` when written by a batch over one commit.
  * (**) the result line's UTF-8 JSON without its closing brace, or a `JobDoneEntry` pointing at
@@ -89,6 +95,11 @@
  * - `job_done` orders completion-order results by the ending transition's time and task id. KV
  *   has no versionstamped keys and a per-job sequence would be one hot key; readers re-read a
  *   window behind their cursor and dedupe by task id (job_results.ts).
+ * - Handler bundles are named by content, so `["hfile", sha, …]` and `["hentry", …]` are written
+ *   once and never change; a file's parts are written before its head, its head before an entry
+ *   names it, and entries before `["hcurrent", …]` points at them (with the revision bump, in one
+ *   operation), so a reader that follows the pointers never finds half of anything. Every
+ *   version stays stored (see coordinator/packs/registry.ts for why).
  *
  * Decoding is as central as encoding: every key another file takes apart has a `decode…Key()`
  * here, so no file reads a key by position.
@@ -316,6 +327,23 @@ export const decodeEndedKey = (key: Deno.KvKey): { at: number; instanceId: strin
   instanceId: String(key[2]),
 });
 /** The version of this key layout the store holds (see `migrate.ts`). */
+export const handlerFileKey = (sha: string): Deno.KvKey => ["hfile", sha];
+export const handlerFilePartKey = (sha: string, part: number): Deno.KvKey => ["hfile", sha, part];
+export const handlerEntryKey = (version: string, type: string): Deno.KvKey => [
+  "hentry",
+  version,
+  type,
+];
+export const handlerEntriesOf = (version: string): Deno.KvKey => ["hentry", version];
+export const handlerCurrentKey = (type: string): Deno.KvKey => ["hcurrent", type];
+export const handlerCurrentPrefix = (): Deno.KvKey => ["hcurrent"];
+export const handlerRevisionKey = (): Deno.KvKey => ["hrevision"];
+/** Only for a KV Connect store (no data folder to keep the key file in). */
+export const handlerSigningKeyKey = (): Deno.KvKey => ["meta", "handlers_key"];
+export const decodeHandlerCurrentKey = (key: Deno.KvKey): { type: string } => ({
+  type: String(key[1]),
+});
+
 export const layoutKey = (): Deno.KvKey => ["meta", "layout"];
 /** Where a migration to `version` got to, so that one cut short resumes there. */
 export const migrationCursorKey = (version: number): Deno.KvKey => ["meta", "migration", version];

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import type { Handler } from "../../handlers/contract.ts";
+import { pinnedHandler } from "../packs/pinned_handler.ts";
 import type { Task } from "../../shared/protocol.ts";
 import type { Intent } from "../store/committer.ts";
 import type { Ctx } from "../context.ts";
@@ -38,7 +40,10 @@ export async function endLease(
   outcome: Outcome,
   now: number,
 ): Promise<EndedLease> {
-  const checked = checkResult(ctx, task.value.type, outcome);
+  // The result schema of the version the task was submitted against.
+  const pinned = pinnedHandler(ctx, task.value);
+  const handler = pinned instanceof Promise ? await pinned : pinned;
+  const checked = checkResult(handler, task.value.type, outcome);
   const ended = await endChecked(ctx, task, lease, checked.outcome, now);
   return checked.refused ? { ...ended, refused: checked.refused } : ended;
 }
@@ -51,11 +56,10 @@ export async function endLease(
  * replica or spot-check answer with made-up fields must still differ from the honest one.
  */
 function checkResult(
-  ctx: Ctx,
+  handler: Handler | undefined,
   type: string,
   outcome: Outcome,
 ): { outcome: Outcome; refused?: ApiFailure } {
-  const handler = ctx.handlers.get(type);
   if (outcome.kind !== "completed" || !handler) return { outcome };
   let parsed;
   try {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DEFAULT_MAX_TIMEOUT_MS } from "../../handlers/contract.ts";
+import { DEFAULT_MAX_TIMEOUT_MS, type Handler } from "../../handlers/contract.ts";
 import { monotonicFactory } from "ulid";
 import type { SubmitTaskParsed, Task, Verification } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
@@ -50,6 +50,8 @@ export interface JobSubmission {
   checks: Deno.AtomicCheck[];
   mutations: Deno.KvMutation[];
   bytes: number;
+  /** The handler of the version the job was created with: every task of it runs that one. */
+  handler?: Handler;
 }
 
 /**
@@ -79,15 +81,19 @@ function taskKeyBytes(t: Task): number {
 const taskMutations = (t: Task) =>
   1 + t.replicas + (t.idempotencyKey !== null ? 1 : 0) + listIndexMoves(null, t).length;
 
-/** Builds the stored task for a validated submission; `owner` is the submitting key's id. */
+/**
+ * Builds the stored task for a validated submission; `owner` is the submitting key's id. The
+ * task is pinned to the version of `handler` (the one its params were validated with; the
+ * current one when not given): workers run exactly that.
+ */
 export function newTask(
   ctx: Ctx,
   input: SubmitTaskParsed,
   now: number,
   owner: string | null = null,
+  handler: Handler | undefined = ctx.handlers.get(input.type),
   job?: { id: string; index: number },
 ): Task {
-  const handler = ctx.handlers.get(input.type);
   if (!handler) {
     throw new ApiFailure("unknown_type", `unknown task type "${input.type}"`, "type");
   }
@@ -124,21 +130,25 @@ export function newTask(
     votes: [],
     agreement: null,
     owner,
+    handler: ctx.registry?.versionOf(handler) ?? null,
     ...(job ? { job } : {}),
   };
 }
 
 /**
+
  * Validates params against the handler schema; refusals name the field: `tasks.3.params.width`
- * in a batch, `inputs.3.width` in a job.
+ * in a batch, `inputs.3.width` in a job. Returns the handler it validated with, which the task
+ * is then pinned to (a reload may come in between); a job's tasks pass their job's `handler`.
  */
 function validateParams(
   ctx: Ctx,
   input: SubmitTaskParsed,
   index: number | null,
   job = false,
-): void {
-  const handler = ctx.handlers.get(input.type);
+  pinned?: Handler,
+): Handler {
+  const handler = pinned ?? ctx.handlers.get(input.type);
   const prefix = index === null || job ? "" : `tasks.${index}.`;
   const paramsField = job ? `inputs.${index}` : `${prefix}params`;
   if (!handler) {
@@ -170,6 +180,7 @@ function validateParams(
       `${prefix}timeoutMs`,
     );
   }
+  return handler;
 }
 
 function intentFor(tasks: Task[], now: number): Intent {
@@ -497,9 +508,12 @@ export async function enqueue(
   const now = ctx.now();
   const owner = options.owner ?? null;
   const job = options.job;
-  inputs.forEach((input, i) => validateParams(ctx, input, options.batch ? i : null, !!job));
+  const validated = inputs.map((input, i) =>
+    validateParams(ctx, input, options.batch ? i : null, !!job, job?.handler)
+  );
   if (job) {
-    return { tasks: await enqueueJob(ctx, inputs, now, owner, job, options.quota), created: [] };
+    const tasks = await enqueueJob(ctx, inputs, now, owner, job, options.quota, validated);
+    return { tasks, created: [] };
   }
 
   // The same idempotency key twice in one request means the same task.
@@ -535,7 +549,7 @@ export async function enqueue(
   const freshIndex: number[] = [];
   unique.forEach((u, i) => {
     if (results[i] !== null) return;
-    fresh.push(newTask(ctx, u, now, owner));
+    fresh.push(newTask(ctx, u, now, owner, validated[firstInput[i]]));
     freshIndex.push(i);
   });
   if (owner !== null && options.quota && fresh.length > 0) {
@@ -592,9 +606,10 @@ async function enqueueJob(
   owner: string | null,
   job: JobSubmission,
   quota: KeyQuota | undefined,
+  validated: Handler[],
 ): Promise<Task[]> {
   const fresh = inputs.map((u, i) =>
-    newTask(ctx, u, now, owner, { id: job.jobId, index: job.firstIndex + i })
+    newTask(ctx, u, now, owner, validated[i], { id: job.jobId, index: job.firstIndex + i })
   );
   if (owner !== null && quota && fresh.length > 0) {
     await checkQuota(ctx, owner, quota, fresh.length, "inputs");

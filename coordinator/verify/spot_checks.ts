@@ -1,14 +1,15 @@
 /**
  * Known-answer spot checks. For an untrusted worker (a browser volunteer, or a server worker with
  * neither a worker token nor a direct connection from this machine) without a record, the
- * dispatcher makes a small task
- * whose answer the coordinator computes itself with the same handler, and leases it to that
+ * dispatcher makes a small task from one of the handler's known-answer `samples` (its answer
+ * given, or computed by the coordinator itself with the same handler), and leases it to that
  * worker directly. To the worker it is an ordinary task; its answer, compared by canonical hash,
  * becomes an agreement or a disagreement on the worker's (and donor's) record, so a liar is
  * caught before it can outvote anyone.
  *
  * @module
  */
+import type { Handler, HandlerSample } from "../../handlers/contract.ts";
 import { canonicalHash } from "../../shared/canonical_hash.ts";
 import type { Lease, Task, WorkerKind } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
@@ -30,38 +31,6 @@ import { repSums, type Reputation } from "./reputation.ts";
 import type { CoordinatorConfig } from "../config.ts";
 import { type LeaseRecord, taskView } from "../store/task_view.ts";
 
-/** Small, quick params per deterministic type (the coordinator computes the answer). */
-const GENERATORS: Record<string, (r: () => number) => unknown> = {
-  "primes.count": (r) => {
-    const from = Math.floor(r() * 1_000_000);
-    return { from, to: from + 2_000 + Math.floor(r() * 3_000) };
-  },
-  "montecarlo.pi": (r) => ({
-    seed: Math.floor(r() * 0xffff_ffff),
-    samples: 2_000 + Math.floor(r() * 3_000),
-  }),
-  "mandelbrot.tile": (r) => {
-    const x0 = -2 + r() * 2, y0 = -1 + r() * 1.5;
-    return { x0, y0, x1: x0 + 0.5, y1: y0 + 0.5, width: 16, height: 16, maxIter: 64 };
-  },
-  "text.wordcount": (r) => ({
-    text: Array.from({ length: 40 }, () => WORDS[Math.floor(r() * WORDS.length)]).join(" "),
-    top: 5,
-  }),
-};
-const WORDS = [
-  "tessera",
-  "grid",
-  "volunteer",
-  "compute",
-  "lease",
-  "quorum",
-  "prime",
-  "tile",
-  "pixel",
-  "deno",
-];
-
 /** Spot checks go to every claim until a worker has this many judged answers… */
 const SPOT_UNTIL = 2;
 /** …and then to this fraction of claims. */
@@ -81,8 +50,21 @@ export function wantsSpotCheck(
   return record.agree + record.disagree < SPOT_UNTIL || random < SPOT_RATE;
 }
 
-export function spotTypes(accepted: string[] | undefined): string[] {
-  return Object.keys(GENERATORS).filter((t) => !accepted?.length || accepted.includes(t));
+/** The types with known-answer samples (the handler's `samples`) among those accepted. */
+export function spotTypes(
+  handlers: ReadonlyMap<string, Handler>,
+  accepted: string[] | undefined,
+): string[] {
+  return [...handlers].filter(([t, h]) => h.samples && (!accepted?.length || accepted.includes(t)))
+    .map(([t]) => t);
+}
+
+/** One sample of `handler`, picked or made at random; null when it has none. */
+export function pickSample(handler: Handler, random = Math.random): HandlerSample | null {
+  const { samples } = handler;
+  if (typeof samples === "function") return samples(random);
+  if (!samples?.length) return null;
+  return samples[Math.floor(random() * samples.length)];
 }
 
 /**
@@ -100,12 +82,15 @@ export async function makeSpotLease(
     via?: "seed" | undefined;
   },
 ): Promise<Lease | null> {
-  const types = spotTypes(worker.types).filter((t) => ctx.handlers.has(t));
+  const types = spotTypes(ctx.handlers, worker.types);
   if (types.length === 0) return null;
   const type = types[Math.floor(Math.random() * types.length)];
   const handler = ctx.handlers.get(type)!;
-  const params = handler.params.parse(GENERATORS[type](Math.random));
-  const expected = await handler.run(params, {
+  const sample = pickSample(handler);
+  if (!sample) return null;
+  const params = handler.params.parse(sample.params);
+  // Operator code is trusted on the coordinator: a sample without its answer is computed here.
+  const expected = sample.result !== undefined ? sample.result : await handler.run(params, {
     signal: new AbortController().signal,
     progress: () => {},
     log: ctx.log,
