@@ -51,6 +51,7 @@ export const CoordinatorConfig = z.object({
    * purged, in ms; 0 keeps them for ever. Flags take `7d`, `12h`, `30m`, `45s` or ms.
    */
   retentionMs: z.preprocess(parseDuration, z.number().int().min(0)),
+  /**
    * Task packs: folders (every `*.ts`/`*.js` file, not `*_test.ts`, not `_*`) or module files,
    * each default-exporting a handler or an array of them (`--handlers`, repeatable;
    * `TESSERA_HANDLERS`, comma-separated). See coordinator/packs/.
