@@ -46,6 +46,15 @@ export const CoordinatorConfig = z.object({
    * not the operator's own; `browser` is its old name), `all`, or `off`.
    */
   spotChecks: z.enum(["untrusted", "browser", "all", "off"]),
+  /**
+   * Who runs this grid and why, shown to volunteers on the donate page and its embed box
+   * (`GET /api/about`): the project's name, a sentence or two on what it computes and for whom,
+   * who runs it, and a link to read more.
+   */
+  projectName: z.string().max(80).optional(),
+  projectDescription: z.string().max(1000).optional(),
+  projectOwner: z.string().max(120).optional(),
+  projectUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
@@ -80,6 +89,10 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   maxSocketsPerAddress: 16,
   socketMessageRate: 200,
   rateLimit: 0,
+  projectName: undefined,
+  projectDescription: undefined,
+  projectOwner: undefined,
+  projectUrl: undefined,
 };
 
 /** flag name → [config field, environment variable, help]. */
@@ -123,6 +136,14 @@ const OPTIONS = {
     "TESSERA_SPOT_CHECKS",
     "untrusted | all | off: known-answer checks",
   ],
+  "project-name": ["projectName", "TESSERA_PROJECT_NAME", "the project, as volunteers see it"],
+  "project-description": [
+    "projectDescription",
+    "TESSERA_PROJECT_DESCRIPTION",
+    "what the grid computes and for whom, in plain words",
+  ],
+  "project-owner": ["projectOwner", "TESSERA_PROJECT_OWNER", "who runs this grid"],
+  "project-url": ["projectUrl", "TESSERA_PROJECT_URL", "an http(s) link to read more"],
 } as const satisfies Record<string, readonly [keyof CoordinatorConfig, string, string]>;
 
 export function coordinatorHelp(): string {
