@@ -7,7 +7,7 @@
  * Start in the box. Options, as attributes of the tag: data-theme="light|dark" (default: the
  * visitor's system), data-width (CSS, default "100%", at most 420px unless data-max-width says
  * otherwise), data-title (the iframe's accessible name). The box reports its height, and the
- * iframe follows it (starting at 330px). The README has the iframe to write by hand instead.
+ * iframe follows it (starting at 370px). The README has the iframe to write by hand instead.
  */
 (() => {
   const script = document.currentScript;
@@ -22,7 +22,7 @@
   frame.setAttribute("data-tessera-embed", "");
   frame.style.cssText = "display:block;border:0;color-scheme:normal;background:transparent;" +
     "width:" + (data.width || "100%") + ";max-width:" + (data.maxWidth || "420px") + ";" +
-    "min-width:260px;height:330px";
+    "min-width:260px;height:370px";
   globalThis.addEventListener("message", (e) => {
     if (e.source !== frame.contentWindow || e.origin !== url.origin) return;
     const m = e.data;

@@ -23,8 +23,11 @@ import { useControls } from "./use_controls.ts";
 import { useSnapshot } from "./use_snapshot.ts";
 import type { Volunteer } from "./volunteer.ts";
 
-/** Where the public, read-only view of the whole grid is (the console's, no key needed). */
-export const PUBLIC_DASHBOARD = "/dashboard/?view=public";
+/**
+ * The console's public, read-only view of the whole grid (totals, types, throughput, donors; no
+ * task data), which needs no key, unlike the operator console at `/dashboard/`.
+ */
+export const PUBLIC_DASHBOARD = "/dashboard/public";
 
 export interface AppProps {
   volunteer: Volunteer;

@@ -9,7 +9,10 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DonorCredit } from "../../shared/protocol.ts";
 
-const REFRESH_MS = 5_000;
+/** How often to look again with nothing pending: only this page's results change it then. */
+const REFRESH_MS = 10_000;
+/** With credit pending, other volunteers' results decide it: look more often. */
+const PENDING_REFRESH_MS = 2_000;
 /** The coordinator credits a result just after its reply: ask a moment later. */
 const CREDIT_DELAY_MS = 500;
 /** At most this often while results keep coming. */
@@ -31,14 +34,17 @@ export function useDonorCredit(donorId: string, localCompleted: number): DonorCr
   /** The one fetch scheduled; later changes wait for it instead of pushing it back. */
   const scheduled = useRef<ReturnType<typeof setTimeout> | null>(null);
   const alive = useRef(true);
+  const waiting = (credit?.pending.tasks ?? 0) > 0;
   useEffect(() => {
-    // Pending credit is decided by other volunteers' results too: look again now and then.
-    const timer = setInterval(() => setTick((t) => t + 1), REFRESH_MS);
-    return () => {
-      alive.current = false;
-      clearInterval(timer);
-      if (scheduled.current !== null) clearTimeout(scheduled.current);
-    };
+    const timer = setInterval(
+      () => setTick((t) => t + 1),
+      waiting ? PENDING_REFRESH_MS : REFRESH_MS,
+    );
+    return () => clearInterval(timer);
+  }, [waiting]);
+  useEffect(() => () => {
+    alive.current = false;
+    if (scheduled.current !== null) clearTimeout(scheduled.current);
   }, []);
   useEffect(() => {
     if (scheduled.current !== null) return;
