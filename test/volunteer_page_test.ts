@@ -481,6 +481,11 @@ Deno.test({
             );
           }
           await page.screenshot({ path: `${ARTIFACTS}/volunteer-dark.png`, fullPage: true });
+
+          // Every symbol the page writes has a glyph in this Chromium's fonts (a missing one, like
+          // the dashboard's old key, draws as a box: the same pixels as an unassigned codepoint).
+          const boxes = await page.evaluate(`(${MISSING_GLYPHS})("◐☀☾")`) as string[];
+          assert.deepEqual(boxes, [], `drawn as boxes: ${boxes.join(" ")}`);
           assert.deepEqual(errors, []);
           await context.close();
         },
@@ -488,6 +493,25 @@ Deno.test({
     });
   },
 });
+
+/** The non-ASCII characters of the page's text (and `extra`) that its fonts have no glyph for. */
+const MISSING_GLYPHS = `(extra) => {
+  const chars = new Set([...document.body.innerText + extra].filter((c) =>
+    c.codePointAt(0) > 0x7e && !/\\s/.test(c)
+  ));
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 40;
+  const ctx = canvas.getContext("2d");
+  const family = getComputedStyle(document.body).fontFamily;
+  const draw = (c) => {
+    ctx.clearRect(0, 0, 40, 40);
+    ctx.font = "24px " + family;
+    ctx.fillText(c, 4, 30);
+    return ctx.getImageData(0, 0, 40, 40).data.join();
+  };
+  const box = draw("\\u{10FFFD}");
+  return [...chars].filter((c) => draw(c) === box);
+}`;
 
 /**
  * The lowest contrast among the page's secondary texts (`.muted` and small print, and their

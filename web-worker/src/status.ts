@@ -3,7 +3,9 @@
  *
  * Two things made it flicker. "Running" meant "a thread is busy at this instant", so between two
  * short tasks it said "waiting for work" several times a second; now the page is running while
- * a thread has computed (or rested for the CPU share) within {@link ACTIVE_MS}. And every change
+ * a thread has computed (or rested for the CPU share) within {@link ACTIVE_MS} or holds a task,
+ * and a page that has just started is "Connecting…" until its threads have loaded and the first
+ * tasks had {@link ACTIVE_MS} to arrive. And every change
  * was shown at once, so a socket that dropped and came back in a moment said "Reconnecting…"
  * for a frame; now a change the volunteer did not make is shown only once it has held for
  * {@link SETTLE_MS}. What the volunteer does (Start, Pause, a hold such as the tab hidden) is
@@ -55,9 +57,12 @@ export function statusOf(s: VolunteerSnapshot): StatusView {
         : `Because ${list}. It resumes by itself when that changes.`,
     };
   }
-  if (s.link === "connecting" || s.link === "offline") {
-    return { tone: "reconnecting", title: "Connecting…", detail: "Reaching the coordinator." };
-  }
+  const connecting = {
+    tone: "reconnecting",
+    title: "Connecting…",
+    detail: "Reaching the coordinator and getting this page's workers ready.",
+  } as const;
+  if (s.link === "connecting" || s.link === "offline") return connecting;
   if (s.link !== "open") {
     return {
       tone: "reconnecting",
@@ -65,7 +70,14 @@ export function statusOf(s: VolunteerSnapshot): StatusView {
       detail: "The coordinator is unreachable right now. This page keeps trying by itself.",
     };
   }
-  if (s.idleMs >= ACTIVE_MS) {
+  // Nothing computed (or rested) lately, and no task handed to a thread.
+  const idle = s.idleMs >= ACTIVE_MS && s.running.length === 0;
+  // Just started: the threads load, the first leases are on their way. Still getting ready, not
+  // yet "waiting for work", unless nothing comes for a while.
+  if (idle && (s.warmingUp || (s.sinceStartMs < ACTIVE_MS && s.idleMs > s.sinceStartMs))) {
+    return connecting;
+  }
+  if (idle) {
     return {
       tone: "waiting",
       title: "Running, waiting for work",

@@ -55,6 +55,10 @@ export interface VolunteerSnapshot {
   running: RunningTask[];
   /** Milliseconds since a thread last computed or rested (Infinity when none ever did). */
   idleMs: number;
+  /** Milliseconds since computing last started or resumed (Infinity while it is not). */
+  sinceStartMs: number;
+  /** The threads are still loading: none can take a task yet. */
+  warmingUp: boolean;
   /** Threads resting for the duty cycle. */
   resting: number;
   /** Results the coordinator accepted from this page. */
@@ -377,6 +381,8 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
         coresInUse: wanted() ? meter.average(now) : 0,
         running: tracker?.running().sort((a, b) => a.since - b.since) ?? [],
         idleMs: (pool?.busy ?? 0) + (pool?.resting ?? 0) > 0 ? 0 : now - activeAt,
+        sinceStartMs: core ? now - runningSince : Infinity,
+        warmingUp: !!core && !!pool && pool.ready + pool.busy + pool.resting === 0,
         resting: pool?.resting ?? 0,
         completed: totals.completed,
         failed: totals.failed,
