@@ -178,7 +178,8 @@ Deno.test("createBrowserExecutor() shrinks by retiring a busy thread after its t
     const b = lease("demo.sleep", { ms: 5_000 });
     const runA = executor.run(a, noSignal());
     const runB = executor.run(b, noSignal());
-    await eventually(() => executor.state().busy === 2);
+    // Both threads must load their module first: slow on a loaded machine.
+    await eventually(() => executor.state().busy === 2, 15_000);
     assert.deepEqual(executor.state(), { size: 2, busy: 2, resting: 0, ready: 2 });
     executor.resize(1);
     assert.equal(executor.state().ready, 1, "one busy thread leaves after its task");

@@ -329,7 +329,12 @@ Deno.test({
               // Consent first: it says what Start will do, and nothing is connected yet.
               assert.match(
                 await box.locator(testid("status-detail")).innerText(),
-                /Nothing runs until you press Start\. .*Primes for the Maths Club/,
+                /Nothing runs until you press Start\. .*Primes for the Maths Club until you pause/,
+              );
+              const detail = box.locator(testid("status-detail"));
+              assert.ok(
+                await detail.evaluate((e) => e.scrollHeight <= e.clientHeight),
+                "the consent line is whole, not cut",
               );
               const status = box.locator(testid("status"));
               assert.equal(await status.getAttribute("data-link"), "offline");
@@ -432,7 +437,13 @@ Deno.test({
           const height = () =>
             page.locator(testid("status")).evaluate((e) => e.getBoundingClientRect().height);
           const states: Record<string, number[]> = {};
-          const measure = async (state: string) => (states[state] ??= []).push(await height());
+          const measure = async (state: string) => {
+            (states[state] ??= []).push(await height());
+            const cut = await page.locator(testid("status-detail")).evaluate((e) =>
+              e.scrollHeight > e.clientHeight
+            );
+            assert.ok(!cut, `the ${state} detail fits its card`);
+          };
           await measure("idle");
           await page.setViewportSize(PHONE);
           await measure("idle");

@@ -69,8 +69,8 @@ export function EmbedApp({ volunteer, watch, initialPrefs }: EmbedAppProps) {
         s={s}
         view={view}
         volunteer={volunteer}
-        consent={`Nothing runs until you press Start. Then this box lends your spare processor ` +
-          `time to ${name}, until you pause or leave.`}
+        consent={`Nothing runs until you press Start. Then this box lends spare processor time ` +
+          `to ${name} until you pause or leave.`}
       />
       <dl class="embed-figures">
         <div>
