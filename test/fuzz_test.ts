@@ -629,7 +629,9 @@ Deno.test({
       // does not depend on what the random phase happens to reach in its time budget.
       const tourTask = (await call("POST", "/tasks", { type: "demo.echo", queue: "edge" }, auth.b))!
         .json;
-      for (const path of ["/health", "/whoami", "/openapi.json", "/donors"]) {
+      for (
+        const path of ["/health", "/whoami", "/openapi.json", "/donors", "/about", "/donors/x"]
+      ) {
         await call("GET", path, undefined, auth.none);
       }
       for (const path of ["/stats", "/workers", "/workers/edge/stats", "/live"]) {
@@ -835,6 +837,8 @@ Deno.test({
                 "/health",
                 "/whoami",
                 "/donors",
+                `/donors/${someId(r)}`,
+                "/about",
                 "/openapi.json",
               ]),
               undefined,
