@@ -113,6 +113,7 @@ Deno.test({
           const { page, errors } = await openPage(context, `${c.url}/`);
           await page.locator(testid("project-name"), { hasText: PROJECT.projectName }).waitFor();
           assert.equal(await text(page, "project-description"), PROJECT.projectDescription);
+          assert.equal(await page.title(), `${PROJECT.projectName} · donate compute`);
           const owner = await text(page, "project-owner");
           assert.match(owner, /Run by Example University Maths Club · maths\.example\.org/);
           const link = page.locator(`${testid("project-owner")} a`);

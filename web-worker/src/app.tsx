@@ -22,6 +22,7 @@ import { type ThemeChoice, useTheme } from "../../ui/theme.ts";
 import { useControls } from "./use_controls.ts";
 import { useSnapshot } from "./use_snapshot.ts";
 import type { Volunteer } from "./volunteer.ts";
+import { useEffect } from "preact/hooks";
 
 /**
  * The console's public, read-only view of the whole grid (totals, types, throughput, donors; no
@@ -42,6 +43,9 @@ export function App({ volunteer, watch, initialPrefs }: AppProps) {
   const { prefs, change, power } = useControls(volunteer, watch, initialPrefs);
   const { choice: theme, choose: setTheme } = useTheme();
   const credit = useDonorCredit(s.donorId, s.completed);
+  useEffect(() => {
+    if (about?.project.name) document.title = `${about.project.name} · donate compute`;
+  }, [about]);
 
   return (
     <div class="page">
