@@ -59,6 +59,15 @@ export const CoordinatorConfig = z.object({
   handlers: z.array(z.string().min(1)),
   /** Load the seven built-in task types as the pack `builtin` (`--no-builtin-handlers`: off). */
   builtinHandlers: z.boolean(),
+  /**
+   * Who runs this grid and why, shown to volunteers on the donate page and its embed box
+   * (`GET /api/about`): the project's name, a sentence or two on what it computes and for whom,
+   * who runs it, and a link to read more.
+   */
+  projectName: z.string().max(80).optional(),
+  projectDescription: z.string().max(1000).optional(),
+  projectOwner: z.string().max(120).optional(),
+  projectUrl: z.url({ protocol: /^https?$/ }).max(500).optional(),
 });
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>;
 
@@ -105,6 +114,10 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   retentionMs: 7 * 24 * 3600_000,
   handlers: [],
   builtinHandlers: true,
+  projectName: undefined,
+  projectDescription: undefined,
+  projectOwner: undefined,
+  projectUrl: undefined,
 };
 
 /** flag name → [config field, environment variable, help]. */
@@ -153,6 +166,14 @@ const OPTIONS = {
     "TESSERA_SPOT_CHECKS",
     "untrusted | all | off: known-answer checks",
   ],
+  "project-name": ["projectName", "TESSERA_PROJECT_NAME", "the project, as volunteers see it"],
+  "project-description": [
+    "projectDescription",
+    "TESSERA_PROJECT_DESCRIPTION",
+    "what the grid computes and for whom, in plain words",
+  ],
+  "project-owner": ["projectOwner", "TESSERA_PROJECT_OWNER", "who runs this grid"],
+  "project-url": ["projectUrl", "TESSERA_PROJECT_URL", "an http(s) link to read more"],
 } as const satisfies Record<string, readonly [keyof CoordinatorConfig, string, string]>;
 
 export function coordinatorHelp(): string {

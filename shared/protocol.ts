@@ -726,6 +726,42 @@ export type Donor = z.infer<typeof Donor>;
 export const DonorsResponse = z.object({ donors: z.array(Donor) });
 export type DonorsResponse = z.infer<typeof DonorsResponse>;
 
+/** Tasks and compute time, as one donor's credit counts them. */
+export const CreditFigures = z.object({ tasks: z.number().int(), computeMs: z.number() });
+export type CreditFigures = z.infer<typeof CreditFigures>;
+
+/**
+ * `GET /donors/{id}`: one donor's credit as the coordinator saw it. `checked`: results it
+ * accepted (agreed by a quorum, a passed spot check, or a type that needs no check); `pending`:
+ * results it holds as votes on tasks not yet decided, worth nothing until another volunteer's
+ * result agrees (`waitingForRecord` of them need a voter with a record).
+ */
+export const DonorCredit = z.object({
+  id: z.string(),
+  checked: CreditFigures,
+  pending: CreditFigures.extend({ waitingForRecord: z.number().int() }),
+});
+export type DonorCredit = z.infer<typeof DonorCredit>;
+
+/** One task type as volunteers read it: its name and its handler's description. */
+export const TypeAbout = z.object({ type: TaskType, description: z.string() });
+export type TypeAbout = z.infer<typeof TypeAbout>;
+
+/**
+ * `GET /about`: who runs this grid and why (the operator's `--project-*` options; null when
+ * unset), and the task types it runs with their descriptions.
+ */
+export const About = z.object({
+  project: z.object({
+    name: z.string().nullable(),
+    description: z.string().nullable(),
+    owner: z.string().nullable(),
+    url: z.string().nullable(),
+  }),
+  types: z.array(TypeAbout),
+});
+export type About = z.infer<typeof About>;
+
 // ---------------------------------------------------------------------------------------------
 // The live feed (`GET /api/live`, Server-Sent Events): a `stats` event once a second and a `task`
 // event for each task that ends, fleet-wide.

@@ -157,6 +157,8 @@ Deno.test("every API route without credentials is 401 with the error shape; only
   const publicRoutes = new Set([
     "GET /health",
     "GET /donors",
+    "GET /donors/x",
+    "GET /about",
     "GET /whoami",
     "GET /openapi.json",
     "GET /ws",
@@ -202,6 +204,8 @@ Deno.test("every API route without credentials is 401 with the error shape; only
   // Public routes answer anyone.
   assert.equal((await c.call("GET", "/health", undefined, REMOTE)).status, 200);
   assert.equal((await c.call("GET", "/donors", undefined, REMOTE)).status, 200);
+  assert.equal((await c.call("GET", "/donors/some-donor", undefined, REMOTE)).status, 200);
+  assert.equal((await c.call("GET", "/about", undefined, REMOTE)).status, 200);
   assert.deepEqual((await c.call("GET", "/whoami", undefined, REMOTE)).body, {
     role: "anonymous",
     enforced: true,

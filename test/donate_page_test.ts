@@ -178,7 +178,8 @@ Deno.test("createBrowserExecutor() shrinks by retiring a busy thread after its t
     const b = lease("demo.sleep", { ms: 5_000 });
     const runA = executor.run(a, noSignal());
     const runB = executor.run(b, noSignal());
-    await eventually(() => executor.state().busy === 2);
+    // Both threads must load their module first: slow on a loaded machine.
+    await eventually(() => executor.state().busy === 2, 15_000);
     assert.deepEqual(executor.state(), { size: 2, busy: 2, resting: 0, ready: 2 });
     executor.resize(1);
     assert.equal(executor.state().ready, 1, "one busy thread leaves after its task");
@@ -267,14 +268,16 @@ Deno.test({
 
       // The page says what it did; the donor's totals come from the coordinator.
       await page.waitForSelector('[data-testid="tasks-done"][data-value="200"]');
-      await page.waitForSelector('[data-testid="donor-totals"][data-value="200"]', {
+      await page.waitForSelector('[data-testid="credit-checked"][data-value="200"]', {
         timeout: 15_000,
       });
       assert.ok(await value(page, "compute-donated") > 0);
-      assert.match(await page.locator('[data-testid="status"]').innerText(), /waiting for work/);
-      // Some work in flight for the pictures: two workers busy, types named.
+      // Steady: "waiting" only once no thread has computed for a few seconds.
+      await page.locator('[role="status"]', { hasText: "waiting for work" }).waitFor();
+      // Some work in flight for the pictures: two workers busy, types named, and the cores in
+      // use (averaged over a few seconds) climbing to two.
       await c.call("POST", "/tasks", { tasks: sleepTasks(6, 4000) });
-      await page.waitForSelector('[data-testid="cores"][data-value="2"]');
+      await page.waitForSelector('[data-testid="cores"][data-value="2"]', { timeout: 15_000 });
       await page.waitForSelector('[data-testid="task-types"][data-value="demo.sleep"]');
       await page.screenshot({ path: `${ARTIFACTS}/donate.png`, fullPage: true });
       await page.emulateMedia({ colorScheme: "dark" });
@@ -383,6 +386,7 @@ Deno.test({
         const { page, errors, close } = await openDonor(browser, first);
         await first.close();
         await page.waitForSelector('[data-testid="status"][data-link="reconnecting"]');
+        await page.locator('[role="status"]', { hasText: "Reconnecting…" }).waitFor();
         assert.match(await page.locator('[role="status"]').innerText(), /Reconnecting…/);
         assert.match(await page.locator('[role="status"]').innerText(), /unreachable/);
 
@@ -433,7 +437,7 @@ Deno.test({
       );
       assert.equal(done.status, "completed");
       assert.equal(done.workerId, workerId);
-      await page.waitForSelector('[data-testid="donor-totals"][data-value="1"]');
+      await page.waitForSelector('[data-testid="credit-checked"][data-value="1"]');
       assert.deepEqual(errors, []);
       await close();
     });
@@ -455,7 +459,7 @@ Deno.test({
         while (true) {
           const [held, cores, stats] = await Promise.all([
             heldBy(c, workerId),
-            value(page, "cores"),
+            page.locator('[data-testid="running-task"]').count(),
             c.call("POST", "/tasks/await", { ids, waitMs: 0 }),
           ]);
           leases = Math.max(leases, held.length);

@@ -182,3 +182,59 @@ Deno.test("the worker core sends the start notice when a prefetched lease really
     transport.close();
   }
 });
+
+Deno.test("GET /donors/{id}: a replica's vote is pending credit until the quorum decides, then checked for the winners and gone for the loser", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const credit = async (id: string) => (await c.call("GET", `/donors/d-${id}`)).body;
+  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 3, adaptive: false };
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: quorum,
+  })).body;
+  const a = await volunteer(c, "a");
+  const la = await a.lease();
+  a.started(la);
+  await sleep(50);
+  assert.equal((await a.complete(la, { x: 1 })).ok, true);
+  const one = await credit("a");
+  assert.deepEqual(one.checked, { tasks: 0, computeMs: 0 }, "nothing checked before a decision");
+  assert.equal(one.pending.tasks, 1);
+  assert.equal(one.pending.waitingForRecord, 0);
+  assert.ok(one.pending.computeMs >= 40, `pending ${one.pending.computeMs} ms`);
+
+  // A second volunteer disagrees, a third agrees with the first: decided.
+  const b = await volunteer(c, "b");
+  const lb = await b.lease();
+  b.started(lb);
+  assert.equal((await b.complete(lb, { x: 2 })).ok, true);
+  assert.equal((await credit("b")).pending.tasks, 1);
+  const cc = await volunteer(c, "c");
+  const lc = await cc.lease();
+  cc.started(lc);
+  assert.equal((await cc.complete(lc, { x: 1 })).ok, true);
+  assert.equal((await c.call("GET", `/tasks/${t.id}`)).body.status, "completed");
+  const [da, db, dc] = await Promise.all([credit("a"), credit("b"), credit("c")]);
+  assert.equal(da.checked.tasks, 1);
+  assert.equal(da.checked.computeMs, one.pending.computeMs, "the pending time is what is credited");
+  assert.equal(dc.checked.tasks, 1);
+  assert.deepEqual(db.checked, { tasks: 0, computeMs: 0 }, "the losing vote earns nothing");
+  for (const d of [da, db, dc]) {
+    assert.deepEqual(d.pending, { tasks: 0, computeMs: 0, waitingForRecord: 0 }, d.id);
+  }
+
+  // A task cancelled with a vote on it leaves no pending credit behind.
+  for (const v of [b, cc]) await v.s.close(); // so that `a` gets a replica of it
+  const u = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 3 },
+    verification: quorum,
+  })).body;
+  const la2 = await a.lease();
+  assert.equal((await a.complete(la2, { x: 3 })).ok, true);
+  assert.equal((await credit("a")).pending.tasks, 1);
+  assert.equal((await c.call("POST", `/tasks/${u.id}/cancel`)).status, 200);
+  assert.equal((await credit("a")).pending.tasks, 0);
+  assert.deepEqual((await credit("never-seen")).checked, { tasks: 0, computeMs: 0 });
+  await a.s.close();
+});

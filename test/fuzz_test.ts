@@ -631,7 +631,17 @@ Deno.test({
       // does not depend on what the random phase happens to reach in its time budget.
       const tourTask = (await call("POST", "/tasks", { type: "demo.echo", queue: "edge" }, auth.b))!
         .json;
-      for (const path of ["/health", "/whoami", "/openapi.json", "/donors", "/handlers"]) {
+      for (
+        const path of [
+          "/health",
+          "/whoami",
+          "/openapi.json",
+          "/donors",
+          "/handlers",
+          "/about",
+          "/donors/x",
+        ]
+      ) {
         await call("GET", path, undefined, auth.none);
       }
       await call("GET", `/handlers/versions/${"0".repeat(64)}`, undefined, auth.none);
@@ -855,6 +865,8 @@ Deno.test({
                 "/health",
                 "/whoami",
                 "/donors",
+                `/donors/${someId(r)}`,
+                "/about",
                 "/openapi.json",
               ]),
               undefined,

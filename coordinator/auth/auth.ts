@@ -7,13 +7,14 @@
  * (`deno task keys create`, role `client`, `admin` or `worker`: a worker key is one more worker
  * token). No token is `anonymous`.
  *
- * | route class | routes                                                         | who            |
- * | ----------- | -------------------------------------------------------------- | -------------- |
- * | public      | GET health, donors, whoami, openapi.json, ws; /dashboard files | everyone       |
- * | client      | submit, list, read, await, cancel, retry                       | client, admin  |
- * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…  | worker, admin  |
- * | dashboard   | GET stats, workers, workers/{id}/stats, live; GET /metrics     | admin          |
- * | admin       | any other /api path (default deny)                             | admin          |
+ * | route class | routes                                                          | who           |
+ * | ----------- | --------------------------------------------------------------- | ------------- |
+ * | public      | GET health, about, donors, donors/{id}, whoami, openapi.json,   | everyone      |
+ * |             | ws; /dashboard files                                            |               |
+ * | client      | submit, list, read, await, cancel, retry                        | client, admin |
+ * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…   | worker, admin |
+ * | dashboard   | GET stats, workers, workers/{id}/stats, live; GET /metrics      | admin         |
+ * | admin       | any other /api path (default deny)                              | admin         |
  *
  * Enforcement (`--auth`): `on`; `off`; or `auto` (the default), which enforces as soon as one
  * client or admin key was ever created, revoked ones included, so revoking the last key never
@@ -89,6 +90,8 @@ export type RouteClass = "public" | "client" | "worker" | "dashboard" | "admin" 
 const ID = "[^/]+";
 const CLASSES: Array<[method: "GET" | "POST" | "DELETE", pattern: RegExp, cls: RouteClass]> = [
   ["GET", /^\/api\/(health|donors|whoami|openapi\.json|ws)$/, "public"],
+  ["GET", new RegExp(`^/api/donors/${ID}$`), "public"],
+  ["GET", /^\/api\/about$/, "public"],
   ["POST", /^\/api\/tasks$/, "client"],
   ["GET", /^\/api\/tasks$/, "client"],
   ["POST", /^\/api\/tasks\/await$/, "client"],

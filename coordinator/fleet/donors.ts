@@ -1,13 +1,20 @@
 /**
  * The donors' totals: browser volunteers' completed tasks and credited compute time, kept as
- * `["donor", id, stat]` sums by the transitions that accept their work (donor_credit.ts).
+ * `["donor", id, stat]` sums by the transitions that accept their work, and their pending
+ * credit, votes on tasks not yet decided (donor_credit.ts).
  *
  * @module
  */
-import type { Donor } from "../../shared/protocol.ts";
+import type { Donor, DonorCredit } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import { counterValue } from "../store/committer.ts";
-import { decodeDonorStatKey, donorPrefix } from "../store/keys.ts";
+import {
+  decodeDonorStatKey,
+  donorPendingPrefix,
+  donorPrefix,
+  donorStatKey,
+} from "../store/keys.ts";
+import type { PendingCredit } from "../verify/donor_credit.ts";
 
 /** Every donor's totals, most tasks first. */
 export async function listDonors(ctx: Ctx): Promise<Donor[]> {
@@ -19,4 +26,34 @@ export async function listDonors(ctx: Ctx): Promise<Donor[]> {
     d[stat] = counterValue(e.value);
   }
   return [...byId.values()].sort((a, b) => b.completed - a.completed);
+}
+
+/**
+ * One donor's credit: checked (the sums the accepting transitions gave) and pending (its votes
+ * on tasks not yet decided), both from the store, never from what a page says.
+ *
+ * @example
+ * ```ts
+ * const { checked, pending } = await readDonorCredit(ctx, "3f2a…");
+ * ```
+ */
+export async function readDonorCredit(ctx: Ctx, donorId: string): Promise<DonorCredit> {
+  const [done, ms] = await ctx.kv.getMany([
+    donorStatKey(donorId, "completed"),
+    donorStatKey(donorId, "computeMs"),
+  ]);
+  const pending = { tasks: 0, computeMs: 0, waitingForRecord: 0 };
+  for await (const e of ctx.kv.list<PendingCredit>({ prefix: donorPendingPrefix(donorId) })) {
+    pending.tasks++;
+    pending.computeMs += e.value.computeMs;
+    if (e.value.waiting) pending.waitingForRecord++;
+  }
+  return {
+    id: donorId,
+    checked: {
+      tasks: counterValue(done.value),
+      computeMs: counterValue(ms.value),
+    },
+    pending,
+  };
 }

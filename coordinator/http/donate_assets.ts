@@ -1,7 +1,8 @@
 /**
  * The donate page: the Vite app in `web-worker/` (with the shared worker core and the handlers it
  * bundles), built into `dist/donate/` by `deno task build` like the dashboard and served at `/`,
- * its files under `/assets/`.
+ * its files under `/assets/`; the same app as a small box at `/embed`, and `/embed.js`, the one
+ * tag other sites add to show that box in an iframe.
  *
  * @module
  */
@@ -21,8 +22,10 @@ export const donateApp: ViteApp = viteApp({
 });
 
 /**
- * Serves the donate page at `/` and its hashed files at `/assets/*`; mount at the root. Nothing
- * else is claimed, so unknown paths keep the API's 404.
+ * Serves the donate page at `/`, the embed box at `/embed`, its script at `/embed.js` and their
+ * hashed files at `/assets/*`; mount at the root. Nothing else is claimed, so unknown paths keep
+ * the API's 404. No framing headers: being framed by other sites is what `/embed` is for, and
+ * nothing runs in it before the visitor presses Start there.
  *
  * @example
  * ```ts
@@ -33,6 +36,12 @@ export function donateRoutes(log: Logger): Hono {
   const app = new Hono();
   app.get("/", function donatePage(c) {
     return serveViteApp(c, donateApp, log, "");
+  });
+  app.get("/embed", function embedBox(c) {
+    return serveViteApp(c, donateApp, log, "");
+  });
+  app.get("/embed.js", function embedScript(c) {
+    return serveViteApp(c, donateApp, log, "embed.js");
   });
   app.get("/assets/*", function donateAsset(c) {
     return serveViteApp(c, donateApp, log, c.req.path.slice(1));

@@ -25,6 +25,7 @@
  * | ["ended", at, instanceId, part]            | EndedTask[] (60s)| coordinators with peers    |
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
+ * | ["donor_pending", donorId, taskId]         | PendingCredit    | a vote on an open task     |
  * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
  * | ["replica", taskId, leaseId]               | result (UTF-8)   | replica completion         |
  * | ["result", taskId, part]                   | UTF-8 JSON bytes | completion, when too large |
@@ -82,6 +83,9 @@
  * - A batch over one commit marks its idempotency keys `{ id, batch }` and its records
  *   `batch`: while the batch head is in phase 1 (it may still be rolled back) lookups wait and
  *   reads do not see them (idempotency_lookup.ts, task_record.ts).
+ * - A donor's pending credit (its votes on tasks not yet decided) is an index per donor, kept by
+ *   the one write path of every transition (`transition.ts`): set with the vote, deleted when
+ *   the task ends however it ends, so one donor's pending credit is one short range read.
  * - API keys are stored hashed: the raw key is shown once and never written. The hash index
  *   answers "which key is this?" in one read; revoking deletes it in the same operation that
  *   marks the record revoked, so a revoked key stops working at once, in every process.
@@ -226,6 +230,13 @@ export const workerStatPrefix = (): Deno.KvKey => ["wstat"];
 export type DonorStat = "completed" | "computeMs";
 export const donorStatKey = (id: string, stat: DonorStat): Deno.KvKey => ["donor", id, stat];
 export const donorPrefix = (): Deno.KvKey => ["donor"];
+/** A donor's vote on a task not yet decided: credit it may earn (donor_credit.ts). */
+export const donorPendingKey = (donorId: string, taskId: string): Deno.KvKey => [
+  "donor_pending",
+  donorId,
+  taskId,
+];
+export const donorPendingPrefix = (donorId: string): Deno.KvKey => ["donor_pending", donorId];
 
 export const holderKey = (taskId: string, who: string): Deno.KvKey => ["holder", taskId, who];
 export const replicaKey = (taskId: string, leaseId: string): Deno.KvKey => [
@@ -398,6 +409,10 @@ export const decodeWorkerStatKey = (key: Deno.KvKey): { workerId: string; stat: 
 export const decodeDonorStatKey = (key: Deno.KvKey): { donorId: string; stat: DonorStat } => ({
   donorId: String(key[1]),
   stat: key[2] as DonorStat,
+});
+export const decodeDonorPendingKey = (key: Deno.KvKey): { donorId: string; taskId: string } => ({
+  donorId: String(key[1]),
+  taskId: String(key[2]),
 });
 export const decodeVerifyByKey = (key: Deno.KvKey): { at: number; taskId: string } => ({
   at: key[1] as number,

@@ -5,8 +5,8 @@
  * claim; a retry by hand; a verification deadline) is a constructor elsewhere that returns a
  * `Transition`; what every one of them must write alike is written here once: the record (sized
  * to fit, `task_record.ts`), the list indexes, the failed index, the queue entries and their ready
- * signals, the ended leases, the status counters. Adding an outcome adds a constructor, never a
- * second copy of this write path (River's job completer is the model).
+ * signals, the ended leases, the status counters, the donors' pending credit. Adding an outcome
+ * adds a constructor, never a second copy of this write path (River's job completer is the model).
  *
  * @module
  */
@@ -26,6 +26,7 @@ import { sizeBound } from "./encoded_size.ts";
 import { listIndexMoves } from "./list_index.ts";
 import { storeTask } from "./task_record.ts";
 import { jobTransitionWrites } from "../jobs/job_writes.ts";
+import { pendingCreditMoves } from "../verify/donor_credit.ts";
 
 export interface Transition {
   /** The record as it was read. */
@@ -81,7 +82,8 @@ export function applyTransition(t: Transition, now: number): Intent {
     );
   }
   for (const key of t.dequeue ?? []) mutations.push({ type: "delete", key });
-  mutations.push(...record.mutations, ...listIndexMoves(from, next));
+  const pending = pendingCreditMoves(from, next);
+  mutations.push(...record.mutations, ...listIndexMoves(from, next), ...pending);
   const sums: Array<[Deno.KvKey, bigint]> = [];
   let ready = 0;
   for (const slot of t.enqueue ?? []) {
@@ -116,5 +118,6 @@ export function applyTransition(t: Transition, now: number): Intent {
     sums.push(...job.sums);
     extraBytes += job.bytes;
   }
-  return { checks: t.checks, mutations, sums, bytes: record.bytes + extraBytes + 200 };
+  const bytes = record.bytes + extraBytes + 200 + pending.length * 160;
+  return { checks: t.checks, mutations, sums, bytes };
 }

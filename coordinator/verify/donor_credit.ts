@@ -4,10 +4,25 @@
  * time is the coordinator's own: from the worker's start notice (or, without one, from the lease)
  * to the report, capped by the task's timeout; what the worker says it took is ignored.
  *
+ * Pending credit (`["donor_pending", id, taskId]`, shown by `GET /api/donors/{id}`) is a donor's
+ * vote on a replicated task not yet decided: worth nothing until the quorum decides, and then
+ * either credited above or dropped. It is derived from the task record alone by
+ * {@link pendingCreditMoves}, which the one write path of every transition applies, so no way a
+ * task ends (decided, failed, cancelled, unverified at its deadline) can leave one behind.
+ *
  * @module
  */
-import { donorStatKey } from "../store/keys.ts";
+import type { Task } from "../../shared/protocol.ts";
+import { donorPendingKey, donorStatKey } from "../store/keys.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
+
+/** What a pending entry holds: the vote's measured time, and whether the task needs a record. */
+export interface PendingCredit {
+  computeMs: number;
+  /** The task waits for a voter with a record (a volunteer alone cannot decide it). */
+  waiting: boolean;
+  at: number;
+}
 
 /**
  * Compute time to credit for an attempt reported at `now`.
@@ -37,4 +52,43 @@ export function donorCredit(
     [donorStatKey(donorId, "completed"), 1n],
     [donorStatKey(donorId, "computeMs"), BigInt(Math.max(0, Math.round(computeMs)))],
   ];
+}
+
+const isFinal = (t: Task) =>
+  t.status === "completed" || t.status === "failed" || t.status === "cancelled";
+
+/** The pending entries a task's record implies: one per donor's vote while it is undecided. */
+function pendingOf(t: Task): Map<string, PendingCredit> {
+  const out = new Map<string, PendingCredit>();
+  if (isFinal(t)) return out;
+  for (const v of t.votes ?? []) {
+    if (!v.donorId) continue;
+    out.set(v.donorId, { computeMs: v.computeMs ?? 0, waiting: !!t.waiting, at: v.at });
+  }
+  return out;
+}
+
+/**
+ * The writes that keep the pending-credit index true across one transition: entries for votes
+ * the task gained while open, updated when it starts or stops waiting, deleted once it ends.
+ *
+ * @example
+ * ```ts
+ * mutations.push(...pendingCreditMoves(from, next));
+ * ```
+ */
+export function pendingCreditMoves(from: Task, next: Task): Deno.KvMutation[] {
+  if ((from.votes?.length ?? 0) === 0 && (next.votes?.length ?? 0) === 0) return [];
+  const before = pendingOf(from);
+  const after = pendingOf(next);
+  const moves: Deno.KvMutation[] = [];
+  for (const donor of before.keys()) {
+    if (!after.has(donor)) moves.push({ type: "delete", key: donorPendingKey(donor, from.id) });
+  }
+  for (const [donor, credit] of after) {
+    const was = before.get(donor);
+    if (was && was.waiting === credit.waiting && was.computeMs === credit.computeMs) continue;
+    moves.push({ type: "set", key: donorPendingKey(donor, next.id), value: credit });
+  }
+  return moves;
 }

@@ -25,3 +25,10 @@ export function duration(ms: number): string {
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
   return `${Math.floor(s / 3600)} h ${String(Math.floor(s / 60) % 60).padStart(2, "0")} min`;
 }
+
+/** Cores in use, averaged: "0", "0.4", "1.9", "2". */
+export function cores(n: number): string {
+  if (n < 0.05) return "0";
+  const r = Math.round(n * 10) / 10;
+  return Number.isInteger(r) ? String(r) : r.toFixed(1);
+}

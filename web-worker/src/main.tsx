@@ -1,13 +1,16 @@
 /** @jsxImportSource preact */
 /// <reference lib="dom" />
 /**
- * The donate page's entry point: the volunteer (idle until Start), the page's signals, the app.
+ * The donate page's entry point: the volunteer (idle until Start, or started at once when the
+ * volunteer chose "start automatically"), the page's signals, and the app: the full page at `/`,
+ * the small box other sites embed at `/embed`.
  *
  * @module
  */
 import { render } from "preact";
 import { handlerTypes } from "../../handlers/mod.ts";
 import { App } from "./app.tsx";
+import { EmbedApp } from "./embed_app.tsx";
 import { watchPage } from "./page_signals.ts";
 import { donorId, loadPrefs, newWorkerId } from "./prefs.ts";
 import { createVolunteer } from "./volunteer.ts";
@@ -31,8 +34,18 @@ const volunteer = createVolunteer({
   types,
 });
 const watch = watchPage(volunteer, prefs);
+// Their own opt-in, ticked on an earlier visit: the consent a press of Start gives otherwise.
+if (prefs.autoStart) volunteer.start();
 
+const embedded = location.pathname.replace(/\/+$/, "") === "/embed";
+if (embedded) {
+  document.documentElement.classList.add("embedded");
+  // The embedding site may fix the box's theme: `/embed?theme=light` (or dark).
+  const theme = new URLSearchParams(location.search).get("theme");
+  if (theme === "light" || theme === "dark") document.documentElement.dataset.theme = theme;
+}
+const Root = embedded ? EmbedApp : App;
 render(
-  <App volunteer={volunteer} watch={watch} initialPrefs={prefs} />,
+  <Root volunteer={volunteer} watch={watch} initialPrefs={prefs} />,
   document.getElementById("app")!,
 );

@@ -1,6 +1,6 @@
 /**
  * What the volunteer chose, kept in localStorage: worker count, CPU duty cycle, auto-pause
- * options, and a random donor id that stays the same across visits (the coordinator keeps the
+ * options, whether to start by itself on the next visit, and a random donor id that stays the same across visits (the coordinator keeps the
  * donor's totals under it). Storage may be unavailable (private mode): then the choices last for
  * this page only.
  *
@@ -16,6 +16,11 @@ export interface Prefs {
   pauseWhenHidden: boolean;
   /** Pause while the device runs on battery (where the Battery API exists). */
   pauseOnBattery: boolean;
+  /**
+   * Start donating as soon as the page opens, without a click: the volunteer's own opt-in, off
+   * until they tick it (the press of Start is the consent otherwise).
+   */
+  autoStart: boolean;
 }
 
 export const DUTIES = [25, 50, 75, 100] as const;
@@ -37,6 +42,7 @@ export function defaultPrefs(): Prefs {
     duty: 100,
     pauseWhenHidden: true,
     pauseOnBattery: true,
+    autoStart: false,
   };
 }
 
@@ -55,6 +61,7 @@ export function loadPrefs(): Prefs {
       ? raw.pauseWhenHidden
       : d.pauseWhenHidden,
     pauseOnBattery: typeof raw.pauseOnBattery === "boolean" ? raw.pauseOnBattery : d.pauseOnBattery,
+    autoStart: raw.autoStart === true,
   };
 }
 

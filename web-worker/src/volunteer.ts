@@ -29,6 +29,8 @@ import {
   type WorkerEvent,
 } from "../../shared/worker/worker_core.ts";
 import { createWsTransport, type WsTransport } from "../../shared/worker/ws_transport.ts";
+import { createBusyMeter } from "./busy_meter.ts";
+import { type RunningTask, type RunTracker, trackRuns } from "./run_tracker.ts";
 
 /** Why the volunteer is not computing although started. */
 export type Hold = "user" | "hidden" | "battery" | "frozen";
@@ -45,8 +47,18 @@ export interface VolunteerSnapshot {
   workers: number;
   /** Percent of the time a thread may compute. */
   duty: number;
-  /** Threads running a task now (cores in use). */
+  /** Threads running a task now. */
   busy: number;
+  /** Threads busy on average over the last few seconds: the cores in use. */
+  coresInUse: number;
+  /** The attempts handed to the threads, oldest first (the first `busy` are running). */
+  running: RunningTask[];
+  /** Milliseconds since a thread last computed or rested (Infinity when none ever did). */
+  idleMs: number;
+  /** Milliseconds since computing last started or resumed (Infinity while it is not). */
+  sinceStartMs: number;
+  /** The threads are still loading: none can take a task yet. */
+  warmingUp: boolean;
   /** Threads resting for the duty cycle. */
   resting: number;
   /** Results the coordinator accepted from this page. */
@@ -125,6 +137,10 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
   let started = false;
   const holds = new Set<Hold>();
   let executor: BrowserExecutor | null = null;
+  let tracker: RunTracker | null = null;
+  const meter = createBusyMeter();
+  /** When a thread last computed or rested, or -Infinity. */
+  let activeAt = -Infinity;
   let transport: WsTransport | null = null;
   /** The core taking new leases; `cores` also holds older ones finishing their attempts. */
   let core: WorkerCore | null = null;
@@ -163,9 +179,11 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
     transport.setCapacity(slots);
   }
 
-  function onPool(_state: PoolState): void {
+  function onPool(state: PoolState): void {
     // Synchronous on purpose: a lower capacity must leave before the report that frees a slot.
     announce();
+    meter.set(state.busy);
+    if (state.busy > 0 || state.resting > 0) activeAt = performance.now();
     notify();
   }
 
@@ -175,6 +193,7 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
       totals.computeMs += event.runMs;
       meanRunMs = meanRunMs === null ? event.runMs : 0.8 * meanRunMs + 0.2 * event.runMs;
       recent.push(performance.now());
+      activeAt = performance.now();
       announce();
     } else if (event.type === "failed") {
       totals.failed++;
@@ -238,10 +257,10 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
   }
 
   /** A core with one slot per worker; the transport holds any lease announced beyond that. */
-  function startCore(t: WsTransport, pool: BrowserExecutor): WorkerCore {
+  function startCore(t: WsTransport, pool: RunTracker): WorkerCore {
     const c = startWorkerCore({
       transport: t,
-      executor: pool,
+      executor: pool.executor,
       concurrency: workers,
       maxOfflineMs: 0,
       onEvent,
@@ -274,8 +293,10 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
         duty: duty / 100,
         onChange: onPool,
       });
-      core = startCore(transport, executor);
+      tracker ??= trackRuns(executor);
+      core = startCore(transport, tracker);
       runningSince = performance.now();
+      meter.reset(runningSince);
       announce();
     } else if (!run && core) {
       stopCores();
@@ -328,10 +349,10 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
     setWorkers(n) {
       workers = Math.max(1, Math.floor(n));
       executor?.resize(workers);
-      if (core && transport && executor) {
+      if (core && transport && tracker) {
         // A core's slots are fixed: a new one takes over claiming, the old one finishes its work.
         const old = core;
-        core = startCore(transport, executor);
+        core = startCore(transport, tracker);
         void old.stop({ graceMs: Infinity });
       }
       announce();
@@ -356,6 +377,12 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
         workers,
         duty,
         busy: pool?.busy ?? 0,
+        // Paused or stopped, nothing computes: no average of the time before.
+        coresInUse: wanted() ? meter.average(now) : 0,
+        running: tracker?.running().sort((a, b) => a.since - b.since) ?? [],
+        idleMs: (pool?.busy ?? 0) + (pool?.resting ?? 0) > 0 ? 0 : now - activeAt,
+        sinceStartMs: core ? now - runningSince : Infinity,
+        warmingUp: !!core && !!pool && pool.ready + pool.busy + pool.resting === 0,
         resting: pool?.resting ?? 0,
         completed: totals.completed,
         failed: totals.failed,

@@ -1,10 +1,11 @@
 /**
- * Health, whoami, stats and workers.
+ * Health, about, whoami, stats and workers.
  *
  * @module
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import {
+  About,
   ApiError,
   Health,
   Stats,
@@ -37,6 +38,31 @@ export function metaRoutes({ ctx, workers }: Deps) {
         uptimeMs: ctx.now() - started,
         types: [...ctx.handlers.keys()],
       }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/about",
+      summary: "Who runs this grid and why (--project-* options), and its task types in words",
+      security: [],
+      responses: { 200: jsonResponse(About, "the project and its task types") },
+    }),
+    (c) => {
+      const { config } = ctx;
+      return c.json({
+        project: {
+          name: config.projectName ?? null,
+          description: config.projectDescription ?? null,
+          owner: config.projectOwner ?? null,
+          url: config.projectUrl ?? null,
+        },
+        types: [...ctx.handlers.values()].map((h) => ({
+          type: h.type,
+          description: h.description,
+        })),
+      }, 200);
+    },
   );
 
   app.openapi(

@@ -1,6 +1,6 @@
 /**
  * `GET /api/ws`: the WebSocket lease endpoint (protocol in shared/protocol.ts), and the donors'
- * totals kept from socket completions.
+ * totals kept from socket completions (`/donors`, and one donor's checked and pending credit).
  *
  * The token (a worker token or an admin key) comes as `?token=` or a bearer header; without one a
  * socket may only say hello as `kind: "browser"` (an anonymous volunteer) unless workers are
@@ -9,11 +9,11 @@
  *
  * @module
  */
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { upgradeWebSocket } from "hono/deno";
-import { CLOSE, DonorsResponse } from "../../../shared/protocol.ts";
-import { listDonors } from "../../fleet/donors.ts";
+import { ApiError, CLOSE, DonorCredit, DonorsResponse } from "../../../shared/protocol.ts";
+import { listDonors, readDonorCredit } from "../../fleet/donors.ts";
 import { ApiFailure } from "../errors.ts";
 import type { WsHub } from "../../ws/ws_hub.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
@@ -86,6 +86,26 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
     async (c) => {
       const donors = await listDonors(ctx);
       return c.json({ donors }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/donors/{id}",
+      summary: "One donor's credit: checked (accepted results) and pending (votes not yet decided)",
+      security: [],
+      request: {
+        params: z.object({ id: z.string().min(1).max(100) }),
+      },
+      responses: {
+        200: jsonResponse(DonorCredit, "the donor's credit (zeros for a donor never seen)"),
+        400: jsonResponse(ApiError, "`validation`: not a donor id"),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      return c.json(await readDonorCredit(ctx, id), 200);
     },
   );
 
