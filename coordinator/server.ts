@@ -95,8 +95,17 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(10_000, "rate pruning", () => pruneRates(ctx));
 
   const hub = new WsHub(ctx, dispatcher, workers);
-  const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
-  const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
+  const live = new LiveFeed(ctx, workers, {
+    foreign: () => endedLog.readForeign(),
+    connected: () => hub.connectedWorkers(),
+  });
+  const metrics = createMetrics(ctx, { workers, hub, version: VERSION });
+  ctx.metrics = {
+    claimed(kind, leases, ms) {
+      metrics.claimed(kind, leases, ms);
+      if (leases > 0) live.claimed();
+    },
+  };
   const app = createApp({ ctx, dispatcher, workers }, { hub, live, metrics });
   const server = Deno.serve({
     port: config.port,

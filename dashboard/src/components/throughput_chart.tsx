@@ -77,18 +77,39 @@ function options(width: number, height: number): uPlot.Options {
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
     legend: { live: true },
     hooks: { setCursor: [showLatest], setData: [showLatest] },
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] } },
-    axes: [{ ...axis, space: 90, values: timeTicks }, { ...axis, size: 48 }],
+    // Submitted has its own scale (right): a burst of submits must not flatten the completed line.
+    scales: {
+      x: { time: true },
+      y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] },
+      submitted: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] },
+    },
+    axes: [
+      { ...axis, space: 90, values: timeTicks },
+      { ...axis, size: 48, label: "done/s", labelSize: 14 },
+      {
+        ...axis,
+        scale: "submitted",
+        side: 1,
+        size: 48,
+        grid: { show: false },
+        stroke: cssVar("--c-submitted"),
+        label: "submitted/s",
+        labelSize: 14,
+      },
+    ],
     series: [
       { value: (_u, v) => v === null ? "–" : new Date(v * 1000).toLocaleTimeString() },
       line("completed", cssVar("--c-completed"), true),
-      line("submitted", cssVar("--c-submitted"), false),
+      { ...line("submitted", cssVar("--c-submitted"), false), scale: "submitted", dash: [4, 3] },
       line("failed", cssVar("--c-failed"), false),
     ],
   };
 }
 
-/** Completed, submitted and failed per second over the last 10 minutes (uPlot). */
+/**
+ * Completed and failed per second (left scale) and submitted per second (right scale, dashed) over
+ * the last 10 minutes (uPlot).
+ */
 export function ThroughputChart({ rates, theme }: { rates: Rates | null; theme: Theme }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
