@@ -39,6 +39,8 @@ export interface Coordinator {
   dispatcher: Dispatcher;
   workers: WorkerRegistry;
   hub: WsHub;
+  /** The dashboard's feed (its `snapshot()` is what `/api/live` sends). */
+  live: LiveFeed;
   /** Stops serving and timers, lets in-flight commits land, closes the KV. */
   close(): Promise<void>;
 }
@@ -124,6 +126,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     dispatcher,
     workers,
     hub,
+    live,
     async close() {
       await Promise.all(timers.map((t) => t.stop()));
       await hub.closeAll();

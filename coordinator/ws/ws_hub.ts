@@ -136,10 +136,10 @@ export class WsHub {
     return {
       message: (data) => this.#track(this.#onMessage(conn, data)),
       close: (code?: number) => {
-        // 1000 (normal) and 1001 (going away: a tab closed, a worker stopping) are goodbyes;
-        // anything else (1006: the connection broke off) is a crash as far as we can tell.
+        // A close frame (1000 normal, 1001 going away, 1005 none given, or our own 4xxx) is a
+        // goodbye; 1006, no close frame at all (a killed process, a dropped network), a crash.
         if (conn.workerId && !conn.closed) {
-          this.#workers.left(conn.workerId, code === 1000 || code === 1001 ? "offline" : "crashed");
+          this.#workers.left(conn.workerId, code === 1006 ? "crashed" : "offline");
         }
         this.#track(this.#onClose(conn));
       },

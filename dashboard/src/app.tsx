@@ -123,6 +123,9 @@ function Operator(
 ) {
   const access = useAccess();
   const [keyOpen, setKeyOpen] = useState(false);
+  // Task events are only needed for the mosaic's tiles; the filter keeps busy grids cheap. The
+  // feed starts once the console may be read (see Console).
+  const live = useMemo(() => new LiveClient(["mandelbrot.tile"]), []);
   const pill = access.kind === "refused"
     ? { state: "refused", label: "key refused" }
     : access.kind === "needs-key"
@@ -142,7 +145,7 @@ function Operator(
               {pill.label}
             </span>
           )}
-          {access.kind === "console" && <LivePill />}
+          {access.kind === "console" && <LivePill live={live} />}
           <button
             type="button"
             class="button ghost"
@@ -189,7 +192,7 @@ function Operator(
           </p>
         </section>
       )}
-      {access.kind === "console" && <Console theme={theme} canWrite={access.write} />}
+      {access.kind === "console" && <Console live={live} theme={theme} canWrite={access.write} />}
       <footer class="foot muted">
         Tessera · <a href="/api/openapi.json">API</a> · <a href="/api/health">health</a> ·{" "}
         <a href={PUBLIC_PATH}>public view</a>
@@ -198,14 +201,9 @@ function Operator(
   );
 }
 
-/** The live feed's connection state, for the header (read from the shared client). */
-let sharedLive: LiveClient | null = null;
-function LivePill() {
-  const live = sharedLive;
-  const [, setV] = useState(0);
-  useEffect(() => live?.onChange(() => setV((v) => v + 1)), [live]);
-  if (!live) return null;
-  const { connection, snapshot } = live;
+/** The live feed's connection state, for the header. */
+function LivePill({ live }: { live: LiveClient }) {
+  const { connection, snapshot } = useLive(live);
   return (
     <span
       class={`pill ${connection}`}
@@ -219,9 +217,9 @@ function LivePill() {
   );
 }
 
-function Console({ theme, canWrite }: { theme: Theme; canWrite: boolean }) {
-  // Task events are only needed for the mosaic's tiles; the filter keeps busy grids cheap.
-  const live = useMemo(() => (sharedLive = new LiveClient(["mandelbrot.tile"])), []);
+function Console(
+  { live, theme, canWrite }: { live: LiveClient; theme: Theme; canWrite: boolean },
+) {
   useEffect(() => {
     live.start();
     return () => live.stop();
@@ -260,14 +258,6 @@ function Console({ theme, canWrite }: { theme: Theme; canWrite: boolean }) {
           <ThroughputChart rates={snapshot?.stats.rates ?? null} theme={theme} />
         </Card>
         <Card
-          title="Workers"
-          hint="online, idle, draining, offline and crashed; rate over the last 10 s"
-          wide="full"
-          testid="card-workers"
-        >
-          <Workers workers={snapshot?.workers ?? null} now={now} />
-        </Card>
-        <Card
           title="Latency"
           hint={`tasks ended in the last ${windowLabel}`}
           testid="card-latency"
@@ -277,6 +267,7 @@ function Console({ theme, canWrite }: { theme: Theme; canWrite: boolean }) {
         <Card
           title="Failures"
           hint={`by type and code, the last ${windowLabel}`}
+          wide
           testid="card-failures"
         >
           <Failures
@@ -285,6 +276,24 @@ function Console({ theme, canWrite }: { theme: Theme; canWrite: boolean }) {
             canWrite={canWrite}
             onPick={setPicked}
           />
+        </Card>
+        <Card
+          title="Live mosaic"
+          hint="a Mandelbrot picture, one task per tile, painted as volunteers finish them"
+          testid="card-mosaic"
+        >
+          <Mosaic live={live} canWrite={canWrite} />
+        </Card>
+        <Card
+          title="Workers"
+          hint="online, idle, draining, offline and crashed; rate over the last 10 s"
+          wide
+          testid="card-workers"
+        >
+          <Workers workers={snapshot?.workers ?? null} now={now} />
+        </Card>
+        <Card title="Donors" hint="browser volunteers' totals" testid="card-donors">
+          <Donors />
         </Card>
         <Card title="Tasks" hint="filter, open, retry or cancel" wide="full" testid="card-tasks">
           <TaskBrowser
@@ -295,16 +304,6 @@ function Console({ theme, canWrite }: { theme: Theme; canWrite: boolean }) {
             now={now}
             picked={picked}
           />
-        </Card>
-        <Card
-          title="Live mosaic"
-          hint="a Mandelbrot picture, one task per tile, painted as volunteers finish them"
-          testid="card-mosaic"
-        >
-          <Mosaic live={live} canWrite={canWrite} />
-        </Card>
-        <Card title="Donors" hint="browser volunteers' totals" testid="card-donors">
-          <Donors />
         </Card>
       </main>
     </>

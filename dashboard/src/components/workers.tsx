@@ -89,8 +89,10 @@ export function Workers(
                     <td>
                       <StateBadge state={w.state} />
                     </td>
-                    <td class="num">
-                      {w.held ?? "–"} / {w.concurrency ?? "–"}
+                    <td class="num" title="leases held here / concurrency">
+                      {w.held === null && w.concurrency === null
+                        ? "–"
+                        : `${w.held ?? "–"} / ${w.concurrency ?? "–"}`}
                     </td>
                     <td class="num">{rate(w.rate)}/s</td>
                     <td class="num" title={`mean run ${duration(w.meanRunMs)}`}>
