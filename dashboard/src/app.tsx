@@ -295,7 +295,12 @@ function Console(
         <Card title="Donors" hint="browser volunteers' totals" testid="card-donors">
           <Donors />
         </Card>
-        <Card title="Tasks" hint="filter, open, retry or cancel" wide="full" testid="card-tasks">
+        <Card
+          title="Tasks"
+          hint={canWrite ? "filter, open, retry or cancel" : "open a task by its id"}
+          wide="full"
+          testid="card-tasks"
+        >
           <TaskBrowser
             types={types}
             queues={queues}

@@ -7,8 +7,9 @@ import { Empty } from "./card.tsx";
 function reason(r: BacklogRow): string | null {
   if (r.ready > 0 && r.takers === 0) return "no online worker takes this type";
   if (r.votes > 0) {
-    return `${count(r.votes)} answered, waiting for ${count(r.voters)} more ` +
-      `volunteer${r.voters === 1 ? "" : "s"} (not those who answered)`;
+    const each = Math.max(1, Math.round(r.voters / r.votes));
+    return `${count(r.votes)} answered, each waiting for ${each} more volunteer` +
+      `${each === 1 ? "" : "s"} (someone other than those who answered)`;
   }
   if (r.held > 0) return `${count(r.held)} held back for a volunteer with a record`;
   if (r.delayed > 0 && r.ready === 0 && r.leased === 0) {
