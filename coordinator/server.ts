@@ -97,6 +97,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   every(10_000, "rate pruning", () => pruneRates(ctx));
 
   const hub = new WsHub(ctx, dispatcher, workers);
+  // A worker that stays connected stays seen, given work or not, for every coordinator's list.
+  every(5_000, "connected workers seen", () => {
+    for (const id of hub.connectedWorkers().keys()) workers.seen(id);
+    return Promise.resolve();
+  });
   const live = new LiveFeed(ctx, workers, {
     foreign: () => endedLog.readForeign(),
     connected: () => hub.connectedWorkers(),

@@ -137,7 +137,13 @@ function Operator(
   return (
     <div class="page">
       <header class="top">
-        <Brand subtitle={readOnly ? "operator console · read-only" : "operator console · live"} />
+        <Brand
+          subtitle={readOnly
+            ? "operator console · read-only"
+            : access.kind === "console"
+            ? "operator console · live"
+            : "operator console"}
+        />
         <div class="top-right">
           {pill && (
             <span class={`pill ${pill.state}`} data-testid="connection" data-state={pill.state}>

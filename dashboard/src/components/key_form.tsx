@@ -34,7 +34,7 @@ export function KeyForm({ autofocus = false }: { autofocus?: boolean }) {
       <button type="submit" class="button primary" data-testid="key-save">Use this key</button>
       {adminKey && (
         <button type="button" class="button ghost" onClick={() => useKey("")}>
-          Forget the key
+          Forget key
         </button>
       )}
     </form>

@@ -44,7 +44,7 @@ export function PublicView({ theme }: { theme: Theme }) {
   return (
     <div data-testid="public-view">
       {error && <p class="banner" role="status">Reconnecting… figures from a moment ago.</p>}
-      <div class="kpis">
+      <div class="kpis four">
         <div class="kpi good" data-testid="public-rate" data-value={done}>
           <span class="kpi-label">Computing now</span>
           <span class="kpi-value">{rate(done)}/s</span>
@@ -70,30 +70,24 @@ export function PublicView({ theme }: { theme: Theme }) {
         <Card title="Throughput" hint="tasks per second, the last 10 minutes" wide>
           <ThroughputChart
             rates={{ ...view.rates, failed: view.rates.completed.map(() => 0) }}
+            failed={false}
             theme={theme}
           />
         </Card>
         <Card title="What the grid computes" hint="each kind of task, in plain words" wide>
-          <table data-testid="public-types">
-            <thead>
-              <tr>
-                <th>task</th>
-                <th>what it does</th>
-                <th class="num">finished</th>
-                <th class="num">waiting</th>
-              </tr>
-            </thead>
-            <tbody>
-              {view.types.map((t) => (
-                <tr key={t.type}>
-                  <td class="mono">{t.type}</td>
-                  <td>{t.description}</td>
-                  <td class="num">{count(t.completed)}</td>
-                  <td class="num">{count(t.queued)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ul class="types" data-testid="public-types">
+            {view.types.map((t) => (
+              <li key={t.type}>
+                <div class="type-head">
+                  <span class="mono">{t.type}</span>
+                  <span class="muted">
+                    {count(t.completed)} finished · {count(t.queued)} waiting
+                  </span>
+                </div>
+                <p>{t.description}</p>
+              </li>
+            ))}
+          </ul>
         </Card>
       </main>
     </div>
