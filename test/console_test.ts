@@ -213,6 +213,8 @@ async function openGrid(t: Deno.TestContext, browser: Browser): Promise<void> {
           );
           return tasks.every((r) => r.body.status === "failed" && r.body.history.length === 2);
         }, 10_000);
+        // The page catches up: the three are listed as failed again.
+        await eventually(async () => (await failed.count()) === 3, 10_000);
         await page.locator(testid("card-failures")).screenshot({
           path: `${ARTIFACTS}/console-failures.png`,
         });

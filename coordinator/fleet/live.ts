@@ -160,7 +160,7 @@ export class LiveFeed {
     const connected = this.#connected?.() ?? new Map();
     // A worker connected here is seen, whether or not it is given work: it never drops off.
     for (const id of connected.keys()) this.#workers.seen(id);
-    const [stats, records] = await Promise.all([readStats(this.#ctx, 0), this.#workers.records()]);
+    const records = await this.#workers.records();
     const now = this.#ctx.now();
     const nowS = Math.floor(now / 1000);
     const since = now - this.#ctx.config.workerOfflineMs;
@@ -216,7 +216,11 @@ export class LiveFeed {
     );
     const shown = list.slice(0, MAX_LISTED_WORKERS);
     await this.#addWorkerStats(shown);
-    const backlog = await readBacklog(this.#ctx, takers);
+    // Read together, so the totals and the backlog describe one moment.
+    const [stats, backlog] = await Promise.all([
+      readStats(this.#ctx, 0),
+      readBacklog(this.#ctx, takers),
+    ]);
     const windowStart = now - this.#latencyWindowMs;
     const processing = stats.status.processing ?? 0;
     if (processing !== this.#lastProcessing) this.#lastProgress = now;

@@ -97,7 +97,7 @@ export function Workers(
                     <td class="num">{rate(w.rate)}/s</td>
                     <td class="num" title={`mean run ${duration(w.meanRunMs)}`}>
                       {count(w.completed)}
-                      {w.failed > 0 && <span class="muted">· {count(w.failed)} failed</span>}
+                      {w.failed > 0 && <span class="muted">{` · ${count(w.failed)} failed`}</span>}
                     </td>
                     <td class="num muted">{ago(w.lastSeen, now)}</td>
                   </tr>
