@@ -21,7 +21,8 @@ import type {
   WorkerState,
 } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
-import { decodeFailedKey, failedPrefix, taskKey } from "../store/keys.ts";
+import { decodeFailedKey, failedPrefix, leasePrefix, taskKey } from "../store/keys.ts";
+import type { LeaseRecord } from "../store/task_view.ts";
 import { readBacklog } from "./backlog.ts";
 import { readStats } from "./stats.ts";
 import type { WorkerRecord, WorkerRegistry } from "./workers.ts";
@@ -225,7 +226,7 @@ export class LiveFeed {
     const processing = stats.status.processing ?? 0;
     if (processing !== this.#lastProcessing) this.#lastProgress = now;
     this.#lastProcessing = processing;
-    const stall = this.#stall(now, backlog, idleTakers);
+    const stall = await this.#stall(now, backlog, idleTakers, connected);
     this.#failedRecent = this.#failedRecent.filter((f) => f.at >= windowStart);
     const failureCounts = new Map<string, { type: string; code: string; count: number }>();
     for (const f of this.#failedRecent) {
@@ -266,14 +267,30 @@ export class LiveFeed {
    * Work is ready that an idle online worker takes, and nothing was claimed or ended for
    * `stallAlertMs`: say so, with when it began.
    */
-  #stall(now: number, backlog: LiveSnapshot["backlog"], idle: WorkerRecord[]): Stall | null {
+  async #stall(
+    now: number,
+    backlog: LiveSnapshot["backlog"],
+    candidates: WorkerRecord[],
+    connected: ReadonlyMap<string, unknown>,
+  ): Promise<Stall | null> {
     const takes = (w: WorkerRecord, type: string) => w.types.length === 0 || w.types.includes(type);
-    const stuck = backlog.filter((r) => r.ready > 0 && idle.some((w) => takes(w, r.type)));
-    if (stuck.length === 0) {
-      this.#stallSince = null;
+    let idle = candidates;
+    let stuck = backlog.filter((r) => r.ready > 0 && idle.some((w) => takes(w, r.type)));
+    if (stuck.length === 0 || now - this.#lastProgress < this.#ctx.config.stallAlertMs) {
+      if (stuck.length === 0) this.#stallSince = null;
       return null;
     }
-    if (now - this.#lastProgress < this.#ctx.config.stallAlertMs) return null;
+    // Only now (a quiet grid with ready work): a worker over HTTP looks idle to us whatever it
+    // holds, so the leases say which of them are busy. A scan of the running tasks, bounded.
+    const remote = idle.filter((w) => !connected.has(w.id));
+    if (remote.length > 0) {
+      const holders = new Set<string>();
+      const iter = this.#ctx.kv.list<LeaseRecord>({ prefix: leasePrefix() }, { limit: 10_000 });
+      for await (const e of iter) holders.add(e.value.workerId);
+      idle = idle.filter((w) => connected.has(w.id) || !holders.has(w.id));
+      stuck = stuck.filter((r) => idle.some((w) => takes(w, r.type)));
+      if (stuck.length === 0) return null;
+    }
     this.#stallSince ??= this.#lastProgress;
     return {
       since: this.#stallSince,
