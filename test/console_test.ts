@@ -195,7 +195,7 @@ async function openGrid(t: Deno.TestContext, browser: Browser): Promise<void> {
 
       await t.step("failures: rate, counts by type and code, filter, retry many", async () => {
         // All three failed (in setup), counted by type and code.
-        await page.locator(testid("failure-count"), { hasText: /demo\.sleep\s+handler\s+3/ })
+        await page.locator(testid("failure-count"), { hasText: /demo\.sleep\s*handler\s*3/ })
           .waitFor();
         assert.match(await page.locator(testid("failure-rate")).innerText(), /%$/);
         await page.selectOption(testid("failures-code"), "handler");

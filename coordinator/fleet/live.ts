@@ -277,7 +277,7 @@ export class LiveFeed {
     let idle = candidates;
     let stuck = backlog.filter((r) => r.ready > 0 && idle.some((w) => takes(w, r.type)));
     if (stuck.length === 0 || now - this.#lastProgress < this.#ctx.config.stallAlertMs) {
-      if (stuck.length === 0) this.#stallSince = null;
+      this.#stallSince = null;
       return null;
     }
     // Only now (a quiet grid with ready work): a worker over HTTP looks idle to us whatever it
@@ -289,8 +289,12 @@ export class LiveFeed {
       for await (const e of iter) holders.add(e.value.workerId);
       idle = idle.filter((w) => connected.has(w.id) || !holders.has(w.id));
       stuck = stuck.filter((r) => idle.some((w) => takes(w, r.type)));
-      if (stuck.length === 0) return null;
+      if (stuck.length === 0) {
+        this.#stallSince = null;
+        return null;
+      }
     }
+    // Since the last claim or end: a stall that began before some progress is a new one.
     this.#stallSince ??= this.#lastProgress;
     return {
       since: this.#stallSince,

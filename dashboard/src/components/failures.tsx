@@ -33,6 +33,9 @@ export function Failures({ snapshot, canBrowse, canWrite, onPick }: FailuresProp
   const [version, setVersion] = useState(0);
   // New failures (or retried ones) change the total: the list is read again.
   const failedTotal = snapshot?.stats.status.failed ?? 0;
+  // …and so does a new failure when the total is unchanged (a retried task failed again).
+  const newest = snapshot?.failures[0];
+  const newestFailure = newest ? `${newest.id}@${newest.at}` : "";
   useEffect(() => {
     if (!canBrowse) return;
     let alive = true;
@@ -43,7 +46,7 @@ export function Failures({ snapshot, canBrowse, canWrite, onPick }: FailuresProp
     return () => {
       alive = false;
     };
-  }, [type, canBrowse, version, failedTotal]);
+  }, [type, canBrowse, version, failedTotal, newestFailure]);
   if (!snapshot) return <Empty>Waiting for the first snapshot…</Empty>;
   const rate = failureRate(snapshot);
   const counts = snapshot.failureCounts;

@@ -89,7 +89,8 @@ export function TaskDetail(
         <dt>created</dt>
         <dd>
           {clock(task.createdAt)}
-          {task.runAt > task.createdAt && ` · runs at ${clock(task.runAt)}`}
+          {task.status === "pending" && task.runAt > Date.now() &&
+            ` · runs at ${clock(task.runAt)}`}
         </dd>
         <dt>queue wait</dt>
         <dd>{duration(wait)}</dd>
