@@ -149,3 +149,31 @@ Deno.test("GET /api/tasks?worker= lists the tasks a worker last held", async () 
   assert.deepEqual(mine, a.body.leases.map((l: any) => l.taskId).sort());
   assert.equal((await c.call("GET", "/tasks?worker=w-b&status=processing")).body.tasks.length, 1);
 });
+
+Deno.test("a store from before the wait counts gets them at start (key layout 4)", async () => {
+  const first = await testCoordinator({ spotChecks: "off" });
+  try {
+    await first.call("POST", "/tasks", echo(1, { queue: "m", runAt: Date.now() + 60_000 }));
+    const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false };
+    await first.call("POST", "/tasks", echo(2, { queue: "m", verification: quorum }));
+    const { leases } = (await first.call("POST", "/leases", { workerId: "one", max: 1 })).body;
+    await first.call("POST", `/tasks/${leases[0].taskId}/complete`, {
+      leaseId: leases[0].leaseId,
+      result: { n: 2 },
+    });
+    // As a store written before the counters: none of them, layout 3.
+    const kv = first.ctx.kv;
+    for await (const e of kv.list({ prefix: ["wait"] })) await kv.delete(e.key);
+    await kv.set(["meta", "layout"], 3);
+    await first.close();
+    await using second = await testCoordinator({ db: first.db, spotChecks: "off" });
+    assert.equal((await second.ctx.kv.get(["meta", "layout"])).value, 4);
+    const row = await backlogRow(second, "m", "demo.echo");
+    assert.deepEqual(
+      { delayed: row!.delayed, votes: row!.votes, voters: row!.voters, ready: row!.ready },
+      { delayed: 1, votes: 1, voters: 1, ready: 0 },
+    );
+  } finally {
+    await Deno.remove(first.dir, { recursive: true }).catch(() => {});
+  }
+});

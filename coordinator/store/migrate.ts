@@ -13,9 +13,10 @@
 import type { Ctx } from "../context.ts";
 import { layoutKey, legacyReadySignalKey, migrationCursorKey } from "./keys.ts";
 import { backfillStep } from "./list_index.ts";
+import { backfillWaitCounts } from "./wait_counts.ts";
 
 /** The layout this code reads and writes. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /** The store was written by a newer Tessera. */
 export class LayoutTooNewError extends Error {
@@ -50,6 +51,7 @@ const MIGRATIONS: Migration[] = [
     },
   },
   { to: 3, what: "list indexes by status and owner", step: backfillStep },
+  { to: 4, what: "wait counts (why open work waits)", step: backfillWaitCounts },
 ];
 
 /** Version 1 had no version key; a store with no keys at all is new. */
