@@ -25,6 +25,11 @@ export const CoordinatorConfig = z.object({
   /** A worker unseen for this long is shown offline. */
   workerOfflineMs: z.coerce.number().int().min(1000),
   /**
+   * The dashboard's stall alert: work is ready, a worker that takes it is idle, and nothing was
+   * claimed for this long.
+   */
+  stallAlertMs: z.coerce.number().int().min(1000),
+  /**
    * When set, worker calls (claim, heartbeat, complete, fail, release) need a worker token: this
    * one, or a worker key (`deno task keys create --role worker`).
    */
@@ -105,6 +110,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   wakePollMs: 25,
   maxBodyBytes: 4 * 1024 * 1024,
   workerOfflineMs: 30_000,
+  stallAlertMs: 30_000,
   workerToken: undefined,
   spotChecks: "untrusted",
   auth: "auto",
@@ -138,6 +144,11 @@ const OPTIONS = {
     "workerOfflineMs",
     "TESSERA_WORKER_OFFLINE_MS",
     "worker shown offline after",
+  ],
+  "stall-alert-ms": [
+    "stallAlertMs",
+    "TESSERA_STALL_ALERT_MS",
+    "dashboard alert: ready work, idle workers, no claim for this long",
   ],
   "worker-token": [
     "workerToken",

@@ -46,6 +46,8 @@ export interface Coordinator {
   dispatcher: Dispatcher;
   workers: WorkerRegistry;
   hub: WsHub;
+  /** The dashboard's feed (its `snapshot()` is what `/api/live` sends). */
+  live: LiveFeed;
   /** Stops serving and timers, lets in-flight commits land, closes the KV. */
   close(): Promise<void>;
 }
@@ -135,8 +137,22 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const packWatch = watchPacks(registry, log);
 
   const hub = new WsHub(ctx, dispatcher, workers);
-  const live = new LiveFeed(ctx, workers, { foreign: () => endedLog.readForeign() });
-  const metrics = ctx.metrics = createMetrics(ctx, { workers, hub, version: VERSION });
+  // A worker that stays connected stays seen, given work or not, for every coordinator's list.
+  every(5_000, "connected workers seen", () => {
+    for (const id of hub.connectedWorkers().keys()) workers.seen(id);
+    return Promise.resolve();
+  });
+  const live = new LiveFeed(ctx, workers, {
+    foreign: () => endedLog.readForeign(),
+    connected: () => hub.connectedWorkers(),
+  });
+  const metrics = createMetrics(ctx, { workers, hub, version: VERSION });
+  ctx.metrics = {
+    claimed(kind, leases, ms) {
+      metrics.claimed(kind, leases, ms);
+      if (leases > 0) live.claimed();
+    },
+  };
   const app = createApp({ ctx, dispatcher, workers, stopping: stopping.signal }, {
     hub,
     live,
@@ -159,6 +175,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     dispatcher,
     workers,
     hub,
+    live,
     async close() {
       packWatch.close();
       await Promise.all(timers.map((t) => t.stop()));

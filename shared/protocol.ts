@@ -434,6 +434,8 @@ export const ListQuery = z.object({
   status: TaskStatus.optional(),
   type: z.string().max(100).optional(),
   queue: z.string().max(100).optional(),
+  /** The worker that last held the task (filtered on the records read: pages may be short). */
+  worker: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(100).optional(),
 });
@@ -453,6 +455,8 @@ export const WhoAmI = z.object({
    * own (its result alone may be accepted; no spot checks) unless it says it is a browser.
    */
   trustedWorker: z.boolean(),
+  /** What the operator console may do with these credentials: read it, and change tasks. */
+  console: z.object({ read: z.boolean(), write: z.boolean() }).optional(),
 });
 export type WhoAmI = z.infer<typeof WhoAmI>;
 
@@ -537,6 +541,8 @@ export const Stats = z.object({
     submitted: z.array(z.number()),
   }),
   workersOnline: z.number(),
+  /** The coordinator's own known-answer spot checks (not in the counts above): made, completed … */
+  spotChecks: Counts.optional(),
   /**
    * This coordinator process's group committer since it started (not fleet-wide): atomic
    * commits, intents packed into them, set/delete and sum mutations written, checks that failed.
@@ -775,6 +781,15 @@ export const Percentiles = z.object({
 });
 export type Percentiles = z.infer<typeof Percentiles>;
 
+/**
+ * What a worker is doing, as the coordinator sees it: `busy` (holds leases), `idle` (connected or
+ * seen lately, holding none), `draining` (holds leases, takes no more: a shutdown or a pause),
+ * `offline` (left: its socket closed cleanly, or it stopped calling), `crashed` (its socket broke
+ * off, or a lease of its expired unreported).
+ */
+export const WorkerState = z.enum(["busy", "idle", "draining", "offline", "crashed"]);
+export type WorkerState = z.infer<typeof WorkerState>;
+
 export const LiveWorker = z.object({
   id: z.string(),
   kind: WorkerKind,
@@ -784,6 +799,13 @@ export const LiveWorker = z.object({
   failed: z.number(),
   meanRunMs: z.number().nullable(),
   lastSeen: z.number(),
+  state: WorkerState,
+  types: z.array(z.string()),
+  concurrency: z.number().int().nullable(),
+  /** Leases it holds on a socket of this coordinator (null: not connected here). */
+  held: z.number().int().nullable(),
+  /** The last error one of its attempts ended with. */
+  lastError: z.object({ code: z.string(), message: z.string(), at: z.number() }).nullable(),
 });
 export type LiveWorker = z.infer<typeof LiveWorker>;
 
@@ -797,19 +819,70 @@ export const LiveFailure = z.object({
 });
 export type LiveFailure = z.infer<typeof LiveFailure>;
 
+/**
+ * Why the open work of one (queue, type) waits, from counters (never a scan of the tasks): `ready`
+ * to claim now, `delayed` (a start time or retry backoff), `leased` (running), `votes` (replicated
+ * tasks that answered but need `voters` more distinct volunteers), `held` (slots held back for a
+ * voter with a record); `takers`: online workers that accept the type.
+ */
+export const BacklogRow = z.object({
+  queue: z.string(),
+  type: z.string(),
+  ready: z.number().int(),
+  delayed: z.number().int(),
+  leased: z.number().int(),
+  votes: z.number().int(),
+  voters: z.number().int(),
+  held: z.number().int(),
+  takers: z.number().int(),
+});
+export type BacklogRow = z.infer<typeof BacklogRow>;
+
+/** Work is ready, workers that take it are idle, and nothing was claimed since `since`. */
+export const Stall = z.object({
+  since: z.number(),
+  ready: z.number().int(),
+  idle: z.number().int(),
+  types: z.array(z.string()),
+});
+export type Stall = z.infer<typeof Stall>;
+
+/** One task type's latency, kept apart: queue wait, run time, wait for verification. */
+export const TypeLatency = z.object({
+  queueWait: Percentiles,
+  run: Percentiles,
+  verify: Percentiles,
+});
+export type TypeLatency = z.infer<typeof TypeLatency>;
+
 /** The `stats` event. */
 export const LiveSnapshot = z.object({
   at: z.number(),
   stats: Stats,
   workers: z.object({
     online: z.record(WorkerKind, z.number().int()),
-    /** Online workers, fastest first (at most 50). */
+    /** Workers by state: online first (busy, idle, draining), then offline and crashed. */
+    states: z.record(WorkerState, z.number().int()),
+    /** Online workers, fastest first, then those that left lately (at most 50). */
     list: z.array(LiveWorker),
     rateWindowS: z.number(),
   }),
-  latency: z.object({ windowMs: z.number(), queueWait: Percentiles, run: Percentiles }),
+  latency: z.object({
+    windowMs: z.number(),
+    queueWait: Percentiles,
+    run: Percentiles,
+    /** From the first replica's answer to the decision (replicated tasks only). */
+    verify: Percentiles,
+    byType: z.record(z.string(), TypeLatency),
+  }),
+  backlog: z.array(BacklogRow),
+  stall: Stall.nullable(),
   /** The last failed tasks, newest first. */
   failures: z.array(LiveFailure),
+  /** Failed tasks in the latency window, by type and error code. */
+  failureCounts: z.array(z.object({ type: z.string(), code: z.string(), count: z.number() })),
+  /** How long the stall alert waits (`--stall-alert-ms`). */
+  stallAlertMs: z.number(),
 });
 export type LiveSnapshot = z.infer<typeof LiveSnapshot>;
 
@@ -1024,3 +1097,31 @@ export const JobWebhook = z.object({
   sentAt: z.number(),
 });
 export type JobWebhook = z.infer<typeof JobWebhook>;
+/**
+ * `GET /api/public`: the grid as anyone may see it (the donate page links here): totals, task
+ * types with their descriptions, throughput, donors. No task, worker or key data.
+ */
+export const PublicStats = z.object({
+  at: z.number(),
+  totals: z.object({
+    completed: z.number(),
+    queued: z.number(),
+    running: z.number(),
+    workersOnline: z.number(),
+    browsersOnline: z.number(),
+  }),
+  types: z.array(z.object({
+    type: z.string(),
+    description: z.string(),
+    completed: z.number(),
+    queued: z.number(),
+  })),
+  /** Per-second series over the last 10 minutes, oldest first; `t0` is the first second. */
+  rates: z.object({
+    t0: z.number(),
+    completed: z.array(z.number()),
+    submitted: z.array(z.number()),
+  }),
+  donors: z.object({ count: z.number(), completed: z.number(), computeMs: z.number() }),
+});
+export type PublicStats = z.infer<typeof PublicStats>;

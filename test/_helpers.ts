@@ -85,13 +85,24 @@ export async function eventually<T>(fn: () => Promise<T> | T, ms = 5000, every =
 export function runInTestWorker(
   api: string,
   signal: AbortSignal,
-  options: { workerId?: string; kind?: "deno" | "browser" | "other"; max?: number } = {},
+  options: {
+    workerId?: string;
+    kind?: "deno" | "browser" | "other";
+    max?: number;
+    types?: string[];
+  } = {},
 ): Promise<void> {
-  const { workerId = "test-worker", kind = "other", max = 8 } = options;
+  const { workerId = "test-worker", kind = "other", max = 8, types } = options;
   return (async () => {
     const { loadHandler } = await import("../handlers/mod.ts");
     while (!signal.aborted) {
-      const res = await callJson(api, "POST", "/leases", { workerId, kind, max, waitMs: 100 });
+      const res = await callJson(api, "POST", "/leases", {
+        workerId,
+        kind,
+        max,
+        waitMs: 100,
+        ...(types ? { types } : {}),
+      });
       await Promise.all(
         res.body.leases.map(
           async (

@@ -101,6 +101,8 @@ Deno.test("deno task keys creates, lists and revokes keys that a coordinator on 
       name: "alice",
       enforced: true,
       trustedWorker: false,
+      // A client key may change its own tasks but not read the operator console.
+      console: { read: false, write: true },
     });
     assertRefusal(await c.call("POST", "/tasks", echo()), 401, "unauthorized");
     const auth = { authorization: `Bearer ${alice.key}` };
@@ -159,6 +161,7 @@ Deno.test("every API route without credentials is 401 with the error shape; only
     "GET /donors",
     "GET /donors/x",
     "GET /about",
+    "GET /public",
     "GET /whoami",
     "GET /openapi.json",
     "GET /ws",
@@ -211,6 +214,7 @@ Deno.test("every API route without credentials is 401 with the error shape; only
     enforced: true,
     localReadOnly: false,
     trustedWorker: false,
+    console: { read: false, write: false },
   });
   // The document declares the bearer scheme.
   assert.deepEqual(doc.security, [{ bearer: [] }]);
@@ -389,6 +393,7 @@ Deno.test("from localhost the dashboard reads without a key; a POST, a list or a
     enforced: true,
     localReadOnly: true,
     trustedWorker: false, // a worker token is configured: local alone is not enough
+    console: { read: true, write: false },
   });
   const live = await fetch(`${c.api}/live`);
   assert.equal(live.status, 200);

@@ -174,7 +174,7 @@ Deno.test({
         assert.ok(await testidValue(page, "throughput") > 0, "non-zero throughput");
         assert.ok(await testidValue(page, "workers-online") >= 1, "a worker online");
         assert.ok(await testidValue(page, "workers-deno") >= 1, "the Deno worker is counted");
-        await page.waitForSelector('[data-testid="failure-list"] li');
+        await page.waitForSelector('[data-testid="failed-tasks"] [data-testid="task-row"]');
         assert.ok(await page.locator('[data-testid="worker-row"]').count() >= 1);
         assert.ok(await page.locator('[data-testid="throughput-chart"] canvas').count() >= 1);
 
@@ -189,8 +189,8 @@ Deno.test({
         await page.reload();
         await page.waitForFunction(allPainted);
         assert.equal(await mosaic.getAttribute("data-painted"), "64");
-        // A task lookup, fed by clicking a failure.
-        await page.click('[data-testid="failure-list"] li button');
+        // The task view, opened by clicking a failure.
+        await page.click('[data-testid="failed-tasks"] [data-testid="task-row"] button');
         await page.waitForSelector('[data-testid="task-result"][data-status="failed"]');
         await page.waitForFunction(`${dataset("throughput")}?.value > 0`);
         await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });

@@ -17,7 +17,32 @@ export type EndedTask =
     Task,
     "id" | "type" | "status" | "workerId" | "claimedAt" | "createdAt" | "runAt" | "completedAt"
   >
-  & { error: { code: string; message: string } | null };
+  & {
+    error: { code: string; message: string } | null;
+    /** The deciding attempt's run time, and (replicated tasks) the first answer → decision. */
+    runMs?: number | null;
+    verifyMs?: number | null;
+  };
+
+/**
+ * Run time and verification wait of an ended task, kept apart: a replicated task's run is its
+ * deciding replica's lease, and the wait for other volunteers' votes is its verification wait, not
+ * run time.
+ */
+export function taskTimings(t: Task): { runMs: number | null; verifyMs: number | null } {
+  if (t.completedAt === null) return { runMs: null, verifyMs: null };
+  const deciding =
+    t.history.findLast((h) => h.outcome === "completed" && h.leaseId === t.leaseId) ??
+      t.history.findLast((h) => h.outcome === "completed");
+  const runMs = deciding
+    ? Math.max(0, deciding.endedAt - deciding.startedAt)
+    : t.claimedAt !== null
+    ? Math.max(0, t.completedAt - t.claimedAt)
+    : null;
+  if (t.votes.length === 0) return { runMs, verifyMs: null };
+  const firstVote = Math.min(...t.votes.map((v) => v.at));
+  return { runMs, verifyMs: Math.max(0, t.completedAt - firstVote) };
+}
 
 const FLUSH_MS = 250;
 const PER_ENTRY = 200;
@@ -34,6 +59,7 @@ export const endedSummary = (t: Task): EndedTask => ({
   runAt: t.runAt,
   completedAt: t.completedAt,
   error: t.error && { code: t.error.code, message: t.error.message.slice(0, 200) },
+  ...taskTimings(t),
 });
 
 export interface EndedLog {

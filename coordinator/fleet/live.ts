@@ -14,17 +14,25 @@ import type {
   LiveTaskEvent,
   LiveWorker,
   Percentiles,
+  Stall,
   Task,
+  TypeLatency,
   WorkerKind,
+  WorkerState,
 } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
-import { decodeFailedKey, failedPrefix, taskKey } from "../store/keys.ts";
+import { decodeFailedKey, failedPrefix, leasePrefix, taskKey } from "../store/keys.ts";
+import type { LeaseRecord } from "../store/task_view.ts";
+import { readBacklog } from "./backlog.ts";
 import { readStats } from "./stats.ts";
-import type { WorkerRegistry } from "./workers.ts";
-import type { EndedTask } from "./ended_log.ts";
+import type { WorkerRecord, WorkerRegistry } from "./workers.ts";
+import { type EndedTask, taskTimings } from "./ended_log.ts";
 
 export const WORKER_RATE_WINDOW_S = 10;
 export const MAX_LISTED_WORKERS = 50;
+/** Workers that left are listed this long after (crashed ones must not vanish at once). */
+const LEFT_LISTED_MS = 24 * 3600_000;
+const STATE_ORDER: WorkerState[] = ["busy", "idle", "draining", "crashed", "offline"];
 const MAX_FAILURES = 20;
 const SAMPLE_CAPACITY = 4096;
 
@@ -37,6 +45,8 @@ export interface LiveFeedOptions {
   flushMs?: number;
   /** Tasks other coordinators on the store ended since the last call (see `ended_log.ts`). */
   foreign?: () => Promise<EndedTask[]>;
+  /** Workers connected to this coordinator's socket hub, with leases held and slots. */
+  connected?: () => Map<string, { held: number; capacity: number }>;
 }
 
 /** One listener: `send` gets ready-to-write SSE text, `end` is called when the feed closes. */
@@ -79,6 +89,15 @@ export class LiveFeed {
   #latest: { snapshot: LiveSnapshot; chunk: string } | null = null;
   #queueWait = new SampleWindow(SAMPLE_CAPACITY);
   #run = new SampleWindow(SAMPLE_CAPACITY);
+  #verify = new SampleWindow(SAMPLE_CAPACITY);
+  #byType = new Map<string, { queueWait: SampleWindow; run: SampleWindow; verify: SampleWindow }>();
+  /** Failed tasks as (at, type, code), for the counts over the latency window. */
+  #failedRecent: Array<{ at: number; type: string; code: string }> = [];
+  #connected: LiveFeedOptions["connected"];
+  /** The last time anything was claimed or ended (here or, through its ends, elsewhere). */
+  #lastProgress: number;
+  #lastProcessing = -1;
+  #stallSince: number | null = null;
   #workerRates = new Map<string, SecondCounter>();
   #kinds = new Map<string, WorkerKind>();
   #kindLookups = new Map<string, Promise<WorkerKind | null>>();
@@ -95,6 +114,8 @@ export class LiveFeed {
     this.#latencyWindowMs = options.latencyWindowMs ?? 300_000;
     this.#flushMs = options.flushMs ?? 50;
     this.#foreign = options.foreign;
+    this.#connected = options.connected;
+    this.#lastProgress = ctx.now();
     this.#offTaskEnded = ctx.signals.onTaskEnded((task) => this.#taskEnded(task));
   }
 
@@ -124,6 +145,11 @@ export class LiveFeed {
     };
   }
 
+  /** Told of every claim in this process that got work (the stall alert's evidence). */
+  claimed(): void {
+    this.#lastProgress = this.#ctx.now();
+  }
+
   /** The kind of a worker seen by this feed (from the registry), if known. */
   kindOf(workerId: string): WorkerKind | undefined {
     return this.#kinds.get(workerId);
@@ -132,49 +158,160 @@ export class LiveFeed {
   /** Builds a snapshot now (the feed sends one a second on its own). */
   async snapshot(): Promise<LiveSnapshot> {
     await this.#seedFailures();
-    const [stats, workers] = await Promise.all([
-      readStats(this.#ctx, 0),
-      this.#workers.list(),
-    ]);
+    const connected = this.#connected?.() ?? new Map();
+    // A worker connected here is seen, whether or not it is given work: it never drops off.
+    for (const id of connected.keys()) this.#workers.seen(id);
+    const records = await this.#workers.records();
     const now = this.#ctx.now();
     const nowS = Math.floor(now / 1000);
+    const since = now - this.#ctx.config.workerOfflineMs;
     const online: Record<WorkerKind, number> = { deno: 0, browser: 0, other: 0 };
+    const states: Record<WorkerState, number> = {
+      busy: 0,
+      idle: 0,
+      draining: 0,
+      offline: 0,
+      crashed: 0,
+    };
     const list: LiveWorker[] = [];
+    const idleTakers: WorkerRecord[] = [];
+    const takers: WorkerRecord[] = [];
     this.#kinds.clear();
-    for (const w of workers) {
+    for (const w of records) {
       this.#kinds.set(w.id, w.kind);
-      if (!w.online) continue;
-      online[w.kind]++;
+      const here = connected.get(w.id);
+      const rate = this.#workerRates.get(w.id)?.rate(nowS) ?? 0;
+      let state = workerState(w, here, since);
+      // A worker over HTTP holds nothing we can see: finishing tasks, it is busy.
+      if (state === "idle" && !here && rate > 0) state = "busy";
+      if (now - w.lastSeen > LEFT_LISTED_MS && (state === "offline" || state === "crashed")) {
+        continue;
+      }
+      states[state]++;
+      if (state === "busy" || state === "idle" || state === "draining") {
+        online[w.kind]++;
+        takers.push(w);
+        if (state === "idle") idleTakers.push(w);
+      }
       list.push({
         id: w.id,
         kind: w.kind,
-        rate: this.#workerRates.get(w.id)?.rate(nowS) ?? 0,
-        completed: w.completed,
-        failed: w.failed,
-        meanRunMs: w.meanRunMs,
+        rate,
+        completed: 0,
+        failed: 0,
+        meanRunMs: null,
         lastSeen: w.lastSeen,
+        state,
+        types: w.types,
+        concurrency: w.concurrency,
+        held: here?.held ?? null,
+        lastError: w.lastError ?? null,
       });
     }
     for (const [id, counter] of this.#workerRates) {
       if (counter.idleSince(nowS) > 60) this.#workerRates.delete(id);
     }
-    list.sort((a, b) => b.rate - a.rate || b.lastSeen - a.lastSeen);
-    const since = now - this.#latencyWindowMs;
+    list.sort((a, b) =>
+      STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state) || b.rate - a.rate ||
+      b.lastSeen - a.lastSeen
+    );
+    const shown = list.slice(0, MAX_LISTED_WORKERS);
+    await this.#addWorkerStats(shown);
+    // Read together, so the totals and the backlog describe one moment.
+    const [stats, backlog] = await Promise.all([
+      readStats(this.#ctx, 0),
+      readBacklog(this.#ctx, takers),
+    ]);
+    const windowStart = now - this.#latencyWindowMs;
+    const processing = stats.status.processing ?? 0;
+    if (processing !== this.#lastProcessing) this.#lastProgress = now;
+    this.#lastProcessing = processing;
+    const stall = await this.#stall(now, backlog, idleTakers, connected);
+    this.#failedRecent = this.#failedRecent.filter((f) => f.at >= windowStart);
+    const failureCounts = new Map<string, { type: string; code: string; count: number }>();
+    for (const f of this.#failedRecent) {
+      const key = `${f.type}\u0001${f.code}`;
+      const c = failureCounts.get(key) ?? { type: f.type, code: f.code, count: 0 };
+      c.count++;
+      failureCounts.set(key, c);
+    }
+    const byType: Record<string, TypeLatency> = {};
+    for (const [type, w] of this.#byType) {
+      const l = {
+        queueWait: w.queueWait.percentiles(windowStart),
+        run: w.run.percentiles(windowStart),
+        verify: w.verify.percentiles(windowStart),
+      };
+      if (l.queueWait.count + l.run.count + l.verify.count > 0) byType[type] = l;
+    }
     return {
       at: now,
       stats: { ...stats, workersOnline: online.deno + online.browser + online.other },
-      workers: {
-        online,
-        list: list.slice(0, MAX_LISTED_WORKERS),
-        rateWindowS: WORKER_RATE_WINDOW_S,
-      },
+      workers: { online, states, list: shown, rateWindowS: WORKER_RATE_WINDOW_S },
       latency: {
         windowMs: this.#latencyWindowMs,
-        queueWait: this.#queueWait.percentiles(since),
-        run: this.#run.percentiles(since),
+        queueWait: this.#queueWait.percentiles(windowStart),
+        run: this.#run.percentiles(windowStart),
+        verify: this.#verify.percentiles(windowStart),
+        byType,
       },
+      backlog,
+      stall,
       failures: [...this.#failures],
+      failureCounts: [...failureCounts.values()].sort((a, b) => b.count - a.count),
+      stallAlertMs: this.#ctx.config.stallAlertMs,
     };
+  }
+
+  /**
+   * Work is ready that an idle online worker takes, and nothing was claimed or ended for
+   * `stallAlertMs`: say so, with when it began.
+   */
+  async #stall(
+    now: number,
+    backlog: LiveSnapshot["backlog"],
+    candidates: WorkerRecord[],
+    connected: ReadonlyMap<string, unknown>,
+  ): Promise<Stall | null> {
+    const takes = (w: WorkerRecord, type: string) => w.types.length === 0 || w.types.includes(type);
+    let idle = candidates;
+    let stuck = backlog.filter((r) => r.ready > 0 && idle.some((w) => takes(w, r.type)));
+    if (stuck.length === 0 || now - this.#lastProgress < this.#ctx.config.stallAlertMs) {
+      this.#stallSince = null;
+      return null;
+    }
+    // Only now (a quiet grid with ready work): a worker over HTTP looks idle to us whatever it
+    // holds, so the leases say which of them are busy. A scan of the running tasks, bounded.
+    const remote = idle.filter((w) => !connected.has(w.id));
+    if (remote.length > 0) {
+      const holders = new Set<string>();
+      const iter = this.#ctx.kv.list<LeaseRecord>({ prefix: leasePrefix() }, { limit: 10_000 });
+      for await (const e of iter) holders.add(e.value.workerId);
+      idle = idle.filter((w) => connected.has(w.id) || !holders.has(w.id));
+      stuck = stuck.filter((r) => idle.some((w) => takes(w, r.type)));
+      if (stuck.length === 0) {
+        this.#stallSince = null;
+        return null;
+      }
+    }
+    // Since the last claim or end: a stall that began before some progress is a new one.
+    this.#stallSince ??= this.#lastProgress;
+    return {
+      since: this.#stallSince,
+      ready: stuck.reduce((a, r) => a + r.ready, 0),
+      idle: idle.filter((w) => stuck.some((r) => takes(w, r.type))).length,
+      types: [...new Set(stuck.map((r) => r.type))],
+    };
+  }
+
+  /** Completed and failed counts of the listed workers (a few reads each). */
+  async #addWorkerStats(list: LiveWorker[]): Promise<void> {
+    await Promise.all(list.map(async (w) => {
+      const info = await this.#workers.stats(w.id);
+      w.completed = info.completed;
+      w.failed = info.failed;
+      w.meanRunMs = info.meanRunMs;
+    }));
   }
 
   /** Stops the timers, forgets the signals and ends every subscriber. */
@@ -216,11 +353,37 @@ export class LiveFeed {
 
   #taskEnded(task: EndedTask): void {
     const now = this.#ctx.now();
+    this.#lastProgress = now;
+    const timings = "history" in task ? taskTimings(task as Task) : {
+      runMs: task.runMs ?? null,
+      verifyMs: task.verifyMs ?? null,
+    };
+    let perType = this.#byType.get(task.type);
+    if (!perType) {
+      perType = {
+        queueWait: new SampleWindow(512),
+        run: new SampleWindow(512),
+        verify: new SampleWindow(512),
+      };
+      this.#byType.set(task.type, perType);
+    }
     if (task.claimedAt !== null) {
-      this.#queueWait.push(now, Math.max(0, task.claimedAt - Math.max(task.createdAt, task.runAt)));
-      if (task.status === "completed" && task.completedAt !== null) {
-        this.#run.push(now, Math.max(0, task.completedAt - task.claimedAt));
+      const wait = Math.max(0, task.claimedAt - Math.max(task.createdAt, task.runAt));
+      this.#queueWait.push(now, wait);
+      perType.queueWait.push(now, wait);
+      if (task.status === "completed" && timings.runMs !== null) {
+        this.#run.push(now, timings.runMs);
+        perType.run.push(now, timings.runMs);
       }
+      if (task.status === "completed" && timings.verifyMs !== null) {
+        this.#verify.push(now, timings.verifyMs);
+        perType.verify.push(now, timings.verifyMs);
+      }
+    }
+    if (task.status === "failed") {
+      this.#failedRecent.push({ at: now, type: task.type, code: task.error?.code ?? "handler" });
+      if (this.#failedRecent.length > 10_000) this.#failedRecent.splice(0, 5_000);
+      if (task.workerId && task.error) this.#workers.noteError(task.workerId, task.error);
     }
     if (task.status === "completed" && task.workerId) {
       const nowS = Math.floor(now / 1000);
@@ -312,6 +475,20 @@ export class LiveFeed {
       .sort((a, b) => b.at - a.at)
       .slice(0, MAX_FAILURES);
   }
+}
+
+/** A worker's state from its record and its socket here, if any (see `WorkerState`). */
+function workerState(
+  w: WorkerRecord,
+  here: { held: number; capacity: number } | undefined,
+  onlineSince: number,
+): WorkerState {
+  if (here) {
+    if (here.capacity === 0 && here.held > 0) return "draining";
+    return here.held > 0 ? "busy" : "idle";
+  }
+  if (w.left) return w.left;
+  return w.lastSeen >= onlineSince ? "idle" : "offline";
 }
 
 function failureOf(task: EndedTask, at: number): LiveFailure {

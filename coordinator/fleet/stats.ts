@@ -11,9 +11,11 @@ import {
   countPrefix,
   decodeCountKey,
   decodeRateKey,
+  decodeSpotCountKey,
   rateKey,
   type RateKind,
   ratePrefix,
+  spotCountPrefix,
 } from "../store/keys.ts";
 
 export const RATE_WINDOW_S = 600;
@@ -31,6 +33,10 @@ export async function readStats(ctx: Ctx, workersOnline: number): Promise<Stats>
     status[st] = (status[st] ?? 0) + n;
     (byType[type] ??= zeroCounts())[st] += n;
     (byQueue[queue] ??= zeroCounts())[st] += n;
+  }
+  const spotChecks: Record<string, number> = {};
+  for await (const e of ctx.kv.list({ prefix: spotCountPrefix() })) {
+    spotChecks[decodeSpotCountKey(e.key).status] = counterValue(e.value);
   }
   const nowS = Math.floor(ctx.now() / 1000);
   const t0 = nowS - RATE_WINDOW_S + 1;
@@ -51,6 +57,7 @@ export async function readStats(ctx: Ctx, workersOnline: number): Promise<Stats>
     byQueue,
     rates: { t0: t0 * 1000, completed, failed, submitted },
     workersOnline,
+    spotChecks,
     committer: {
       commits: ctx.committer.stats.commits,
       intents: ctx.committer.stats.intents,

@@ -25,6 +25,10 @@ export interface WorkerRecord {
   concurrency: number | null;
   firstSeen: number;
   lastSeen: number;
+  /** How it left, when it did: its socket closed cleanly (`offline`) or broke off (`crashed`). */
+  left?: "offline" | "crashed" | null;
+  /** The last error an attempt of its ended with. */
+  lastError?: { code: string; message: string; at: number } | null;
 }
 
 const WRITE_EVERY_MS = 5_000;
@@ -52,32 +56,60 @@ export class WorkerRegistry {
       concurrency: info.concurrency ?? known?.record.concurrency ?? null,
       firstSeen: known?.record.firstSeen ?? now,
       lastSeen: now,
+      left: null,
+      lastError: known?.record.lastError ?? null,
     };
     const written = known?.written ?? 0;
     this.#seen.set(id, { record, written });
     if (now - written >= WRITE_EVERY_MS) {
       this.#seen.set(id, { record, written: now });
-      this.#ctx.kv.set(workerKey(id), record).catch((e) =>
-        this.#ctx.log.warn("worker record write failed", { workerId: id, error: String(e) })
-      );
+      this.#write(record);
     }
   }
 
-  /** Forgets a worker's in-memory sighting (it said goodbye). */
-  gone(id: string): void {
+  /**
+   * A worker's socket closed: cleanly (`offline`) or not (`crashed`). Written at once, so every
+   * coordinator's list shows it as it left, not merely unseen.
+   */
+  left(id: string, how: "offline" | "crashed"): void {
     const known = this.#seen.get(id);
     if (!known) return;
-    const record = {
-      ...known.record,
-      lastSeen: this.#ctx.now() - this.#ctx.config.workerOfflineMs,
+    const record: WorkerRecord = { ...known.record, left: how };
+    this.#seen.set(id, { record, written: this.#ctx.now() });
+    this.#write(record);
+  }
+
+  /** Remembers the last error an attempt of this worker ended with (written with its record). */
+  noteError(id: string, error: { code: string; message: string }): void {
+    const known = this.#seen.get(id);
+    if (!known) return;
+    const lastError = {
+      code: error.code,
+      message: error.message.slice(0, 300),
+      at: this.#ctx.now(),
     };
-    this.#seen.delete(id);
-    this.#ctx.kv.set(workerKey(id), record).catch(() => {});
+    this.#seen.set(id, { ...known, record: { ...known.record, lastError } });
+  }
+
+  #write(record: WorkerRecord): void {
+    this.#ctx.kv.set(workerKey(record.id), record).catch((e) =>
+      this.#ctx.log.warn("worker record write failed", { workerId: record.id, error: String(e) })
+    );
   }
 
   onlineCount(): number {
     const since = this.#ctx.now() - this.#ctx.config.workerOfflineMs;
     return [...this.#seen.values()].filter((w) => w.record.lastSeen >= since).length;
+  }
+
+  /** Every worker record, as stored or as last seen here (the live feed's list). */
+  async records(): Promise<WorkerRecord[]> {
+    const records = new Map<string, WorkerRecord>();
+    for await (const e of this.#ctx.kv.list<WorkerRecord>({ prefix: workerPrefix() })) {
+      records.set(e.value.id, e.value);
+    }
+    for (const { record } of this.#seen.values()) records.set(record.id, record);
+    return [...records.values()];
   }
 
   async list(): Promise<WorkerInfo[]> {
@@ -95,6 +127,21 @@ export class WorkerRegistry {
     return [...records.values()]
       .map((r) => toInfo(r, stats.get(r.id) ?? {}, since))
       .sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
+  /** One worker's completed and failed counts and mean run time (three reads). */
+  async stats(id: string): Promise<Pick<WorkerInfo, "completed" | "failed" | "meanRunMs">> {
+    const [c, f, r] = await this.#ctx.kv.getMany([
+      workerStatKey(id, "completed"),
+      workerStatKey(id, "failed"),
+      workerStatKey(id, "runMs"),
+    ]);
+    const completed = counterValue(c!.value);
+    return {
+      completed,
+      failed: counterValue(f!.value),
+      meanRunMs: completed > 0 ? counterValue(r!.value) / completed : null,
+    };
   }
 
   async get(id: string): Promise<WorkerInfo | null> {
@@ -131,7 +178,7 @@ function toInfo(r: WorkerRecord, s: Record<string, number>, since: number): Work
     concurrency: r.concurrency,
     firstSeen: r.firstSeen,
     lastSeen: r.lastSeen,
-    online: r.lastSeen >= since,
+    online: r.lastSeen >= since && !r.left,
     completed,
     failed: s.failed ?? 0,
     meanRunMs: completed > 0 ? (s.runMs ?? 0) / completed : null,

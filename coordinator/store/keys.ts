@@ -16,6 +16,8 @@
  * | ["idem_owner", ownerKeyId, idempotencyKey] | task id (*)      | enqueue by an API key      |
  * | ["queue", name]                            | 1                | enqueue (first time seen)  |
  * | ["count", type, queue, status]             | KvU64 (wrapping) | every transition (sum)     |
+ * | ["wait", queue, type, state]               | KvU64 (wrapping) | why open work waits (sum)  |
+ * | ["count_spot", status]                     | KvU64            | spot checks (sum)          |
  * | ["rate", kind, epochSecond]                | KvU64            | submit, complete, fail     |
  * | ["worker", id]                             | WorkerRecord     | claim (at most every few s)|
  * | ["wstat", workerId, stat]                  | KvU64            | complete, fail (sum)       |
@@ -215,6 +217,38 @@ export const countKey = (type: string, queue: string, status: string): Deno.KvKe
   status,
 ];
 export const countPrefix = (): Deno.KvKey => ["count"];
+
+/**
+ * Why open work of one (queue, type) waits, kept as sums beside the status counts (see
+ * `wait_counts.ts`): `delayed` slots (a start time or retry backoff not reached), `votes`
+ * (replicated tasks that answered but need more distinct volunteers), `voters` (how many more
+ * volunteers those need, summed), `held` (tasks whose slots are held back for a voter with a
+ * record).
+ */
+export type WaitState = "delayed" | "votes" | "voters" | "held";
+export const waitKey = (queue: string, type: string, state: WaitState): Deno.KvKey => [
+  "wait",
+  queue,
+  type,
+  state,
+];
+export const waitPrefix = (): Deno.KvKey => ["wait"];
+export const decodeWaitKey = (
+  key: Deno.KvKey,
+): { queue: string; type: string; state: WaitState } => ({
+  queue: String(key[1]),
+  type: String(key[2]),
+  state: key[3] as WaitState,
+});
+/** Whether a queue entry is a delayed one (not ready yet). */
+export const isDelayedKey = (key: Deno.KvKey): boolean => key[0] === "delayed";
+
+/** The coordinator's own known-answer checks, counted apart from clients' tasks. */
+export const spotCountKey = (status: string): Deno.KvKey => ["count_spot", status];
+export const spotCountPrefix = (): Deno.KvKey => ["count_spot"];
+export const decodeSpotCountKey = (key: Deno.KvKey): { status: string } => ({
+  status: String(key[1]),
+});
 
 export type RateKind = "submitted" | "completed" | "failed";
 export const rateKey = (kind: RateKind, second: number): Deno.KvKey => ["rate", kind, second];

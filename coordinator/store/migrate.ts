@@ -19,9 +19,10 @@ import {
   readyIndexPrefix,
 } from "./keys.ts";
 import { backfillStep } from "./list_index.ts";
+import { backfillWaitCounts } from "./wait_counts.ts";
 
 /** The layout this code reads and writes. */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /** The store was written by a newer Tessera. */
 export class LayoutTooNewError extends Error {
@@ -57,6 +58,7 @@ const MIGRATIONS: Migration[] = [
   },
   { to: 3, what: "list indexes by status and owner", step: backfillStep },
   { to: 4, what: "fair-share places in ready keys", step: readyPlaceStep },
+  { to: 5, what: "wait counts (why open work waits)", step: backfillWaitCounts },
 ];
 
 const READY_CHUNK = 400;

@@ -12,12 +12,16 @@ export type StoredTask = Task & {
   resultParts?: number;
   /** Written by a batch over one commit: hidden while that batch is in its first phase. */
   batch?: string;
+  /** The coordinator's own known-answer check (spot_checks.ts): in no list, no client count. */
+  spot?: true;
 };
 
 /** The record without the fields only the coordinator reads. */
 function clientFields(task: StoredTask): Task {
-  if (task.resultParts === undefined && task.batch === undefined) return task;
-  const { resultParts: _r, batch: _b, ...rest } = task;
+  if (task.resultParts === undefined && task.batch === undefined && task.spot === undefined) {
+    return task;
+  }
+  const { resultParts: _r, batch: _b, spot: _s, ...rest } = task;
   return rest;
 }
 

@@ -16,17 +16,21 @@ import {
   countKey,
   delayedKey,
   failedKey,
+  isDelayedKey,
   leaseExpiryKey,
   leaseKey,
   ownerOpenKey,
   readyKey,
   readySignalKey,
+  spotCountKey,
 } from "./keys.ts";
 import { sizeBound } from "./encoded_size.ts";
 import { listIndexMoves } from "./list_index.ts";
 import { storeTask } from "./task_record.ts";
 import { jobTransitionWrites } from "../jobs/job_writes.ts";
 import { pendingCreditMoves } from "../verify/donor_credit.ts";
+import type { StoredTask } from "./task_view.ts";
+import { delayedSum, waitSums } from "./wait_counts.ts";
 
 export interface Transition {
   /** The record as it was read. */
@@ -49,7 +53,10 @@ export interface Transition {
   extra?: Deno.KvMutation[];
   /** Counters beyond the status counts: rates, worker stats, reputation, credit. */
   sums?: Array<[Deno.KvKey, bigint]>;
-  /** Kept out of the failed index (spot checks: the coordinator's own tasks). */
+  /**
+   * The coordinator's own task (a spot check): kept out of the failed index, the lists and the
+   * status counts clients read; counted under `["count_spot", status]` instead.
+   */
   unlisted?: boolean;
 }
 
@@ -73,7 +80,8 @@ export const isFinalStatus = (s: TaskStatus): boolean =>
 /** The intent that applies `t`: the one write path of every task transition. */
 export function applyTransition(t: Transition, now: number): Intent {
   const { from, next } = t;
-  const record = storeTask(next);
+  const spot: StoredTask = { ...next, spot: true };
+  const record = storeTask(t.unlisted ? spot : next);
   const mutations: Deno.KvMutation[] = [];
   for (const l of t.endsLeases ?? []) {
     mutations.push(
@@ -83,14 +91,23 @@ export function applyTransition(t: Transition, now: number): Intent {
   }
   for (const key of t.dequeue ?? []) mutations.push({ type: "delete", key });
   const pending = pendingCreditMoves(from, next);
-  mutations.push(...record.mutations, ...listIndexMoves(from, next), ...pending);
+  mutations.push(
+    ...record.mutations,
+    ...(t.unlisted ? [] : listIndexMoves(from, next)),
+    ...pending,
+  );
   const sums: Array<[Deno.KvKey, bigint]> = [];
+  const undelayed = (t.dequeue ?? []).filter(isDelayedKey).length;
+  if (undelayed > 0) sums.push(delayedSum(from, -undelayed));
   let ready = 0;
   for (const slot of t.enqueue ?? []) {
     mutations.push(queueEntry(next, now, slot));
     if (next.runAt <= now) ready++;
   }
   if (ready > 0) sums.push([readySignalKey(next.queue, next.type), BigInt(ready)]);
+  const delayed = (t.enqueue?.length ?? 0) - ready;
+  if (delayed > 0) sums.push(delayedSum(next, delayed));
+  sums.push(...waitSums(from, next));
   if (next.status === "failed" && from.status !== "failed" && !t.unlisted) {
     mutations.push({ type: "set", key: failedKey(from.id), value: 1 });
   }
@@ -102,7 +119,9 @@ export function applyTransition(t: Transition, now: number): Intent {
     mutations.push(m);
     if (m.type === "set") extraBytes += sizeBound(m.value) + 64;
   }
-  if (t.counted !== next.status) {
+  if (t.unlisted) {
+    if (isFinalStatus(next.status)) sums.push([spotCountKey(next.status), 1n]);
+  } else if (t.counted !== next.status) {
     sums.push(
       [countKey(from.type, from.queue, t.counted), -1n],
       [countKey(from.type, from.queue, next.status), 1n],

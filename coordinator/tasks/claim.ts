@@ -13,6 +13,7 @@ import type { Intent } from "../store/committer.ts";
 import { countKey, holderKey, jobCountKey, leaseExpiryKey, leaseKey } from "../store/keys.ts";
 import { storeTask } from "../store/task_record.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
+import { waitSums } from "../store/wait_counts.ts";
 
 export interface Claimer {
   workerId: string;
@@ -100,6 +101,7 @@ export function replicaClaimIntent(
   const record = storeTask(next);
   intent.mutations.push(...record.mutations);
   intent.bytes! += record.bytes;
+  intent.sums!.push(...waitSums(t, next));
   if (t.status === "pending") {
     intent.sums!.push(
       [countKey(t.type, t.queue, "pending"), -1n],

@@ -24,6 +24,8 @@ export interface EndedLease {
   leaseIds: string[];
   /** Voters whose reputation the decision changed. */
   voters: Array<{ workerId: string; donorId: string | null }>;
+  /** A spot check ended (the coordinator's own task). */
+  spot?: boolean;
   /**
    * The reported result did not match the task type's result schema: the attempt ended as a
    * failed one, and the reporter is told so (after the commit) with this error.
@@ -92,6 +94,7 @@ async function endChecked(
       ...e,
       leaseIds: [l.leaseId],
       voters: [{ workerId: l.workerId, donorId: l.donorId ?? null }],
+      spot: true,
     };
   }
   if (isReplicated(task.value) && task.versionstamp !== null) {
@@ -112,6 +115,7 @@ export function announce(ctx: Ctx, ended: EndedLease): void {
     ctx.reputation.invalidate("w", v.workerId);
     if (v.donorId) ctx.reputation.invalidate("d", v.donorId);
   }
-  if (ended.final) ctx.signals.taskEnded(ended.next);
+  // A spot check is the coordinator's own: no client waits for it, no feed counts it.
+  if (ended.final && !ended.spot) ctx.signals.taskEnded(ended.next);
   if (!ended.final && ended.next.runAt <= ctx.now()) ctx.signals.readyArrived([ended.next]);
 }

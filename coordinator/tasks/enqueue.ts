@@ -17,6 +17,7 @@ import { type IdemRef, lookupIdempotent } from "./idempotency_lookup.ts";
 import { refuseOtherRequest } from "./idempotency.ts";
 import { checkQuota } from "../auth/quota.ts";
 import type { KeyQuota } from "../auth/api_keys.ts";
+import { delayedSum } from "../store/wait_counts.ts";
 import { listIndexMoves } from "../store/list_index.ts";
 import { queueEntry } from "../store/transition.ts";
 import {
@@ -192,6 +193,7 @@ function intentFor(tasks: Task[], now: number): Intent {
     mutations.push({ type: "set", key: taskKey(t.id), value: t }, ...listIndexMoves(null, t));
     for (let slot = 0; slot < t.replicas; slot++) mutations.push(queueEntry(t, now, slot));
     if (t.runAt <= now) sums.push([readySignalKey(t.queue, t.type), BigInt(t.replicas)]);
+    else sums.push(delayedSum(t, t.replicas));
     if (t.idempotencyKey !== null) {
       const key = idempotencyKey(t.idempotencyKey, t.owner ?? null);
       checks.push({ key, versionstamp: null });

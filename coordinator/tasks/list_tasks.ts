@@ -8,7 +8,8 @@
  * - a client's list (`owner`) alone: `["by_owner", owner, id]`.
  * - nothing, or only `type`: the task records.
  *
- * Type and owner are filtered on the index entry's value, without reading the task. Every task
+ * Type and owner are filtered on the index entry's value, without reading the task; `worker` on
+ * the task read (no index: an operator's look, so a page may be short and carry a cursor). Every task
  * is still checked against the filter as read (an index entry can never show a wrong task).
  * A request reads at most `SCAN_BUDGET` entries; a page cut short by it carries a cursor.
  *
@@ -29,12 +30,14 @@ import {
 } from "../store/keys.ts";
 import { bucketOf, type OwnerEntry, type StatusEntry } from "../store/list_index.ts";
 import { presentTasks } from "../store/task_record.ts";
-import { type LeaseRecord, taskView } from "../store/task_view.ts";
+import { type LeaseRecord, type StoredTask, taskView } from "../store/task_view.ts";
 
 export interface ListFilter {
   status?: TaskStatus | undefined;
   type?: string | undefined;
   queue?: string | undefined;
+  /** The worker that last held it: checked on the records read, so it narrows no index. */
+  worker?: string | undefined;
   limit: number;
   cursor?: string | undefined;
   /** Only this API key's tasks (a client's list); undefined lists every task. */
@@ -67,6 +70,7 @@ export async function listTasks(
   const matches = (t: Task) =>
     (f.type === undefined || t.type === f.type) && (f.queue === undefined || t.queue === f.queue) &&
     (f.status === undefined || t.status === f.status) &&
+    (f.worker === undefined || t.workerId === f.worker) &&
     (f.owner === undefined || t.owner === f.owner);
 
   const page: Task[] = [];
@@ -127,13 +131,20 @@ async function sourceFor(
       owner: f.owner,
     }));
   }
-  return map(range<Task>(ctx, taskPrefix(), f.cursor, batch), (e) => ({
+  return map(skipSpots(range<StoredTask>(ctx, taskPrefix(), f.cursor, batch)), (e) => ({
     id: e.value.id,
     type: e.value.type,
     queue: e.value.queue,
     owner: e.value.owner ?? null,
     task: e.value,
   }));
+}
+
+/** Task records without the coordinator's own spot checks (they are nobody's work). */
+async function* skipSpots(
+  source: AsyncIterable<Deno.KvEntry<StoredTask>>,
+): AsyncIterable<Deno.KvEntry<StoredTask>> {
+  for await (const e of source) if (!e.value.spot) yield e;
 }
 
 /** The entries under `prefix` after `cursor` (any string: no end key to overflow). */

@@ -8,6 +8,7 @@ import type { Task } from "../../shared/protocol.ts";
 import { type Ctx, getMany } from "../context.ts";
 import { decodeDelayedKey, delayedPrefix, readySignalKey, taskKey } from "../store/keys.ts";
 import { readyEntry } from "../store/transition.ts";
+import { delayedSum } from "../store/wait_counts.ts";
 
 const BATCH = 300;
 
@@ -32,7 +33,10 @@ export async function promoteDelayed(ctx: Ctx): Promise<number> {
     const ok = await ctx.committer.commit({
       checks: [{ key: e.key, versionstamp: e.versionstamp }],
       mutations,
-      sums: live ? [[readySignalKey(t.queue, t.type), 1n]] : [],
+      sums: [
+        ...(live ? [[readySignalKey(t.queue, t.type), 1n] as [Deno.KvKey, bigint]] : []),
+        ...(t ? [delayedSum(t, -1)] : []),
+      ],
     });
     return ok && live ? t : null;
   }));

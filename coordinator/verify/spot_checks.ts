@@ -16,20 +16,18 @@ import type { Ctx } from "../context.ts";
 import { creditedMs, donorCredit } from "./donor_credit.ts";
 import type { EndedAttempt, Outcome } from "../tasks/ordinary_outcome.ts";
 import { newTask } from "../tasks/enqueue.ts";
-import { listIndexMoves } from "../store/list_index.ts";
 import { applyTransition } from "../store/transition.ts";
 import {
-  countKey,
   leaseExpiryKey,
   leaseKey,
-  rateKey,
+  spotCountKey,
   spotKey,
   taskKey,
   workerStatKey,
 } from "../store/keys.ts";
 import { repSums, type Reputation } from "./reputation.ts";
 import type { CoordinatorConfig } from "../config.ts";
-import { type LeaseRecord, taskView } from "../store/task_view.ts";
+import { type LeaseRecord, type StoredTask, taskView } from "../store/task_view.ts";
 
 /** Spot checks go to every claim until a worker has this many judged answers… */
 const SPOT_UNTIL = 2;
@@ -123,19 +121,21 @@ export async function makeSpotLease(
     spot: true,
     ...(worker.via ? { via: worker.via } : {}),
   };
+  const stored: StoredTask = { ...task, spot: true };
   const ok = await ctx.committer.commit({
     checks: [],
     mutations: [
-      { type: "set", key: taskKey(task.id), value: task },
-      ...listIndexMoves(null, task),
+      // Marked as the coordinator's own (never shown to the worker: `clientFields` drops it),
+      // and in no list or client count: a spot check is not work anyone submitted.
+      { type: "set", key: taskKey(task.id), value: stored },
       { type: "set", key: spotKey(task.id), value: await canonicalHash(expected) },
       { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
       { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
     ],
-    sums: [[countKey(type, queue, "processing"), 1n]],
+    sums: [[spotCountKey("made"), 1n]],
   });
   if (!ok) return null;
-  ctx.leasedTasks.set(lease.leaseId, task);
+  ctx.leasedTasks.set(lease.leaseId, stored);
   return {
     leaseId: lease.leaseId,
     taskId: task.id,
@@ -195,7 +195,6 @@ export async function endSpot(
   const sums: Array<[Deno.KvKey, bigint]> = [];
   if (judged) sums.push(...repSums(l.workerId, l.donorId ?? null, agreed));
   if (agreed && outcome.kind === "completed") {
-    sums.push([rateKey("completed", Math.floor(now / 1000)), 1n]);
     sums.push([workerStatKey(l.workerId, "completed"), 1n]);
     sums.push(...donorCredit(l.donorId, creditedMs(l, task.timeoutMs, outcome.startedAt, now)));
   }

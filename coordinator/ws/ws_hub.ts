@@ -93,6 +93,20 @@ export class WsHub {
   }
 
   /** Anonymous sockets open from one address. */
+  /** The workers connected to this coordinator now: leases held and slots announced. */
+  connectedWorkers(): Map<string, { held: number; capacity: number }> {
+    const out = new Map<string, { held: number; capacity: number }>();
+    for (const conn of this.#conns) {
+      if (!conn.workerId || conn.closed) continue;
+      const known = out.get(conn.workerId);
+      out.set(conn.workerId, {
+        held: (known?.held ?? 0) + conn.held.size,
+        capacity: (known?.capacity ?? 0) + conn.capacity,
+      });
+    }
+    return out;
+  }
+
   anonymousFrom(address: string): number {
     return this.#limits.openFrom(address);
   }
@@ -104,7 +118,7 @@ export class WsHub {
   open(
     socket: SocketLike,
     auth: SocketAuth,
-  ): { message(data: unknown): void; close(): void } {
+  ): { message(data: unknown): void; close(code?: number): void } {
     const allowance = auth.trusted ? null : this.#limits.admit(auth.address);
     if (!auth.trusted && !allowance) {
       const max = this.#ctx.config.maxSocketsPerAddress;
@@ -121,7 +135,14 @@ export class WsHub {
     this.#conns.add(conn);
     return {
       message: (data) => this.#track(this.#onMessage(conn, data)),
-      close: () => this.#track(this.#onClose(conn)),
+      close: (code?: number) => {
+        // A close frame (1000 normal, 1001 going away, 1005 none given, or our own 4xxx) is a
+        // goodbye; 1006, no close frame at all (a killed process, a dropped network), a crash.
+        if (conn.workerId && !conn.closed) {
+          this.#workers.left(conn.workerId, code === 1006 ? "crashed" : "offline");
+        }
+        this.#track(this.#onClose(conn));
+      },
     };
   }
 
@@ -295,6 +316,7 @@ export class WsHub {
           : msg.type === "fail"
           ? { kind: "failed" as const, error: msg.error }
           : { kind: "released" as const };
+        if (msg.type === "fail") this.#workers.noteError(conn.workerId, msg.error);
         // The worker's slot is free now, whatever becomes of the report: claim for it at once,
         // so the next lease shares a commit with this report instead of waiting for it.
         conn.held.delete(msg.leaseId);

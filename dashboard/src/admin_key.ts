@@ -1,7 +1,8 @@
 /**
  * The admin key the dashboard sends when the coordinator enforces API keys. It comes from
  * `?key=` once (then kept in localStorage and removed from the address bar, so it is not
- * shared by copying the URL) or from the key button in the header.
+ * shared by copying the URL) or from the key form (the key button in the header, or the prompt
+ * shown when the coordinator refuses the key).
  *
  * @module
  */
@@ -20,10 +21,8 @@ function fromUrl(): string | null {
 
 export const adminKey: string | null = fromUrl() ?? localStorage.getItem(STORAGE);
 
-/** Asks for a key (empty forgets it) and reloads so every call and the live feed use it. */
-export function askForKey(): void {
-  const key = prompt("Admin API key (empty to forget):", adminKey ?? "");
-  if (key === null) return;
+/** Keeps a key (empty forgets it) and reloads so every call and the live feed use it. */
+export function useKey(key: string): void {
   if (key.trim()) localStorage.setItem(STORAGE, key.trim());
   else localStorage.removeItem(STORAGE);
   location.reload();

@@ -9,8 +9,11 @@ import type {
   AwaitResponse,
   Donor,
   DonorsResponse,
+  PublicStats,
   SubmitTask,
   Task,
+  TaskPage,
+  WhoAmI,
   WorkerInfo,
   WorkerKind,
 } from "../../shared/protocol.ts";
@@ -20,7 +23,7 @@ export const API = "/api";
 
 export class ApiCallError extends Error {
   override name = "ApiCallError";
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly code: string | null = null) {
     super(message);
   }
 }
@@ -39,7 +42,11 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
     body = null;
   }
   if (!res.ok) {
-    throw new ApiCallError(res.status, body?.error?.message ?? `${res.status} ${res.statusText}`);
+    throw new ApiCallError(
+      res.status,
+      body?.error?.message ?? `${res.status} ${res.statusText}`,
+      body?.error?.code ?? null,
+    );
   }
   return body as unknown as T;
 }
@@ -99,3 +106,64 @@ export async function getDonors(): Promise<Donor[] | null> {
     throw e;
   }
 }
+
+/**
+ * Who the console's key makes us: the role and what the console may do, or `refused` when the
+ * coordinator turned the key down (401).
+ */
+export async function whoAmI(): Promise<WhoAmI | "refused"> {
+  try {
+    return await call<WhoAmI>("/whoami");
+  } catch (e) {
+    if (e instanceof ApiCallError && e.status === 401) return "refused";
+    throw e;
+  }
+}
+
+export interface TaskFilter {
+  status?: string;
+  type?: string;
+  queue?: string;
+  worker?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of `GET /api/tasks`. */
+export function listTasks(filter: TaskFilter): Promise<TaskPage> {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(filter)) if (v !== undefined && v !== "") q.set(k, String(v));
+  return call<TaskPage>(`/tasks?${q}`);
+}
+
+export const retryTask = (id: string): Promise<Task> =>
+  call<Task>(`/tasks/${encodeURIComponent(id)}/retry`, { method: "POST" });
+
+export const cancelTask = (id: string): Promise<Task> =>
+  call<Task>(`/tasks/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+
+/**
+ * Runs `fn` on every id, a few at a time; the ids it failed for, with why.
+ */
+export async function forEachTask(
+  ids: string[],
+  fn: (id: string) => Promise<unknown>,
+): Promise<Array<{ id: string; message: string }>> {
+  const failed: Array<{ id: string; message: string }> = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < ids.length) {
+      const id = ids[next++];
+      try {
+        await fn(id);
+      } catch (e) {
+        failed.push({ id, message: (e as Error).message });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, ids.length) }, lane));
+  return failed;
+}
+
+/** The public view of the grid (no key needed). */
+export const getPublic = (): Promise<PublicStats> => call<PublicStats>("/public");

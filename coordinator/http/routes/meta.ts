@@ -8,6 +8,7 @@ import {
   About,
   ApiError,
   Health,
+  PublicStats,
   Stats,
   WhoAmI,
   WorkerInfo,
@@ -15,6 +16,8 @@ import {
 } from "../../../shared/protocol.ts";
 import { ApiFailure } from "../errors.ts";
 import { readStats } from "../../fleet/stats.ts";
+import { publicStatsReader } from "../../fleet/public_stats.ts";
+import { authorize, routeClass } from "../../auth/auth.ts";
 import { type Deps, jsonResponse, router } from "./deps.ts";
 
 export const VERSION = "0.1.0";
@@ -22,6 +25,18 @@ export const VERSION = "0.1.0";
 export function metaRoutes({ ctx, workers }: Deps) {
   const app = router();
   const started = ctx.now();
+  const publicStats = publicStatsReader(ctx, workers);
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/public",
+      summary: "The grid as anyone may see it: totals, task types, throughput, donors' sums",
+      security: [],
+      responses: { 200: jsonResponse(PublicStats, "the public view") },
+    }),
+    async (c) => c.json(await publicStats(), 200),
+  );
 
   app.openapi(
     createRoute({
@@ -90,6 +105,16 @@ export function metaRoutes({ ctx, workers }: Deps) {
         enforced: auth.enforced,
         ...(auth.enforced && auth.role === "anonymous" ? { localReadOnly: auth.local } : {}),
         trustedWorker: auth.operator,
+        console: {
+          read: authorize(routeClass("GET", "/api/live"), auth, {
+            method: "GET",
+            path: "/api/live",
+          }) === null,
+          write: authorize(routeClass("POST", "/api/tasks/x/retry"), auth, {
+            method: "POST",
+            path: "/api/tasks/x/retry",
+          }) === null,
+        },
       }, 200);
     },
   );

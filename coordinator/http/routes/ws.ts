@@ -67,8 +67,8 @@ export function wsRoutes({ ctx }: Deps, hub: WsHub) {
           }, { address: auth.address, worker: trusted || open, trusted, operator: auth.operator });
         },
         onMessage: (evt) => conn?.message(evt.data),
-        onClose: () => conn?.close(),
-        onError: () => conn?.close(),
+        onClose: (evt) => conn?.close(evt.code),
+        onError: () => conn?.close(1006),
       };
     }, { protocol: undefined })), // the protocol has no subprotocols: none is chosen
   );

@@ -5,7 +5,8 @@ export interface CardProps {
   title: string;
   hint?: ComponentChildren;
   actions?: ComponentChildren;
-  wide?: boolean;
+  /** Two columns of the grid, or the whole row (`"full"`). */
+  wide?: boolean | "full";
   testid?: string;
   children: ComponentChildren;
 }
@@ -13,7 +14,10 @@ export interface CardProps {
 /** A titled panel of the dashboard grid. */
 export function Card({ title, hint, actions, wide, testid, children }: CardProps) {
   return (
-    <section class={wide ? "card wide" : "card"} data-testid={testid}>
+    <section
+      class={wide === "full" ? "card wide full" : wide ? "card wide" : "card"}
+      data-testid={testid}
+    >
       <header class="card-head">
         <div>
           <h2>{title}</h2>

@@ -33,6 +33,7 @@ export function Kpis({ snapshot }: { snapshot: LiveSnapshot | null }) {
   const completed = s ? recentRate(s.rates.completed) : 0;
   const submitted = s ? recentRate(s.rates.submitted) : 0;
   const failed = s ? recentRate(s.rates.failed) : 0;
+  const failedShare = s && completed + failed > 0 ? failed / (completed + failed) : null;
   const online = snapshot?.workers.online ?? { browser: 0, deno: 0, other: 0 };
   const workers = online.browser + online.deno + online.other;
   const dash = "–";
@@ -57,7 +58,11 @@ export function Kpis({ snapshot }: { snapshot: LiveSnapshot | null }) {
       <Kpi
         label="Failed"
         value={s ? `${rate(failed)}/s` : dash}
-        sub={s ? `${count(s.status.failed ?? 0)} in all` : undefined}
+        sub={s
+          ? `${failedShare === null ? "–" : `${(failedShare * 100).toFixed(1)}%`} of ended · ${
+            count(s.status.failed ?? 0)
+          } in all`
+          : undefined}
         testid="failed-rate"
         raw={failed}
         tone={failed > 0 ? "bad" : undefined}

@@ -26,7 +26,7 @@ const KINDS: WorkerKind[] = ["browser", "deno", "other"];
  * The live mosaic: "Render" submits one `mandelbrot.tile` task per tile; each tile is painted as
  * its `task` event arrives, with the palette of the kind of worker that computed it.
  */
-export function Mosaic({ live }: { live: LiveClient }) {
+export function Mosaic({ live, canWrite }: { live: LiveClient; canWrite: boolean }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const render = useRef<MosaicRender | null>(null);
   const tileOf = useRef(new Map<string, number>());
@@ -198,15 +198,17 @@ export function Mosaic({ live }: { live: LiveClient }) {
   return (
     <div class="mosaic">
       <div class="mosaic-bar">
-        <button
-          type="button"
-          class="button primary"
-          data-testid="render-button"
-          disabled={busy}
-          onClick={start}
-        >
-          {busy ? "Submitting…" : r ? "Render again" : "Render"}
-        </button>
+        {canWrite && (
+          <button
+            type="button"
+            class="button primary"
+            data-testid="render-button"
+            disabled={busy}
+            onClick={start}
+          >
+            {busy ? "Submitting…" : r ? "Render again" : "Render"}
+          </button>
+        )}
         <div class="mosaic-progress" aria-live="polite">
           {r
             ? (

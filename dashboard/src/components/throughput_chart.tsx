@@ -16,7 +16,7 @@ const MIN_SPAN_S = 120;
  * Seconds on x, from shortly before the first activity (at most 10 minutes back, at least
  * {@link MIN_SPAN_S}). The last second is still filling, so it is left out: no false dip.
  */
-function toData(rates: Rates): uPlot.AlignedData {
+function toData(rates: Rates, failed = true): uPlot.AlignedData {
   const n = Math.max(0, rates.completed.length - 1);
   const active = (i: number) =>
     (rates.completed[i] ?? 0) + (rates.submitted[i] ?? 0) + (rates.failed[i] ?? 0) > 0;
@@ -25,12 +25,9 @@ function toData(rates: Rates): uPlot.AlignedData {
   const start = Math.max(0, Math.min(first - 10, n - MIN_SPAN_S));
   const t0 = rates.t0 / 1000;
   const x = Array.from({ length: n - start }, (_, i) => t0 + start + i);
-  return [
-    x,
-    rates.completed.slice(start, n),
-    rates.submitted.slice(start, n),
-    rates.failed.slice(start, n),
-  ];
+  const series = [x, rates.completed.slice(start, n), rates.submitted.slice(start, n)];
+  if (failed) series.push(rates.failed.slice(start, n));
+  return series as uPlot.AlignedData;
 }
 
 const cssVar = (name: string) =>
@@ -55,7 +52,7 @@ const seconds = new Intl.DateTimeFormat(undefined, {
 const timeTicks = (_u: uPlot, splits: number[], _axis: number, _space: number, incr: number) =>
   splits.map((s) => (incr % 60 === 0 ? minutes : seconds).format(s * 1000));
 
-function options(width: number, height: number): uPlot.Options {
+function options(width: number, height: number, failed: boolean): uPlot.Options {
   const text = cssVar("--muted");
   const grid = cssVar("--grid");
   const axis = {
@@ -77,19 +74,42 @@ function options(width: number, height: number): uPlot.Options {
     cursor: { drag: { x: false, y: false }, points: { size: 6 } },
     legend: { live: true },
     hooks: { setCursor: [showLatest], setData: [showLatest] },
-    scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] } },
-    axes: [{ ...axis, space: 90, values: timeTicks }, { ...axis, size: 48 }],
+    // Submitted has its own scale (right): a burst of submits must not flatten the completed line.
+    scales: {
+      x: { time: true },
+      y: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] },
+      submitted: { range: (_u, _min, max) => [0, Math.max(4, max * 1.1)] },
+    },
+    axes: [
+      { ...axis, space: 90, values: timeTicks },
+      { ...axis, size: 48, label: "done/s", labelSize: 14 },
+      {
+        ...axis,
+        scale: "submitted",
+        side: 1,
+        size: 48,
+        grid: { show: false },
+        stroke: cssVar("--c-submitted"),
+        label: "submitted/s",
+        labelSize: 14,
+      },
+    ],
     series: [
       { value: (_u, v) => v === null ? "–" : new Date(v * 1000).toLocaleTimeString() },
       line("completed", cssVar("--c-completed"), true),
-      line("submitted", cssVar("--c-submitted"), false),
-      line("failed", cssVar("--c-failed"), false),
+      { ...line("submitted", cssVar("--c-submitted"), false), scale: "submitted", dash: [4, 3] },
+      ...(failed ? [line("failed", cssVar("--c-failed"), false)] : []),
     ],
   };
 }
 
-/** Completed, submitted and failed per second over the last 10 minutes (uPlot). */
-export function ThroughputChart({ rates, theme }: { rates: Rates | null; theme: Theme }) {
+/**
+ * Completed and failed per second (left scale) and submitted per second (right scale, dashed) over
+ * the last 10 minutes (uPlot).
+ */
+export function ThroughputChart(
+  { rates, theme, failed = true }: { rates: Rates | null; theme: Theme; failed?: boolean },
+) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(rates);
@@ -98,8 +118,10 @@ export function ThroughputChart({ rates, theme }: { rates: Rates | null; theme: 
   useEffect(() => {
     const el = box.current!;
     const u = new uPlot(
-      options(el.clientWidth || 600, MIN_HEIGHT),
-      latest.current ? toData(latest.current) : [[], [], [], []],
+      options(el.clientWidth || 600, MIN_HEIGHT, failed),
+      latest.current
+        ? toData(latest.current, failed)
+        : (failed ? [[], [], [], []] : [[], [], []]) as uPlot.AlignedData,
       el,
     );
     plot.current = u;
@@ -122,7 +144,7 @@ export function ThroughputChart({ rates, theme }: { rates: Rates | null; theme: 
   }, [theme]);
 
   useEffect(() => {
-    if (rates) plot.current?.setData(toData(rates));
+    if (rates) plot.current?.setData(toData(rates, failed));
   }, [rates]);
 
   return <div class="chart" ref={box} data-testid="throughput-chart" />;
