@@ -535,6 +535,11 @@ export type Stats = z.infer<typeof Stats>;
 
 export const HelloMessage = z.object({
   type: z.literal("hello"),
+  /**
+   * The worker's {@link PROTOCOL_VERSION}; another one is closed with `CLOSE.outdated`. Absent
+   * (raw clients, tests): accepted as the current one.
+   */
+  protocol: z.number().int().min(1).optional(),
   workerId: WorkerId,
   kind: WorkerKind,
   types: z.array(Ref).max(100).optional(),
@@ -653,6 +658,8 @@ export const CLOSE = Object.freeze({
   rateLimited: 4003,
   /** Too many invalid messages. */
   protocol: 4004,
+  /** The hello's protocol version is not this coordinator's: upgrade the worker. */
+  outdated: 4005,
   shuttingDown: 1001,
 });
 
