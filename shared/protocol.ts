@@ -278,6 +278,15 @@ export type HandlerManifest = z.infer<typeof HandlerManifest>;
 /** The worker-to-coordinator protocol version carried in `hello`; older workers are told so. */
 export const PROTOCOL_VERSION = 2;
 
+/** `GET /api/worker`: the server worker `/worker.js` imports, named by its SHA-256. */
+export const WorkerRelease = z.object({
+  version: HandlerVersion,
+  /** `/worker/<version>.js`, immutable. */
+  url: z.string(),
+  protocol: z.number().int(),
+});
+export type WorkerRelease = z.infer<typeof WorkerRelease>;
+
 /** What a client submits for one task. */
 export const SubmitTask = z.object({
   type: TaskType,

@@ -9,7 +9,7 @@
  *
  * | route class | routes                                                         | who            |
  * | ----------- | -------------------------------------------------------------- | -------------- |
- * | public      | GET health, donors, whoami, openapi.json, ws; /dashboard files | everyone       |
+ * | public      | GET health, donors, whoami, openapi.json, ws, worker; /dashboard files | everyone |
  * | client      | submit, list, read, await, cancel, retry                       | client, admin  |
  * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…  | worker, admin  |
  * | dashboard   | GET stats, workers, workers/{id}/stats, live; GET /metrics     | admin          |
@@ -86,7 +86,7 @@ export type RouteClass = "public" | "client" | "worker" | "dashboard" | "admin" 
 
 const ID = "[^/]+";
 const CLASSES: Array<[method: "GET" | "POST", pattern: RegExp, cls: RouteClass]> = [
-  ["GET", /^\/api\/(health|donors|whoami|openapi\.json|ws)$/, "public"],
+  ["GET", /^\/api\/(health|donors|whoami|openapi\.json|ws|worker)$/, "public"],
   ["POST", /^\/api\/tasks$/, "client"],
   ["GET", /^\/api\/tasks$/, "client"],
   ["POST", /^\/api\/tasks\/await$/, "client"],

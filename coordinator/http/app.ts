@@ -24,6 +24,7 @@ import type { LiveFeed } from "../fleet/live.ts";
 import type { Metrics } from "../fleet/metrics.ts";
 import { liveRoutes } from "./routes/live.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { workerBundleRoutes } from "./routes/worker_bundle.ts";
 
 /** What the app serves besides the API routes proper. */
 export interface AppParts {
@@ -93,6 +94,8 @@ export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPI
   );
   app.use("*", requireRole());
   app.use("*", bufferedBody(config.maxBodyBytes));
+  // The worker run from a URL (`/worker.js`, `/api/worker`, `/worker/<sha>.js`).
+  app.route("/", workerBundleRoutes(log));
   app.route("/api", api);
   // The dashboard's SSE feed, then the pages: the dashboard, /metrics, the donate page at `/`
   // (built by `deno task build`, files under /assets/).
