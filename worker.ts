@@ -28,6 +28,8 @@ import { type HandlerManifest, PROTOCOL_VERSION } from "./shared/protocol.ts";
 
 /** How often a progress line is printed. */
 const PROGRESS_EVERY_MS = 5_000;
+/** The longest a worker waits for its threads to import the grid's handlers before it starts. */
+const WARM_AT_MOST_MS = 20_000;
 
 function die(code: number, message: string): never {
   console.error(`tessera-worker: ${message}`);
@@ -87,6 +89,8 @@ const common = {
 // Health and token are checked over HTTP before anything can be leased to us.
 const http = createHttpTransport(common);
 let core: ReturnType<typeof startWorkerCore> | null = null;
+// Assigned once the threads are ready; a signal before then only closes what exists.
+let socket: ReturnType<typeof createWsTransport> | null = null;
 
 try {
   await http.health();
@@ -151,21 +155,6 @@ const onSignal = (name: Deno.Signal) => () => {
 Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
 
-// The socket is the default: leases are pushed the moment work exists. HTTP long-poll is the
-// fallback for networks that do not pass WebSockets.
-const socket = options.transport === "ws"
-  ? createWsTransport({
-    ...common,
-    // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
-    // without a round trip to the coordinator.
-    capacity: options.concurrency + Math.ceil(options.concurrency / 2),
-    onStatus: (status) => log.debug("socket", { status }),
-    onCancel: (_taskId, leaseId, reason) => core?.cancel(leaseId, reason),
-    onOutdated: (message) => die(1, message),
-  })
-  : null;
-const transport = socket ?? http;
-
 const executor = createDenoExecutor({
   size: options.concurrency,
   source,
@@ -178,10 +167,27 @@ const executor = createDenoExecutor({
   memoryMb: options.threadMemoryMb,
   log,
 });
-// The code of the types this worker runs is fetched, checked and imported by every thread now.
-executor.warm(
-  manifest.handlers.filter((h) => resolved.types?.includes(h.type) ?? true),
-);
+// The code of the types this worker runs is fetched, checked and imported by every thread
+// before it takes a lease: a lease then starts at once (a slow load would hold it unstarted).
+await Promise.race([
+  executor.warm(manifest.handlers.filter((h) => resolved.types?.includes(h.type) ?? true)),
+  new Promise((resolve) => setTimeout(resolve, WARM_AT_MOST_MS)),
+]);
+// The socket is the default: leases are pushed the moment work exists. HTTP long-poll is the
+// fallback for networks that do not pass WebSockets.
+socket = options.transport === "ws"
+  ? createWsTransport({
+    ...common,
+    // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
+    // without a round trip to the coordinator.
+    capacity: options.concurrency + Math.ceil(options.concurrency / 2),
+    onStatus: (status) => log.debug("socket", { status }),
+    onCancel: (_taskId, leaseId, reason) => core?.cancel(leaseId, reason),
+    onOutdated: (message) => die(1, message),
+  })
+  : null;
+const transport = socket ?? http;
+
 core = startWorkerCore({
   transport,
   executor,

@@ -48,9 +48,10 @@ export interface DenoExecutorOptions {
 export interface DenoExecutor extends Executor {
   /**
    * Fetches and checks the code of these (type, version) pairs now and has every thread import
-   * it in the background, so the first tasks do not wait for it. Failures are left for the runs.
+   * it; resolves once they all have, so the first tasks do not wait for it (and a lease is not
+   * taken long before it can start). Failures are left for the runs.
    */
-  warm(handlers: Array<{ type: string; version: string }>): void;
+  warm(handlers: Array<{ type: string; version: string }>): Promise<void>;
   /** Threads replaced after a task would not stop, or crashed. */
   readonly restarts: number;
   /** Kills every thread; runs still in progress settle with an `internal` error. */
@@ -62,6 +63,8 @@ interface Thread extends TaskThread {
   send(msg: ToThread): void;
   /** Versions whose code this thread already has. */
   loaded: Set<string>;
+  /** Eager loads not imported yet, by version. */
+  importing: Map<string, () => void>;
   taskId: string | null;
   onProgress: ((fraction: number) => void) | null;
   alive: boolean;
@@ -135,6 +138,7 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
     const thread: Thread = {
       child,
       loaded: new Set(),
+      importing: new Map(),
       taskId: null,
       onProgress: null,
       alive: true,
@@ -167,6 +171,8 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
           child.kill("SIGKILL");
         } catch { /* already gone */ }
         resolveDied(outcome);
+        for (const done of thread.importing.values()) done();
+        thread.importing.clear();
       },
     };
     thread.send(init);
@@ -175,6 +181,10 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
         pending.get(msg.id)?.(msg.outcome);
         pending.delete(msg.id);
       } else if (msg.t === "progress" && msg.id === thread.taskId) thread.onProgress?.(msg.f);
+      else if (msg.t === "loaded") {
+        thread.importing.get(msg.version)?.();
+        thread.importing.delete(msg.version);
+      }
     });
     const tail = forwardStderr(child.stderr);
     // Handled here: a thread that crashes or runs out of heap must not take the worker down.
@@ -195,10 +205,12 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
   /** Code every new thread gets at once (see `warm`). */
   const warmCode: HandlerCode[] = [];
 
-  function preload(thread: Thread, code: HandlerCode): void {
-    if (thread.loaded.has(code.version)) return;
+  function preload(thread: Thread, code: HandlerCode): Promise<void> {
+    if (thread.loaded.has(code.version)) return Promise.resolve();
+    const imported = new Promise<void>((resolve) => thread.importing.set(code.version, resolve));
     thread.send({ t: "load", code, eager: true });
     thread.loaded.add(code.version);
+    return imported;
   }
 
   function replace(): void {
@@ -209,15 +221,14 @@ export function createDenoExecutor(options: DenoExecutorOptions): DenoExecutor {
     idle.push(thread);
   }
 
-  function warm(handlers: Array<{ type: string; version: string }>): void {
-    for (const { type, version } of handlers) {
+  async function warm(handlers: Array<{ type: string; version: string }>): Promise<void> {
+    await Promise.all(handlers.map(async ({ type, version }) => {
       const lease = { taskId: "", task: { type, handler: version } } as unknown as Lease;
-      options.source.load(lease).then((code) => {
-        if (closed) return;
-        warmCode.push(code);
-        for (const thread of all) preload(thread, code);
-      }, () => {});
-    }
+      const code = await options.source.load(lease).catch(() => null);
+      if (!code || closed) return;
+      warmCode.push(code);
+      await Promise.all([...all].map((thread) => preload(thread, code)));
+    }));
   }
 
   for (let i = 0; i < Math.max(1, options.size); i++) idle.push(spawn());

@@ -35,7 +35,9 @@ export type ToThread =
 export type FromThread =
   | { t: "ready" }
   | { t: "done"; id: string; outcome: ThreadOutcome }
-  | { t: "progress"; id: string; f: number };
+  | { t: "progress"; id: string; f: number }
+  /** An eager `load` was imported (or failed to: the runs will say why). */
+  | { t: "loaded"; version: string };
 
 /** Shortest time between two progress frames of one task: they only feed heartbeats. */
 const PROGRESS_EVERY_MS = 200;
@@ -98,7 +100,11 @@ async function serve(): Promise<void> {
       if (msg.t === "init") log = createLogger({ format: msg.format, level: msg.level });
       else if (msg.t === "load") {
         codes.set(msg.code.version, msg.code);
-        if (msg.eager) importHandler(msg.code).catch(() => {});
+        const { version } = msg.code;
+        if (msg.eager) {
+          const ack = () => send({ t: "loaded", version });
+          importHandler(msg.code).then(ack, ack);
+        }
       } else if (msg.t === "run") void run(msg);
       else if (msg.t === "abort") running.get(msg.id)?.abort(msg.reason);
     }
