@@ -289,9 +289,10 @@ async function readFrames(
   onFrame: (msg: FromThread) => void,
 ): Promise<void> {
   let buffer = "";
+  const decoder = new TextDecoder();
   try {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += text;
+    for await (const bytes of stream) {
+      buffer += decoder.decode(bytes, { stream: true });
       let nl: number;
       while ((nl = buffer.indexOf("\n")) >= 0) {
         const line = buffer.slice(0, nl);

@@ -45,9 +45,12 @@ const PROGRESS_EVERY_MS = 200;
 if (import.meta.main) await serve();
 
 async function serve(): Promise<void> {
-  const out = Deno.stdout.writable.getWriter();
   const encoder = new TextEncoder();
-  const send = (msg: FromThread) => void out.write(encoder.encode(JSON.stringify(msg) + "\n"));
+  // Synchronous writes of whole frames: no stream machinery per task, and frames never interleave.
+  const send = (msg: FromThread) => {
+    const bytes = encoder.encode(JSON.stringify(msg) + "\n");
+    for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  };
   // stdout is the frame channel: a handler's console.log must not land in it.
   console.log = console.info = console.debug = console.error;
   // A terminal's Ctrl-C (or systemd's SIGTERM) reaches the whole process group: the worker
@@ -90,8 +93,12 @@ async function serve(): Promise<void> {
 
   send({ t: "ready" });
   let buffer = "";
-  for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buffer += text;
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(1 << 16);
+  for (;;) {
+    const n = await Deno.stdin.read(chunk);
+    if (n === null) break;
+    buffer += decoder.decode(chunk.subarray(0, n), { stream: true });
     let nl: number;
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl);
