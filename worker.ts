@@ -11,6 +11,9 @@
  * @module
  */
 import { createDenoExecutor } from "./shared/worker/deno/deno_executor.ts";
+import { createHandlerSource, KeyChangedError } from "./shared/worker/handler_source.ts";
+import { defaultCacheDir, diskFileCache, fileKeyStore } from "./shared/worker/deno/worker_cache.ts";
+import { threadEntry } from "./shared/worker/deno/thread_entry.ts";
 import { createHttpTransport } from "./shared/worker/http_transport.ts";
 import { createLogger } from "./shared/logger.ts";
 import { createWsTransport } from "./shared/worker/ws_transport.ts";
@@ -19,10 +22,14 @@ import {
   findConfigPath,
   findProfilesPath,
   parseWorkerOptions,
+  resolveTypes,
 } from "./shared/worker/deno/worker_options.ts";
+import { type HandlerManifest, PROTOCOL_VERSION } from "./shared/protocol.ts";
 
 /** How often a progress line is printed. */
 const PROGRESS_EVERY_MS = 5_000;
+/** The longest a worker waits for its threads to import the grid's handlers before it starts. */
+const WARM_AT_MOST_MS = 20_000;
 
 function die(code: number, message: string): never {
   console.error(`tessera-worker: ${message}`);
@@ -48,7 +55,9 @@ if (profilesPath !== null) {
     die(2, `cannot read profiles file ${profilesPath}: ${(e as Error).message}`);
   }
 }
-const parsed = parseWorkerOptions(Deno.args, env, fileText, profilesText);
+// Run from a coordinator (`deno run -A http://HOST:8787/worker.js`): that is the default one.
+const loadedFrom = /^https?:/.test(import.meta.url) ? new URL(import.meta.url).origin : undefined;
+const parsed = parseWorkerOptions(Deno.args, env, fileText, profilesText, loadedFrom);
 if (parsed.kind === "help") {
   console.log(parsed.text);
   Deno.exit(0);
@@ -59,11 +68,20 @@ const options = parsed.options;
 const workerId = options.workerId ??
   `${Deno.hostname()}-${crypto.randomUUID().slice(0, 6)}`;
 const log = createLogger({ format: options.logFormat, level: options.debug ? "debug" : "info" });
+const cacheDir = options.cacheDir ?? defaultCacheDir(env);
+// Handler code comes from the (first) coordinator; every coordinator on a store serves the same.
+// TESSERA_HANDLERS_ORIGIN: tests only, until the coordinator serves the pack routes.
+const source = createHandlerSource({
+  origin: env.TESSERA_HANDLERS_ORIGIN ?? options.coordinator.split(",")[0]!.trim(),
+  publicKey: options.coordinatorKey,
+  keyStore: fileKeyStore(cacheDir),
+  fileCache: diskFileCache(cacheDir),
+});
 const common = {
   url: options.coordinator,
   workerId,
   token: options.token ?? undefined,
-  types: options.types,
+  types: undefined as string[] | undefined,
   queues: options.queues,
   kind: "deno" as const,
   concurrency: options.concurrency,
@@ -71,10 +89,11 @@ const common = {
 // Health and token are checked over HTTP before anything can be leased to us.
 const http = createHttpTransport(common);
 let core: ReturnType<typeof startWorkerCore> | null = null;
+// Assigned once the threads are ready; a signal before then only closes what exists.
+let socket: ReturnType<typeof createWsTransport> | null = null;
 
-let coordinatorTypes: string[];
 try {
-  coordinatorTypes = (await http.health()).types;
+  await http.health();
 } catch (e) {
   die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
 }
@@ -90,8 +109,17 @@ try {
 } catch (e) {
   die(1, `cannot reach coordinator at ${options.coordinator}: ${(e as Error).message}`);
 }
-const unknown = options.types.filter((t) => !coordinatorTypes.includes(t));
-if (unknown.length > 0) log.warn("the coordinator does not know some types", { types: unknown });
+// Which types exist is the grid's manifest's to say; its key is checked and pinned here.
+let manifest: HandlerManifest;
+try {
+  manifest = await source.manifest();
+} catch (e) {
+  if (e instanceof KeyChangedError) die(1, e.message);
+  die(1, `cannot load the grid's handlers from ${options.coordinator}: ${(e as Error).message}`);
+}
+const resolved = resolveTypes(options, manifest.handlers.map((h) => h.type));
+if (!resolved.ok) die(2, resolved.message);
+common.types = resolved.types ?? undefined;
 if (options.maxConsecutiveErrors !== null) {
   log.warn(
     "--max-consecutive-errors is deprecated and ignored: task failures never stop a worker " +
@@ -127,9 +155,27 @@ const onSignal = (name: Deno.Signal) => () => {
 Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
 
+const executor = createDenoExecutor({
+  size: options.concurrency,
+  source,
+  threadEntry: await threadEntry(cacheDir),
+  permissions: options.handlerPermissions,
+  onKeyChanged: (e) => die(1, e.message),
+  logFormat: options.logFormat,
+  logLevel: options.debug ? "debug" : "info",
+  niceness: options.nice,
+  memoryMb: options.threadMemoryMb,
+  log,
+});
+// The code of the types this worker runs is fetched, checked and imported by every thread
+// before it takes a lease: a lease then starts at once (a slow load would hold it unstarted).
+await Promise.race([
+  executor.warm(manifest.handlers.filter((h) => resolved.types?.includes(h.type) ?? true)),
+  new Promise((resolve) => setTimeout(resolve, WARM_AT_MOST_MS)),
+]);
 // The socket is the default: leases are pushed the moment work exists. HTTP long-poll is the
 // fallback for networks that do not pass WebSockets.
-const socket = options.transport === "ws"
+socket = options.transport === "ws"
   ? createWsTransport({
     ...common,
     // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
@@ -137,18 +183,11 @@ const socket = options.transport === "ws"
     capacity: options.concurrency + Math.ceil(options.concurrency / 2),
     onStatus: (status) => log.debug("socket", { status }),
     onCancel: (_taskId, leaseId, reason) => core?.cancel(leaseId, reason),
+    onOutdated: (message) => die(1, message),
   })
   : null;
 const transport = socket ?? http;
 
-const executor = createDenoExecutor({
-  size: options.concurrency,
-  logFormat: options.logFormat,
-  logLevel: options.debug ? "debug" : "info",
-  niceness: options.nice,
-  memoryMb: options.threadMemoryMb,
-  log,
-});
 core = startWorkerCore({
   transport,
   executor,
@@ -168,7 +207,11 @@ log.info("worker started", {
   workerId,
   coordinator: options.coordinator,
   concurrency: options.concurrency,
-  types: options.types.join(","),
+  types: resolved.types?.join(",") ?? "all",
+  protocol: PROTOCOL_VERSION,
+  ...(options.handlerPermissions.length
+    ? { handlerPermissions: options.handlerPermissions.join(",") }
+    : {}),
   queues: options.queues.join(",") || "all",
   nice: options.nice,
   ...(options.profile ? { profile: options.profile } : {}),

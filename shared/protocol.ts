@@ -298,6 +298,15 @@ export type HandlerReload = z.infer<typeof HandlerReload>;
 /** The worker-to-coordinator protocol version carried in `hello`; older workers are told so. */
 export const PROTOCOL_VERSION = 2;
 
+/** `GET /api/worker`: the server worker `/worker.js` imports, named by its SHA-256. */
+export const WorkerRelease = z.object({
+  version: HandlerVersion,
+  /** `/worker/<version>.js`, immutable. */
+  url: z.string(),
+  protocol: z.number().int(),
+});
+export type WorkerRelease = z.infer<typeof WorkerRelease>;
+
 /** What a client submits for one task. */
 export const SubmitTask = z.object({
   type: TaskType,
@@ -564,6 +573,11 @@ export type Stats = z.infer<typeof Stats>;
 
 export const HelloMessage = z.object({
   type: z.literal("hello"),
+  /**
+   * The worker's {@link PROTOCOL_VERSION}; another one is closed with `CLOSE.outdated`. Absent
+   * (raw clients, tests): accepted as the current one.
+   */
+  protocol: z.number().int().min(1).optional(),
   workerId: WorkerId,
   kind: WorkerKind,
   types: z.array(Ref).max(100).optional(),
@@ -682,6 +696,8 @@ export const CLOSE = Object.freeze({
   rateLimited: 4003,
   /** Too many invalid messages. */
   protocol: 4004,
+  /** The hello's protocol version is not this coordinator's: upgrade the worker. */
+  outdated: 4005,
   shuttingDown: 1001,
 });
 

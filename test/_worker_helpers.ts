@@ -9,12 +9,13 @@ import type { Coordinator } from "../coordinator/server.ts";
 import type { SubmitTask, Task, WorkerInfo } from "../shared/protocol.ts";
 import { createLogger } from "../shared/logger.ts";
 import { runTask } from "../shared/worker/_worker_run_task.ts";
+import { loadHandler } from "../handlers/mod.ts";
+import { builtinPack, servePack } from "./_pack_server.ts";
 import type { Executor } from "../shared/worker/worker_core.ts";
 import { REPO_ROOT, testCoordinator } from "./_helpers.ts";
 
 /** A `deno run -A worker.ts` child process with its output collected. */
 export interface WorkerProcess {
-  child: Deno.ChildProcess;
   /** Everything written to stderr so far (logs go there). */
   stderr(): string;
   stdout(): string;
@@ -25,16 +26,34 @@ export interface WorkerProcess {
   kill(signal?: Deno.Signal): void;
 }
 
-/** Spawns `deno run -A worker.ts ...args` in the repository root. */
+/**
+ * Spawns `deno run -A worker.ts ...args` in the repository root, with a cache dir of its own
+ * (keys are pinned per origin, and test ports are reused by coordinators with other keys).
+ *
+ * Until the coordinator serves the pack routes, its handlers come from a pack server of the
+ * built-ins (`TESSERA_HANDLERS_ORIGIN`), started for this worker and closed when it exits.
+ */
 export function spawnWorker(args: string[], env: Record<string, string> = {}): WorkerProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "worker.ts", ...args],
-    cwd: REPO_ROOT,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const server = env.TESSERA_HANDLERS_ORIGIN ? null : builtinPack().then(servePack);
+  const cacheDir = Deno.makeTempDirSync({ prefix: "tessera-worker-cache-" });
+  let child!: Deno.ChildProcess;
+  let killed: Deno.Signal | null = null;
+  const started = (server ?? Promise.resolve(null)).then((s) => {
+    child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "worker.ts", ...args],
+      cwd: REPO_ROOT,
+      env: {
+        TESSERA_CACHE_DIR: cacheDir,
+        ...(s ? { TESSERA_HANDLERS_ORIGIN: s.url } : {}),
+        ...env,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (killed) child.kill(killed);
+    return child;
+  });
   let err = "";
   let out = "";
   let exited = false;
@@ -45,22 +64,27 @@ export function spawnWorker(args: string[], env: Record<string, string> = {}): W
       for (const l of listeners) l();
     }
   };
-  const pipes = Promise.all([
-    drain(child.stderr, (s) => (err += s)),
-    drain(child.stdout, (s) => (out += s)),
-  ]);
-  const status = child.status.then(async (s) => {
+  const status = started.then(async (child) => {
+    const pipes = Promise.all([
+      drain(child.stderr, (s) => (err += s)),
+      drain(child.stdout, (s) => (out += s)),
+    ]);
+    const s = await child.status;
     await pipes;
+    await (await server)?.close();
+    await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
     exited = true;
     for (const l of listeners) l();
     return s;
   });
   return {
-    child,
     stderr: () => err,
     stdout: () => out,
     status,
-    kill: (signal = "SIGTERM") => child.kill(signal),
+    kill(signal = "SIGTERM") {
+      if (child) child.kill(signal);
+      else killed = signal;
+    },
     waitFor(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
@@ -181,6 +205,7 @@ export async function withCoordinator(
 export const inProcessExecutor: Executor = {
   run: (lease, { signal, onProgress }) =>
     runTask({
+      handler: loadHandler(lease.task.type),
       taskId: lease.taskId,
       type: lease.task.type,
       params: lease.task.params,

@@ -1,8 +1,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { handlerTypes } from "../handlers/mod.ts";
 import {
   findConfigPath,
   parseWorkerOptions,
+  resolveTypes,
   workerHelp,
   type WorkerOptions,
 } from "../shared/worker/deno/worker_options.ts";
@@ -36,9 +36,9 @@ Deno.test("parseWorkerOptions() takes flags over env over file over defaults", (
   strictEqual(o.coordinator, "http://127.0.0.1:8787");
 });
 
-Deno.test("parseWorkerOptions() defaults: all types, hardware concurrency, 30 s long-poll", () => {
+Deno.test("parseWorkerOptions() defaults: every type the grid runs, hardware concurrency, 30 s long-poll", () => {
   const o = options([]);
-  deepStrictEqual(o.types, [...handlerTypes]);
+  strictEqual(o.types, null);
   strictEqual(o.concurrency, navigator.hardwareConcurrency);
   strictEqual(o.pollInterval, 30_000);
   strictEqual(o.maxTasks, 0);
@@ -97,7 +97,7 @@ Deno.test("parseWorkerOptions() subtracts --exclude-types from --types (or from 
     ["demo.echo"],
   );
   const o = options([], { TESSERA_EXCLUDE_TYPES: "hash.search" });
-  deepStrictEqual(o.types, handlerTypes.filter((t) => t !== "hash.search"));
+  strictEqual(o.types, null, "taken from the grid's manifest once connected");
   deepStrictEqual(o.excludeTypes, ["hash.search"]);
   ok(
     error(["--types", "demo.echo", "--exclude-types", "demo.echo"]).includes("no task types"),
@@ -124,7 +124,7 @@ Deno.test("parseWorkerOptions() names the option and where a bad value came from
   );
   ok(error(["--log-format", "xml"]).startsWith("invalid --log-format"));
   ok(error(["--coordinator", "ftp://x"]).startsWith("invalid --coordinator"));
-  ok(error(["--types", "no.such"]).includes('unknown task type "no.such"'));
+  ok(error(["--types", "nodot"]).includes("must be namespaced"));
   ok(error(["--bogus"]).includes("--bogus"));
   ok(error([], {}, "COLOUR=blue").includes('unknown option "COLOUR"'));
   ok(error([], {}, "{not json").startsWith("config file: invalid JSON"));
@@ -165,4 +165,32 @@ Deno.test("findConfigPath() takes --config over TESSERA_CONFIG", () => {
   strictEqual(findConfigPath(["--config", "a.conf"], { TESSERA_CONFIG: "b.conf" }), "a.conf");
   strictEqual(findConfigPath([], { TESSERA_CONFIG: "b.conf" }), "b.conf");
   strictEqual(findConfigPath([], {}), null);
+});
+
+Deno.test("resolveTypes() checks --types and --exclude-types against the grid's manifest", () => {
+  const grid = ["demo.echo", "hash.search", "primes.count"];
+  deepStrictEqual(resolveTypes({ types: null, excludeTypes: [] }, grid), { ok: true, types: null });
+  deepStrictEqual(resolveTypes({ types: null, excludeTypes: ["hash.search"] }, grid), {
+    ok: true,
+    types: ["demo.echo", "primes.count"],
+  });
+  deepStrictEqual(resolveTypes({ types: ["no.such", "demo.echo"], excludeTypes: [] }, grid), {
+    ok: false,
+    message: "unknown task type no.such: the grid runs demo.echo, hash.search, primes.count",
+  });
+});
+
+Deno.test("parseWorkerOptions() takes --coordinator-key, --cache-dir, --handler-permissions, and a default coordinator", () => {
+  const key = "A".repeat(43) + "=";
+  const o = options(["--coordinator-key", key, "--cache-dir", "/tmp/c"], {
+    TESSERA_HANDLER_PERMISSIONS: "net,read",
+  });
+  strictEqual(o.coordinatorKey, key);
+  strictEqual(o.cacheDir, "/tmp/c");
+  deepStrictEqual(o.handlerPermissions, ["net", "read"]);
+  deepStrictEqual(options([]).handlerPermissions, []);
+  ok(error(["--handler-permissions", "all"]).startsWith("invalid --handler-permissions"));
+  ok(error(["--coordinator-key", "nope"]).startsWith("invalid --coordinator-key"));
+  const loaded = parseWorkerOptions([], {}, null, null, "http://grid.example:8787");
+  strictEqual(loaded.kind === "options" && loaded.options.coordinator, "http://grid.example:8787");
 });

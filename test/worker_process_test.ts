@@ -6,6 +6,8 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
 import { testContext } from "../handlers/_test_context.ts";
 import type { SubmitTask } from "../shared/protocol.ts";
+import { generateSigningKey } from "../shared/packs/signature.ts";
+import { buildPack, builtinPack, servePack } from "./_pack_server.ts";
 import {
   spawnWorker,
   startTestCoordinator,
@@ -22,8 +24,9 @@ async function withWorker(
   c: TestCoordinator,
   args: string[],
   fn: (w: WorkerProcess) => Promise<void>,
+  env: Record<string, string> = {},
 ): Promise<void> {
-  const w = spawnWorker(["--coordinator", c.url, ...args]);
+  const w = spawnWorker(["--coordinator", c.url, ...args], env);
   try {
     await fn(w);
   } finally {
@@ -443,4 +446,55 @@ Deno.test("worker.ts exits 2 naming the option for a bad value", async () => {
     w.stderr().trim(),
     "tessera-worker: invalid --concurrency (from the command line): must be a whole number",
   );
+});
+
+Deno.test("worker.ts runs handlers with no permissions: reading a file, fetching, reading the environment each fail that attempt with a permission error, and the next task completes", async () => {
+  // The pack's demo.echo probes the sandbox when asked (a coordinator knows only the built-ins).
+  const pack = await buildPack([new URL("./fixtures/sandbox_pack.ts", import.meta.url).pathname]);
+  await using packs = servePack(pack);
+  await withCoordinator(async (c) => {
+    const probes = [
+      ["read", import.meta.filename!, "read"],
+      ["fetch", `${c.url}/api/health`, "net"],
+      ["env", "", "env"],
+    ];
+    const ids = await c.submit(probes.map(([probe, arg]) => ({
+      type: "demo.echo",
+      params: { probe, arg },
+      maxAttempts: 1,
+    })));
+    await withWorker(c, ["--concurrency", "1"], async (w) => {
+      const done = await c.settle(ids, 20_000);
+      for (const [i, t] of done.entries()) {
+        strictEqual(t.status, "failed");
+        ok(
+          new RegExp(`NotCapable: Requires ${probes[i]![2]} access`).test(t.error!.message),
+          t.error!.message,
+        );
+      }
+      const [next] = await c.submit([{ type: "demo.echo", params: { arg: "after" } }]);
+      deepStrictEqual((await c.settle([next!], 10_000))[0]!.result, {
+        probe: "none",
+        arg: "after",
+      });
+      w.kill("SIGTERM");
+      strictEqual((await w.status).code, 0);
+    }, { TESSERA_HANDLERS_ORIGIN: packs.url });
+  });
+});
+
+Deno.test("worker.ts exits 1 with one line when the coordinator's key is not the pinned one, and 2 naming a type the grid does not run", async () => {
+  await using packs = servePack(await builtinPack());
+  await withCoordinator(async (c) => {
+    const env = { TESSERA_HANDLERS_ORIGIN: packs.url };
+    const other = generateSigningKey().publicKey;
+    const pinned = spawnWorker(["--coordinator", c.url, "--coordinator-key", other], env);
+    strictEqual((await pinned.status).code, 1);
+    const line = pinned.stderr().trim();
+    ok(/^tessera-worker: the coordinator at .* signs its handlers with key/.test(line), line);
+    strictEqual(line.split("\n").length, 1);
+    const unknown = spawnWorker(["--coordinator", c.url, "--types", "demo.echo,nope.nothing"], env);
+    strictEqual((await unknown.status).code, 2);
+    ok(/unknown task type nope\.nothing: the grid runs demo\.echo, /.test(unknown.stderr()));
+  });
 });

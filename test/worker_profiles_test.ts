@@ -46,8 +46,8 @@ Deno.test("parseWorkerOptions() --profile sets types, queues, concurrency and ni
   assert.equal(o.nice, 5);
   assert.equal(o.profile, "lightweight");
   const heavy = options(["--profile", "cpu-heavy"]);
-  assert.ok(!heavy.types.includes("demo.sleep"));
-  assert.ok(heavy.types.includes("primes.count"));
+  assert.equal(heavy.types, null, "every type the grid runs, but:");
+  assert.deepEqual(heavy.excludeTypes, ["demo.sleep"]);
 });
 
 Deno.test("parseWorkerOptions() precedence: flags > env > profile > config file > defaults", () => {

@@ -141,6 +141,19 @@ Deno.test("bad socket messages get an error naming the field; no hello closes wi
   assert.equal((await c.call("GET", "/health")).status, 200, "the coordinator is fine");
 });
 
+Deno.test("a hello with another protocol version is closed with 4005 telling the worker to upgrade", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const s = await connect(c.url);
+  s.send({ type: "hello", protocol: 1, workerId: "old", kind: "deno", slots: 1 });
+  const closed = await s.closed;
+  assert.equal(closed.code, 4005);
+  assert.match(closed.reason, /speaks protocol 1, the coordinator 2: upgrade the worker/);
+  const current = await connect(c.url);
+  current.send({ type: "hello", protocol: 2, workerId: "new", kind: "deno", slots: 1 });
+  assert.equal((await current.next((m) => m.type === "welcome")).workerId, "new");
+  await current.close();
+});
+
 Deno.test("donor totals are kept for browser volunteers", async () => {
   await using c = await testCoordinator({ spotChecks: "off" });
   await c.call("POST", "/tasks", echo(2));

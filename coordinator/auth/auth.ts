@@ -9,7 +9,7 @@
  *
  * | route class | routes                                                          | who           |
  * | ----------- | --------------------------------------------------------------- | ------------- |
- * | public      | GET health, about, donors, donors/{id}, public, whoami,         | everyone      |
+ * | public      | GET health, about, donors, donors/{id}, public, whoami, worker, | everyone      |
  * |             | openapi.json, ws; /dashboard files                              |               |
  * | client      | submit, list, read, await, cancel, retry                        | client, admin |
  * | worker      | leases, leases/report, tasks/claim, heartbeat/complete/fail/…   | worker, admin |
@@ -89,7 +89,7 @@ export type RouteClass = "public" | "client" | "worker" | "dashboard" | "admin" 
 
 const ID = "[^/]+";
 const CLASSES: Array<[method: "GET" | "POST" | "DELETE", pattern: RegExp, cls: RouteClass]> = [
-  ["GET", /^\/api\/(health|donors|public|whoami|openapi\.json|ws)$/, "public"],
+  ["GET", /^\/api\/(health|donors|public|whoami|openapi\.json|ws|worker)$/, "public"],
   ["GET", new RegExp(`^/api/donors/${ID}$`), "public"],
   ["GET", /^\/api\/about$/, "public"],
   ["POST", /^\/api\/tasks$/, "client"],

@@ -27,6 +27,7 @@ import type { Metrics } from "../fleet/metrics.ts";
 import { liveRoutes } from "./routes/live.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { bundleRoutes, handlerRoutes } from "./routes/handlers.ts";
+import { workerBundleRoutes } from "./routes/worker_bundle.ts";
 
 /** What the app serves besides the API routes proper. */
 export interface AppParts {
@@ -98,6 +99,8 @@ export function createApp(deps: Deps, { hub, live, metrics }: AppParts): OpenAPI
   );
   app.use("*", requireRole());
   app.use("*", bufferedBody(config.maxBodyBytes));
+  // The worker run from a URL (`/worker.js`, `/api/worker`, `/worker/<sha>.js`).
+  app.route("/", workerBundleRoutes(log));
   app.route("/api", api);
   // The dashboard's SSE feed, then the pages: the dashboard, /metrics, the client SDK
   // (/client.js, /client.tgz), the donate page at `/` (built by `deno task build`, files under

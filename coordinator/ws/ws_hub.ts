@@ -29,6 +29,7 @@ import {
   ClientMessage,
   CLOSE,
   type Lease,
+  PROTOCOL_VERSION,
   type ServerMessage,
   type Task,
 } from "../../shared/protocol.ts";
@@ -237,6 +238,17 @@ export class WsHub {
     const msg = parsed.data;
     if (msg.type === "hello") {
       if (conn.greeted) return this.#refuse(conn, "validation", "hello was already said", "type");
+      if (msg.protocol !== undefined && msg.protocol !== PROTOCOL_VERSION) {
+        // A close reason holds 123 bytes at most.
+        return this.#shut(
+          conn,
+          CLOSE.outdated,
+          `this worker speaks protocol ${msg.protocol}, the coordinator ${PROTOCOL_VERSION}: ` +
+            (msg.protocol < PROTOCOL_VERSION
+              ? "upgrade the worker (run <coordinator>/worker.js)"
+              : "the coordinator is older"),
+        );
+      }
       // Only anonymous volunteers may connect without the worker token, as kind browser.
       if (msg.kind !== "browser" && !conn.mayWork) {
         return this.#shut(

@@ -5,14 +5,14 @@
  *
  * @module
  */
-import type * as Comlink from "comlink";
 import type { Lease } from "../protocol.ts";
-import type { TaskThreadApi } from "./task_thread.ts";
 import type { AbortReason, TaskOutcome } from "./worker_core.ts";
 
 /** What of a pooled thread this needs. */
 export interface TaskThread {
-  api: Comlink.Remote<TaskThreadApi>;
+  /** Runs the lease on the thread (its code already sent); may reject if the thread is gone. */
+  run(lease: Lease): Promise<TaskOutcome>;
+  abort(taskId: string, reason: AbortReason): void;
   /** Settles when the thread dies under a task (crash, termination, pool closed). */
   died: Promise<TaskOutcome>;
   kill(outcome: TaskOutcome): void;
@@ -30,11 +30,23 @@ export async function runOnThread(
   /** Called after a stuck thread was killed: replace it, log it. */
   onKilled: (reason: AbortReason) => void,
 ): Promise<TaskOutcome> {
-  const { taskId, attempt, task } = lease;
+  const { taskId } = lease;
+  // Aborted while its code loaded: nothing to stop yet, and nothing to start.
+  if (stop.aborted) {
+    const reason = String(stop.reason);
+    return {
+      ok: false,
+      error: {
+        code: reason === "timeout" ? "timeout" : "cancelled",
+        message: `stopped before it started: ${reason}`,
+        retryable: true,
+      },
+    };
+  }
   let killTimer: ReturnType<typeof setTimeout> | undefined;
   const onAbort = () => {
     const reason = String(stop.reason) as AbortReason;
-    thread.api.abort(taskId, reason).catch(() => {});
+    thread.abort(taskId, reason);
     killTimer = setTimeout(() => {
       thread.kill({
         ok: false,
@@ -47,11 +59,10 @@ export async function runOnThread(
       onKilled(reason);
     }, stopWithinMs);
   };
-  if (stop.aborted) onAbort();
-  else stop.addEventListener("abort", onAbort, { once: true });
+  stop.addEventListener("abort", onAbort, { once: true });
   try {
     return await Promise.race([
-      thread.api.run(taskId, task.type, task.params, attempt, task.timeoutMs).catch((e) =>
+      thread.run(lease).catch((e) =>
         internalOutcome(`task thread: ${e instanceof Error ? e.message : String(e)}`)
       ),
       thread.died,

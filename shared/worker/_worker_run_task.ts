@@ -1,14 +1,17 @@
 /**
- * One task attempt inside a task thread: load the handler, check params, run with a signal that
- * aborts on timeout or on request, check the result. Every way it can end is returned as data
- * ({@link ThreadOutcome}), because it crosses `postMessage`. Universal: no `Deno.*`, no DOM.
+ * One task attempt inside a task thread: check params, run with a signal that aborts on timeout
+ * or on request, check the result. Every way it can end is returned as data
+ * ({@link ThreadOutcome}), because it crosses `postMessage` or a pipe. Universal: no `Deno.*`,
+ * no DOM, and no npm import at run time (a no-permission Deno thread cannot load npm packages).
  *
  * @module
  */
 import type { z } from "zod";
-import { loadHandler } from "../../handlers/mod.ts";
-import type { HandlerLogger } from "../../handlers/contract.ts";
-import { LIMITS, type TaskError } from "../protocol.ts";
+import type { Handler, HandlerLogger } from "../../handlers/contract.ts";
+import type { TaskError } from "../protocol.ts";
+
+/** `LIMITS.errorMessageChars` (protocol.ts imports zod at run time; this file must not). */
+export const ERROR_MESSAGE_CHARS = 2000;
 
 /** How an attempt ended, as plain data. */
 export type ThreadOutcome =
@@ -19,6 +22,8 @@ export type ThreadOutcome =
 export type AbortReason = "timeout" | "cancelled" | "stale" | "shutdown";
 
 export interface RunTaskRequest {
+  /** The handler, or a promise of it (a failed load fails the attempt as `internal`). */
+  handler: Handler | Promise<Handler>;
   taskId: string;
   type: string;
   params: unknown;
@@ -35,7 +40,7 @@ const CODES = new Set(["validation", "timeout", "handler", "cancelled", "expired
 function failure(code: TaskError["code"], message: string, retryable: boolean): ThreadOutcome {
   return {
     ok: false,
-    error: { code, message: message.slice(0, LIMITS.errorMessageChars), retryable },
+    error: { code, message: message.slice(0, ERROR_MESSAGE_CHARS), retryable },
   };
 }
 
@@ -60,9 +65,9 @@ function thrownError(e: unknown): ThreadOutcome {
 
 /** Runs one attempt; never throws. */
 export async function runTask(req: RunTaskRequest): Promise<ThreadOutcome> {
-  let handler;
+  let handler: Handler;
   try {
-    handler = await loadHandler(req.type);
+    handler = await req.handler;
   } catch (e) {
     // Another worker (or a later try) may have this handler: worth a retry.
     return failure("internal", `cannot load handler ${req.type}: ${(e as Error).message}`, true);

@@ -18,15 +18,18 @@
  * @module
  */
 import { backoffDelay } from "../backoff.ts";
-import { internalOutcome, runOnThread } from "./_run_on_thread.ts";
+import { internalOutcome, runOnThread, type TaskThread } from "./_run_on_thread.ts";
 import * as Comlink from "comlink";
 import type { Lease } from "../protocol.ts";
+import type { HandlerSource } from "./handler_source.ts";
 import type { ProgressMessage, TaskThreadApi } from "./task_thread.ts";
 import type { AbortReason, Executor, RunOptions, TaskOutcome } from "./worker_core.ts";
 
 export interface BrowserExecutorOptions {
   /** Starts one task thread: a module Worker whose entry exposes a `TaskThreadApi`. */
   spawn: () => Worker;
+  /** Where handler code comes from (signature and hashes checked before a thread gets it). */
+  source: HandlerSource;
   /** Threads in the pool: the most tasks run at once. */
   size: number;
   /** Fraction of the time a thread may compute, in (0, 1]. @default 1 */
@@ -65,8 +68,10 @@ export interface BrowserExecutor extends Executor {
   close(): void;
 }
 
-interface Thread {
+interface Thread extends TaskThread {
   api: Comlink.Remote<TaskThreadApi>;
+  /** Versions whose code this thread already has. */
+  loaded: Set<string>;
   /** `starting` until its module has loaded, so load time never counts as a task's run time. */
   state: "starting" | "idle" | "busy" | "resting";
   /** Leaves the pool when its task ends (the pool shrank). */
@@ -76,9 +81,6 @@ interface Thread {
   onProgress: ((fraction: number) => void) | null;
   restTimer: ReturnType<typeof setTimeout> | undefined;
   alive: boolean;
-  /** Settles when the thread dies under a task (crash, termination, pool closed). */
-  died: Promise<TaskOutcome>;
-  kill(outcome: TaskOutcome): void;
 }
 
 interface Waiter {
@@ -139,6 +141,17 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     let resolveDied!: (outcome: TaskOutcome) => void;
     const thread: Thread = {
       api,
+      loaded: new Set(),
+      run: (lease) =>
+        api.run(
+          lease.taskId,
+          lease.task.handler!,
+          lease.task.type,
+          lease.task.params,
+          lease.attempt,
+          lease.task.timeoutMs,
+        ),
+      abort: (taskId, reason) => void api.abort(taskId, reason).catch(() => {}),
       state: "starting",
       retiring: false,
       leaseId: null,
@@ -266,6 +279,12 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
 
   async function run(lease: Lease, { signal, onProgress }: RunOptions): Promise<TaskOutcome> {
     if (closed) return internal("the executor is closed");
+    let code;
+    try {
+      code = await options.source.load(lease);
+    } catch (e) {
+      return internal(`cannot load handler ${lease.task.type}: ${(e as Error).message}`);
+    }
     const mine = new AbortController();
     byLease.set(lease.leaseId, mine);
     const stop = AbortSignal.any([signal, mine.signal]);
@@ -278,9 +297,15 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     thread.leaseId = lease.leaseId;
     thread.taskType = lease.task.type;
     thread.onProgress = onProgress;
-    const started = performance.now();
+    let started = performance.now();
     try {
-      return await runOnThread(thread, lease, stop, stopWithinMs, () => replace());
+      if (!thread.loaded.has(code.version)) {
+        await Promise.race([thread.api.load(code), thread.died]);
+        thread.loaded.add(code.version);
+        started = performance.now();
+      }
+      const pinned = { ...lease, task: { ...lease.task, handler: code.version } };
+      return await runOnThread(thread, pinned, stop, stopWithinMs, () => replace());
     } finally {
       byLease.delete(lease.leaseId);
       release(thread, performance.now() - started);

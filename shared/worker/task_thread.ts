@@ -1,7 +1,8 @@
 /**
  * The universal task thread: the entry module of a Web Worker, in Deno or in a browser (no
- * `Deno.*`, no DOM). It exposes {@link TaskThreadApi} with comlink; the parent runs one task at a
- * time on it and may abort it. Outcomes and errors cross the thread as data.
+ * `Deno.*`, no DOM). It exposes {@link TaskThreadApi} with comlink; the parent sends it verified
+ * handler code (once per version), runs one task at a time on it and may abort it. The code is
+ * imported from blob: URLs ({@link importHandler}). Outcomes and errors cross the thread as data.
  *
  * @example
  * ```ts
@@ -9,7 +10,8 @@
  * import type { TaskThreadApi } from "./task_thread.ts";
  * const thread = new Worker(new URL("./task_thread.ts", import.meta.url), { type: "module" });
  * const api = Comlink.wrap<TaskThreadApi>(thread);
- * const outcome = await api.run("t1", "demo.echo", { message: "hi" }, 1, 10_000);
+ * await api.load(code); // verified by a HandlerSource
+ * const outcome = await api.run("t1", code.version, "demo.echo", { message: "hi" }, 1, 10_000);
  * ```
  *
  * @module
@@ -17,6 +19,7 @@
 import * as Comlink from "comlink";
 import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
 import { type AbortReason, runTask, type ThreadOutcome } from "./_worker_run_task.ts";
+import { type HandlerCode, importHandler } from "./import_handler.ts";
 
 export type { AbortReason, ThreadOutcome };
 
@@ -30,6 +33,7 @@ export interface ProgressMessage {
 const PROGRESS_EVERY_MS = 200;
 
 const running = new Map<string, AbortController>();
+const codes = new Map<string, HandlerCode>();
 let port: MessagePort | null = null;
 let log: Logger = createLogger();
 
@@ -46,9 +50,20 @@ export const taskThreadApi = {
     log = createLogger(logOptions);
   },
 
-  /** Runs one attempt; never rejects. */
+  /**
+   * Keeps the (verified) code of one handler version for the runs that name it, and imports it
+   * now, so that import time is not counted as a task's run time (the duty cycle rests by it).
+   * A failed import is left for the run to report.
+   */
+  async load(code: HandlerCode) {
+    codes.set(code.version, code);
+    await importHandler(code).catch(() => {});
+  },
+
+  /** Runs one attempt of `version` (sent with `load` first); never rejects. */
   async run(
     taskId: string,
+    version: string,
     type: string,
     params: unknown,
     attempt: number,
@@ -58,7 +73,11 @@ export const taskThreadApi = {
     running.set(taskId, controller);
     let last = performance.now();
     try {
+      const code = codes.get(version);
       return await runTask({
+        handler: code
+          ? importHandler({ ...code, type })
+          : Promise.reject(new Error(`version ${version} was not sent to this thread`)),
         taskId,
         type,
         params,

@@ -24,6 +24,7 @@ import {
   CLOSE,
   knownErrorCode,
   type Lease,
+  PROTOCOL_VERSION,
   ServerMessage,
   type TaskError,
   type WorkerKind,
@@ -57,6 +58,11 @@ export interface WsTransportOptions {
    * expired (`cancelled`), or it refused to re-attach the lease after a reconnect (`stale`).
    */
   onCancel?: (taskId: string, leaseId: string, reason: "cancelled" | "stale") => void;
+  /**
+   * The coordinator closed the socket because this worker speaks another protocol version
+   * (`CLOSE.outdated`); the transport stays closed. `message` says what to do.
+   */
+  onOutdated?: (message: string) => void;
   /** A reply not received within this time fails the call as a network error. @default 15000 */
   replyTimeoutMs?: number;
   /** For tests and for runtimes without a global WebSocket. */
@@ -134,6 +140,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       const leases = [...held].map(([leaseId, taskId]) => ({ taskId, leaseId }));
       ws.send(JSON.stringify({
         type: "hello",
+        protocol: PROTOCOL_VERSION,
         workerId: options.workerId,
         kind: options.kind,
         slots: capacity,
@@ -181,6 +188,12 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
     ws.onclose = (e: CloseEvent) => {
       if (socket === ws) socket = null;
       open = false;
+      if (e.code === CLOSE.outdated) {
+        closedForGood = true;
+        stopKeepAlives();
+        options.onOutdated?.(e.reason || "the coordinator speaks another protocol version");
+        for (const w of [...openWaiters]) w();
+      }
       if (e.code === CLOSE.unauthorized) {
         refusal = new TransportError(
           "unauthorized",

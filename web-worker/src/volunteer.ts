@@ -23,6 +23,7 @@ import {
   createBrowserExecutor,
   type PoolState,
 } from "../../shared/worker/browser_executor.ts";
+import type { HandlerSource } from "../../shared/worker/handler_source.ts";
 import {
   startWorkerCore,
   type WorkerCore,
@@ -84,6 +85,8 @@ export interface VolunteerOptions {
   duty: number;
   /** Task types this page accepts; all when absent. */
   types?: readonly string[] | undefined;
+  /** Where handler code comes from: the coordinator's signed manifest and bundles. */
+  source: HandlerSource;
 }
 
 export interface Volunteer {
@@ -289,6 +292,7 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
       if (!wanted() || link !== "open" || core || !transport) return;
       executor ??= createBrowserExecutor({
         spawn: options.spawn,
+        source: options.source,
         size: workers,
         duty: duty / 100,
         onChange: onPool,

@@ -12,17 +12,23 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { handlerTypes } from "../../../handlers/mod.ts";
-import { LIMITS, QueueName } from "../../protocol.ts";
+import { LIMITS, QueueName, TaskType } from "../../protocol.ts";
 import { profileLayer } from "./worker_profiles.ts";
+
+/** What `--handler-permissions` may grant a task thread, as `--allow-<name>`. */
+export const HANDLER_PERMISSIONS = ["net", "read", "write", "env", "sys", "run", "ffi"] as const;
+export type HandlerPermission = typeof HANDLER_PERMISSIONS[number];
 
 /** The validated options, frozen. */
 export interface WorkerOptions {
   coordinator: string;
   /** Null: the caller picks one (hostname-based, with a random suffix). */
   workerId: string | null;
-  /** The types this worker claims: `--types` (or every known type) minus `--exclude-types`. */
-  types: string[];
+  /**
+   * The types this worker claims (`--types`); null: every type the grid's manifest lists, minus
+   * `--exclude-types`. Checked against the manifest once connected (see {@link resolveTypes}).
+   */
+  types: string[] | null;
   excludeTypes: string[];
   queues: string[];
   concurrency: number;
@@ -48,6 +54,12 @@ export interface WorkerOptions {
   /** The profile whose options sit between the environment and the config file. */
   profile: string | null;
   profilesFile: string | null;
+  /** The coordinator's ed25519 public key (base64); null: pinned on first use. */
+  coordinatorKey: string | null;
+  /** Handler bundles, pinned keys; null: `$XDG_CACHE_HOME/tessera` or `~/.cache/tessera`. */
+  cacheDir: string | null;
+  /** Permissions granted to task threads (`--allow-<name>`); none by default. */
+  handlerPermissions: HandlerPermission[];
 }
 
 export type ParsedWorkerOptions =
@@ -75,7 +87,10 @@ type Flag =
   | "nice"
   | "transport"
   | "profile"
-  | "profiles-file";
+  | "profiles-file"
+  | "coordinator-key"
+  | "cache-dir"
+  | "handler-permissions";
 
 interface OptionSpec {
   field: keyof WorkerOptions;
@@ -105,8 +120,8 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     field: "types",
     env: "TESSERA_TYPES",
     value: "A,B",
-    help: "only these task types",
-    default: "all known",
+    help: "only these task types (checked against the grid's manifest)",
+    default: "all the grid runs",
   },
   "exclude-types": {
     field: "excludeTypes",
@@ -227,10 +242,31 @@ const OPTIONS: Record<Flag, OptionSpec> = {
     help: "YAML or JSON file of worker profiles",
     default: "none",
   },
+  "coordinator-key": {
+    field: "coordinatorKey",
+    env: "TESSERA_COORDINATOR_KEY",
+    value: "BASE64",
+    help: "the coordinator's public key; handler code signed otherwise is refused",
+    default: "pinned on first use",
+  },
+  "cache-dir": {
+    field: "cacheDir",
+    env: "TESSERA_CACHE_DIR",
+    value: "DIR",
+    help: "handler bundles and pinned coordinator keys",
+    default: "~/.cache/tessera",
+  },
+  "handler-permissions": {
+    field: "handlerPermissions",
+    env: "TESSERA_HANDLER_PERMISSIONS",
+    value: "net,read,...",
+    help: `grant task threads these Deno permissions (${HANDLER_PERMISSIONS.join(",")})`,
+    default: "none",
+  },
 };
 
 const FLAGS = Object.keys(OPTIONS) as Flag[];
-const LISTS = new Set<Flag>(["types", "exclude-types", "queues"]);
+const LISTS = new Set<Flag>(["types", "exclude-types", "queues", "handler-permissions"]);
 const INTS = new Set<Flag>([
   "concurrency",
   "max-tasks",
@@ -247,9 +283,8 @@ const count = (min: number) =>
     min,
     `must be at least ${min}`,
   );
-const knownType = z.string().refine((t) => handlerTypes.includes(t), {
-  error: (issue) => `unknown task type "${issue.input}"; known: ${handlerTypes.join(", ")}`,
-});
+/** Which types exist is the grid's manifest's to say: only the form is checked here. */
+const knownType = TaskType;
 
 const Schema = z.object({
   /** One coordinator URL, or several (comma-separated) that share a store, for failover. */
@@ -277,6 +312,12 @@ const Schema = z.object({
   transport: z.enum(["ws", "http"], { error: 'must be "ws" or "http"' }),
   profile: z.string().min(1, "must not be empty").nullable(),
   profilesFile: z.string().min(1, "must not be empty").nullable(),
+  coordinatorKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, "must be a base64 ed25519 public key")
+    .nullable(),
+  cacheDir: z.string().min(1, "must not be empty").nullable(),
+  handlerPermissions: z.array(
+    z.enum(HANDLER_PERMISSIONS, { error: `must be among ${HANDLER_PERMISSIONS.join(", ")}` }),
+  ),
 });
 
 function defaults(): Record<Flag, unknown> {
@@ -303,6 +344,9 @@ function defaults(): Record<Flag, unknown> {
     "transport": "ws",
     "profile": null,
     "profiles-file": null,
+    "coordinator-key": null,
+    "cache-dir": null,
+    "handler-permissions": [],
   };
 }
 
@@ -315,6 +359,7 @@ export function workerHelp(): string {
   });
   return [
     "Usage: deno run -A worker.ts [options]",
+    "   or: deno run -A http://HOST:8787/worker.js [options]  (--coordinator: that origin)",
     "",
     "Runs tasks from a Tessera coordinator. SIGINT/SIGTERM stop claiming, let in-flight tasks",
     "finish within --grace-ms and hand the rest back; a second signal exits at once.",
@@ -461,6 +506,8 @@ export function parseWorkerOptions(
   env: Record<string, string | undefined>,
   fileText: string | null,
   profilesText: string | null = null,
+  /** A worker loaded from a coordinator (`/worker.js`) defaults to that coordinator. */
+  defaultCoordinator?: string,
 ): ParsedWorkerOptions {
   const flags = parseFlags(args);
   if (!flags.ok) return { kind: "error", message: flags.message };
@@ -478,6 +525,7 @@ export function parseWorkerOptions(
   }
 
   const merged = defaults();
+  if (defaultCoordinator) merged.coordinator = defaultCoordinator;
   const source: Partial<Record<Flag, string>> = {};
   const layers: Array<[string, Layer]> = [
     ["the config file", file.layer],
@@ -508,9 +556,36 @@ export function parseWorkerOptions(
   }
   const o = parsed.data;
   const exclude = new Set(o.excludeTypes);
-  const types = (o.types ?? [...handlerTypes]).filter((t) => !exclude.has(t));
-  if (types.length === 0) {
+  const types = o.types?.filter((t) => !exclude.has(t)) ?? null;
+  if (types?.length === 0) {
     return { kind: "error", message: "invalid --exclude-types: no task types are left to run" };
   }
   return { kind: "options", options: Object.freeze({ ...o, types }) };
+}
+
+/**
+ * The types to claim, once the grid's manifest says which exist: `--types` must all be in it
+ * (else an error naming them), `--exclude-types` is taken out. Null: claim every type, also
+ * those the grid adds later.
+ */
+export function resolveTypes(
+  options: Pick<WorkerOptions, "types" | "excludeTypes">,
+  gridTypes: readonly string[],
+): { ok: true; types: string[] | null } | { ok: false; message: string } {
+  const known = new Set(gridTypes);
+  const unknown = [...options.types ?? [], ...options.excludeTypes].filter((t) => !known.has(t));
+  if (unknown.length > 0) {
+    return {
+      ok: false,
+      message: `unknown task type${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}: ` +
+        `the grid runs ${gridTypes.join(", ") || "no types"}`,
+    };
+  }
+  if (options.types) return { ok: true, types: options.types };
+  if (options.excludeTypes.length === 0) return { ok: true, types: null };
+  const types = gridTypes.filter((t) => !options.excludeTypes.includes(t));
+  if (types.length === 0) {
+    return { ok: false, message: "--exclude-types leaves none of the grid's types to run" };
+  }
+  return { ok: true, types };
 }
