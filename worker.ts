@@ -70,9 +70,8 @@ const workerId = options.workerId ??
 const log = createLogger({ format: options.logFormat, level: options.debug ? "debug" : "info" });
 const cacheDir = options.cacheDir ?? defaultCacheDir(env);
 // Handler code comes from the (first) coordinator; every coordinator on a store serves the same.
-// TESSERA_HANDLERS_ORIGIN: tests only, until the coordinator serves the pack routes.
 const source = createHandlerSource({
-  origin: env.TESSERA_HANDLERS_ORIGIN ?? options.coordinator.split(",")[0]!.trim(),
+  origin: options.coordinator.split(",")[0]!.trim(),
   publicKey: options.coordinatorKey,
   keyStore: fileKeyStore(cacheDir),
   fileCache: diskFileCache(cacheDir),

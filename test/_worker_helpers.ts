@@ -10,7 +10,6 @@ import type { SubmitTask, Task, WorkerInfo } from "../shared/protocol.ts";
 import { createLogger } from "../shared/logger.ts";
 import { runTask } from "../shared/worker/_worker_run_task.ts";
 import { loadHandler } from "../handlers/mod.ts";
-import { builtinPack, servePack } from "./_pack_server.ts";
 import type { Executor } from "../shared/worker/worker_core.ts";
 import { REPO_ROOT, testCoordinator } from "./_helpers.ts";
 
@@ -28,25 +27,18 @@ export interface WorkerProcess {
 
 /**
  * Spawns `deno run -A worker.ts ...args` in the repository root, with a cache dir of its own
- * (keys are pinned per origin, and test ports are reused by coordinators with other keys).
- *
- * Until the coordinator serves the pack routes, its handlers come from a pack server of the
- * built-ins (`TESSERA_HANDLERS_ORIGIN`), started for this worker and closed when it exits.
+ * (keys are pinned per origin, and test ports are reused by coordinators with other keys). Its
+ * handlers come from the coordinator, as a volunteer's would.
  */
 export function spawnWorker(args: string[], env: Record<string, string> = {}): WorkerProcess {
-  const server = env.TESSERA_HANDLERS_ORIGIN ? null : builtinPack().then(servePack);
   const cacheDir = Deno.makeTempDirSync({ prefix: "tessera-worker-cache-" });
   let child!: Deno.ChildProcess;
   let killed: Deno.Signal | null = null;
-  const started = (server ?? Promise.resolve(null)).then((s) => {
+  const started = Promise.resolve().then(() => {
     child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "worker.ts", ...args],
       cwd: REPO_ROOT,
-      env: {
-        TESSERA_CACHE_DIR: cacheDir,
-        ...(s ? { TESSERA_HANDLERS_ORIGIN: s.url } : {}),
-        ...env,
-      },
+      env: { TESSERA_CACHE_DIR: cacheDir, ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -71,7 +63,6 @@ export function spawnWorker(args: string[], env: Record<string, string> = {}): W
     ]);
     const s = await child.status;
     await pipes;
-    await (await server)?.close();
     await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
     exited = true;
     for (const l of listeners) l();

@@ -9,7 +9,6 @@ import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { parseWorkerOptions } from "../shared/worker/deno/worker_options.ts";
 import { parseProfiles } from "../shared/worker/deno/worker_profiles.ts";
 import { eventually, REPO_ROOT } from "./_helpers.ts";
-import { builtinPack, servePack } from "./_pack_server.ts";
 
 const DEPLOY = `${REPO_ROOT}deploy/`;
 const GRACE_S = 30; // worker.ts's default --grace-ms, in seconds
@@ -223,7 +222,6 @@ Deno.test("deploy/compose.yaml and systemd: their commands run here as written â
     stderr: "piped",
   }).spawn();
   const workers: Deno.ChildProcess[] = [];
-  let packs: ReturnType<typeof servePack> | null = null;
   try {
     // The logger writes to stderr.
     const logs = coordinator.stderr.pipeThrough(new TextDecoderStream()).getReader();
@@ -254,10 +252,9 @@ Deno.test("deploy/compose.yaml and systemd: their commands run here as written â
     const admin = JSON.parse(key.stdout).key as string;
 
     // A worker as compose runs it, and one as systemd's tessera-worker@lightweight runs it.
-    // Until the coordinator serves the pack routes, handlers come from a stand-in.
-    packs = servePack(await builtinPack());
+    // Handlers come from the coordinator; a cache dir of their own (keys are pinned per origin).
     const cacheDir = await Deno.makeTempDir({ prefix: "tessera-deploy-cache-" });
-    const interim = { TESSERA_HANDLERS_ORIGIN: packs.url, TESSERA_CACHE_DIR: cacheDir };
+    const interim = { TESSERA_CACHE_DIR: cacheDir };
     const wEnv = { ...envOfService(compose.services.worker), ...interim };
     workers.push(
       new Deno.Command(Deno.execPath(), {
@@ -335,7 +332,6 @@ Deno.test("deploy/compose.yaml and systemd: their commands run here as written â
     try {
       coordinator.kill("SIGKILL");
     } catch { /* gone */ }
-    await packs?.close();
     await coordinator.status;
     await Deno.remove(dir, { recursive: true });
   }

@@ -56,14 +56,12 @@ async function openDonor(
   );
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
-  // Until the coordinator serves the pack routes: the page through a pack server in front of it.
-  const front = servePack(await builtinPack(), c.url);
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(m.text());
   });
-  await page.goto(`${front.url}/`);
+  await page.goto(`${c.url}/`);
   await page.click('[data-testid="start-button"]');
   await page.waitForSelector('[data-testid="status"][data-link="open"]');
   const workerId = await page.locator('[data-testid="worker-id"]').getAttribute("data-value");
@@ -72,10 +70,7 @@ async function openDonor(
     page,
     workerId: workerId!,
     errors,
-    close: async () => {
-      await context.close();
-      await front.close();
-    },
+    close: () => context.close(),
   };
 }
 

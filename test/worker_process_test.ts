@@ -7,7 +7,6 @@ import { loadHandler } from "../handlers/mod.ts";
 import { testContext } from "../handlers/_test_context.ts";
 import type { SubmitTask } from "../shared/protocol.ts";
 import { generateSigningKey } from "../shared/packs/signature.ts";
-import { buildPack, builtinPack, servePack } from "./_pack_server.ts";
 import {
   spawnWorker,
   startTestCoordinator,
@@ -449,9 +448,8 @@ Deno.test("worker.ts exits 2 naming the option for a bad value", async () => {
 });
 
 Deno.test("worker.ts runs handlers with no permissions: reading a file, fetching, reading the environment each fail that attempt with a permission error, and the next task completes", async () => {
-  // The pack's demo.echo probes the sandbox when asked (a coordinator knows only the built-ins).
-  const pack = await buildPack([new URL("./fixtures/sandbox_pack.ts", import.meta.url).pathname]);
-  await using packs = servePack(pack);
+  // The coordinator loads the pack (and not the built-ins): its demo.echo probes the sandbox.
+  const pack = new URL("./fixtures/sandbox_pack.ts", import.meta.url).pathname;
   await withCoordinator(async (c) => {
     const probes = [
       ["read", import.meta.filename!, "read"],
@@ -479,14 +477,13 @@ Deno.test("worker.ts runs handlers with no permissions: reading a file, fetching
       });
       w.kill("SIGTERM");
       strictEqual((await w.status).code, 0);
-    }, { TESSERA_HANDLERS_ORIGIN: packs.url });
-  });
+    });
+  }, { handlers: [pack], builtinHandlers: false });
 });
 
 Deno.test("worker.ts exits 1 with one line when the coordinator's key is not the pinned one, and 2 naming a type the grid does not run", async () => {
-  await using packs = servePack(await builtinPack());
   await withCoordinator(async (c) => {
-    const env = { TESSERA_HANDLERS_ORIGIN: packs.url };
+    const env = {};
     const other = generateSigningKey().publicKey;
     const pinned = spawnWorker(["--coordinator", c.url, "--coordinator-key", other], env);
     strictEqual((await pinned.status).code, 1);

@@ -5,7 +5,6 @@
 import { match, ok, strictEqual } from "node:assert/strict";
 import { WorkerRelease } from "../shared/protocol.ts";
 import { withCoordinator } from "./_worker_helpers.ts";
-import { builtinPack, servePack } from "./_pack_server.ts";
 
 async function run(args: string[], env: Record<string, string>) {
   const dir = await Deno.makeTempDir({ prefix: "tessera-no-repo-" });
@@ -26,7 +25,6 @@ async function run(args: string[], env: Record<string, string>) {
 }
 
 Deno.test("GET /worker.js loads the current versioned bundle, which runs tasks in its sandboxed threads with --coordinator defaulting to that origin", async () => {
-  await using packs = servePack(await builtinPack());
   await withCoordinator(async (c) => {
     const release = WorkerRelease.parse((await c.api("GET", "/worker")).body);
     match(release.url, /^\/worker\/[0-9a-f]{64}\.js$/);
@@ -43,9 +41,7 @@ Deno.test("GET /worker.js loads the current versioned bundle, which runs tasks i
 
     const [id] = await c.submit([{ type: "demo.echo", params: { from: "a url" } }]);
     // No --coordinator: the origin /worker.js came from.
-    const worker = await run([`${c.url}/worker.js`, "--max-tasks", "1", "--concurrency", "1"], {
-      TESSERA_HANDLERS_ORIGIN: packs.url,
-    });
+    const worker = await run([`${c.url}/worker.js`, "--max-tasks", "1", "--concurrency", "1"], {});
     strictEqual(worker.code, 0, worker.stderr);
     ok(worker.stderr.includes(`coordinator=${c.url}`), worker.stderr);
     const [t] = await c.settle([id!]);
