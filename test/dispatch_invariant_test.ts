@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
 import { mulberry32 } from "../handlers/montecarlo_pi.ts";
-import { holderKey, readyPrefix, taskKey } from "../coordinator/store/keys.ts";
+import { decodeReadyKey, holderKey, readyPrefix, taskKey } from "../coordinator/store/keys.ts";
 import type { Task } from "../shared/protocol.ts";
 import { callJson, sleep, testCoordinator } from "./_helpers.ts";
 
@@ -55,7 +55,7 @@ async function claimableFor(kv: Deno.Kv, w: Worker): Promise<number> {
   for (const q of w.queues ?? QUEUES) {
     for (const t of w.types ?? TYPES) {
       for await (const e of kv.list({ prefix: readyPrefix(q, t) })) {
-        const id = e.key[4] as string;
+        const { id } = decodeReadyKey(e.key);
         const task = (await kv.get<Task>(taskKey(id))).value;
         if (!task) continue;
         if (task.verification.mode === "quorum") {

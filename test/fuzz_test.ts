@@ -640,6 +640,7 @@ Deno.test({
           "/handlers",
           "/about",
           "/donors/x",
+          "/public",
         ]
       ) {
         await call("GET", path, undefined, auth.none);

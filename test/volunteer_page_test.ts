@@ -77,6 +77,8 @@ function sleepTasks(n: number, ms: number, extra: Record<string, unknown> = {}) 
 
 /** Every change of the status's words, with when it happened, from now on. */
 async function recordStatus(page: Page): Promise<() => Promise<{ at: number; text: string }[]>> {
+  // The page renders once it has the grid's manifest.
+  await page.waitForSelector('[role="status"]');
   await page.evaluate(`(() => {
     const el = document.querySelector('[role="status"]');
     const log = window.__statusLog = [{ at: performance.now(), text: el.innerText }];
@@ -127,9 +129,12 @@ Deno.test({
             }))
           );
           const handlers = await loadAllHandlers();
+          const byType = (a: { type: string | null }, b: { type: string | null }) =>
+            a.type! < b.type! ? -1 : 1;
           assert.deepEqual(
-            shown,
-            [...handlers.values()].map((h) => ({ type: h.type, description: h.description })),
+            shown.sort(byType),
+            [...handlers.values()].map((h) => ({ type: h.type, description: h.description }))
+              .sort(byType),
           );
           // The whole grid, for everyone: the console's public read-only view, not the key-only one.
           assert.equal(

@@ -2,7 +2,6 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { createLogger } from "../shared/logger.ts";
 import { createHttpTransport, type HttpTransportOptions } from "../shared/worker/http_transport.ts";
 import { createHandlerSource } from "../shared/worker/handler_source.ts";
-import { builtinPack, servePack } from "./_pack_server.ts";
 import { createDenoExecutor } from "../shared/worker/deno/deno_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
 import type { ClaimOptions, Transport } from "../shared/worker/transport.ts";
@@ -244,7 +243,6 @@ Deno.test("startWorkerCore() with maxTasks claims that many tasks, finishes them
 });
 
 Deno.test("startWorkerCore() with the Deno executor runs handlers in sandboxed task threads", async () => {
-  await using packs = servePack(await builtinPack());
   await withCoordinator(async (c) => {
     const ids = await c.submit([
       { type: "primes.count", params: { from: 0, to: 1000 }, verification: NO_QUORUM },
@@ -253,7 +251,7 @@ Deno.test("startWorkerCore() with the Deno executor runs handlers in sandboxed t
     const executor = createDenoExecutor({
       size: 2,
       logLevel: "error",
-      source: createHandlerSource({ origin: packs.url }),
+      source: createHandlerSource({ origin: c.url }),
     });
     try {
       const result = await core(c, { executor, maxTasks: 2 }).done;

@@ -291,7 +291,8 @@ interface Written {
  * entry, and invisible: see `recordsIntent`), then, once every record is in, the head says phase
  * 2 (the batch is accepted from here on) and the ready entries and counters follow.
  * `recoverBatches` rolls a batch that died in phase 1 back and one that died in phase 2 forward.
- * A phase 1 that fails (a full disk) is undone at once and the error goes to the client.
+ * A phase 1 that fails (a full disk) is undone at once, or as soon as the disk lets it (the undo is
+ * a write too; its records stay invisible meanwhile), and the error goes to the client.
  *
  * Every write checks the head's versionstamp. Another coordinator starting on the same file
  * cannot tell this live batch from a dead one and may take it over (`settleBatch`): from then on
