@@ -135,6 +135,10 @@ Deno.test({
         );
         await card.locator(`${jobRow(mosaicJob.id)}[data-status="completed"]`).waitFor();
         await page.screenshot({ path: `${ARTIFACTS}/jobs-panel-mosaic.png`, fullPage: true });
+        await page.emulateMedia({ colorScheme: "dark" });
+        await page.setViewportSize({ width: 390, height: 844 });
+        await card.scrollIntoViewIfNeeded();
+        await card.screenshot({ path: `${ARTIFACTS}/jobs-panel-phone-dark.png` });
         assert.deepEqual(errors, [], "no errors in the page");
         await page.close();
       });

@@ -5,14 +5,14 @@ import type { Job } from "../../../shared/protocol.ts";
 export const jobLabel = (job: Job) => job.name ?? job.type;
 
 /** A job's progress bar, with its figures in words for assistive technology. */
-export function JobProgress({ job }: { job: Job }) {
+export function JobProgress({ job, label }: { job: Job; label?: string }) {
   const { finished, total, fraction } = job.progress;
   const pct = Math.round(fraction * 1000) / 10;
   return (
     <div
       class="job-bar"
       role="progressbar"
-      aria-label={`${jobLabel(job)} progress`}
+      aria-label={label ?? `${jobLabel(job)} progress`}
       aria-valuemin={0}
       aria-valuemax={100}
       aria-valuenow={pct}

@@ -99,7 +99,7 @@ export function JobView({ id, onClose }: { id: string; onClose(): void }) {
       {error && <p class="error-text">{error}</p>}
       {!job ? <Empty>Loading…</Empty> : (
         <>
-          <JobProgress job={job} />
+          <JobProgress job={job} label={`${jobLabel(job)} progress, in its view`} />
           <dl class="job-counts" data-testid="job-counts">
             {STATUSES.map((s) => (
               <div key={s} data-testid={`job-count-${s}`} data-value={job.counts[s]}>
@@ -129,7 +129,7 @@ export function JobView({ id, onClose }: { id: string; onClose(): void }) {
             : (
               <ul class="job-lines" data-testid="job-failures">
                 {failures.map((l) => (
-                  <li key={l.id}>
+                  <li key={l.id} title={l.error?.message}>
                     <span class="mono">#{l.index}</span>{" "}
                     <span class="badge code">{l.error?.code ?? "failed"}</span>{" "}
                     {l.error?.message ?? ""}
@@ -150,7 +150,12 @@ export function JobView({ id, onClose }: { id: string; onClose(): void }) {
             : (
               <ol class="job-lines mono" data-testid="job-results">
                 {preview.map((l) => (
-                  <li key={l.id} data-testid="job-result-line" data-status={l.status}>
+                  <li
+                    key={l.id}
+                    data-testid="job-result-line"
+                    data-status={l.status}
+                    title={lineText(l)}
+                  >
                     <span class="muted">#{l.index}</span>{" "}
                     <span class={l.status === "completed" ? "" : "error-text"}>
                       {lineText(l)}

@@ -212,7 +212,7 @@ export function Mosaic({ live, canWrite }: { live: LiveClient; canWrite: boolean
             disabled={busy}
             onClick={start}
           >
-            {busy ? "Submitting…" : r ? "Render again" : "Render"}
+            {busy ? "Creating the job…" : r ? "Render again" : "Render"}
           </button>
         )}
         <div class="mosaic-progress" aria-live="polite">
