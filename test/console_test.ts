@@ -281,6 +281,8 @@ async function keysOn(t: Deno.TestContext, browser: Browser): Promise<void> {
         assert.match(await page.locator(".brand").innerText(), /read-only/);
         await page.waitForSelector(testid("backlog-default-demo.echo"));
         assert.equal(await page.locator(testid("render-button")).count(), 0, "no Render");
+        await page.waitForSelector(testid("jobs-needs-key"));
+        assert.equal(await page.locator(testid("job-cancel")).count(), 0, "no job Cancel");
         assert.equal(await page.locator(testid("bulk-retry")).count(), 0);
         assert.match(await page.locator(testid("browse-needs-key")).innerText(), /admin key/);
         await page.fill(testid("lookup-id"), task.id);

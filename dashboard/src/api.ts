@@ -7,8 +7,13 @@
 import type {
   ApiError,
   AwaitResponse,
+  CreateJob,
   Donor,
   DonorsResponse,
+  Job,
+  JobActionResponse,
+  JobPage,
+  JobStatus,
   PublicStats,
   SubmitTask,
   Task,
@@ -167,3 +172,19 @@ export async function forEachTask(
 
 /** The public view of the grid (no key needed). */
 export const getPublic = (): Promise<PublicStats> => call<PublicStats>("/public");
+
+/** One page of `GET /api/jobs`, newest first. */
+export function listJobs(filter: { status?: JobStatus; limit?: number } = {}): Promise<JobPage> {
+  const q = new URLSearchParams();
+  if (filter.status) q.set("status", filter.status);
+  if (filter.limit) q.set("limit", String(filter.limit));
+  return call<JobPage>(`/jobs?${q}`);
+}
+
+export const getJob = (id: string): Promise<Job> => call<Job>(`/jobs/${encodeURIComponent(id)}`);
+
+export const createJob = (job: CreateJob): Promise<Job> =>
+  call<Job>("/jobs", { method: "POST", body: JSON.stringify(job) });
+
+export const cancelJob = (id: string): Promise<JobActionResponse> =>
+  call<JobActionResponse>(`/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" });

@@ -5,6 +5,7 @@ import { Backlog, StallAlert } from "./components/backlog.tsx";
 import { Card } from "./components/card.tsx";
 import { Donors } from "./components/donors.tsx";
 import { Failures } from "./components/failures.tsx";
+import { Jobs } from "./components/jobs.tsx";
 import { KeyForm } from "./components/key_form.tsx";
 import { Kpis } from "./components/kpis.tsx";
 import { Latency } from "./components/latency.tsx";
@@ -271,6 +272,21 @@ function Console(
           <Latency latency={snapshot?.latency ?? null} />
         </Card>
         <Card
+          title="Jobs"
+          hint="running jobs and the last few finished; open one for its counts, failures and results"
+          wide
+          testid="card-jobs"
+        >
+          <Jobs canWrite={canWrite} />
+        </Card>
+        <Card
+          title="Live mosaic"
+          hint="a Mandelbrot picture, one task per tile, painted as volunteers finish them"
+          testid="card-mosaic"
+        >
+          <Mosaic live={live} canWrite={canWrite} />
+        </Card>
+        <Card
           title="Failures"
           hint={`by type and code, the last ${windowLabel}`}
           wide
@@ -283,23 +299,16 @@ function Console(
             onPick={setPicked}
           />
         </Card>
-        <Card
-          title="Live mosaic"
-          hint="a Mandelbrot picture, one task per tile, painted as volunteers finish them"
-          testid="card-mosaic"
-        >
-          <Mosaic live={live} canWrite={canWrite} />
+        <Card title="Donors" hint="browser volunteers' totals" testid="card-donors">
+          <Donors />
         </Card>
         <Card
           title="Workers"
           hint="online, idle, draining, offline and crashed; rate over the last 10 s"
-          wide
+          wide="full"
           testid="card-workers"
         >
           <Workers workers={snapshot?.workers ?? null} now={now} />
-        </Card>
-        <Card title="Donors" hint="browser volunteers' totals" testid="card-donors">
-          <Donors />
         </Card>
         <Card
           title="Tasks"

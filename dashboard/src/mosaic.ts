@@ -1,5 +1,6 @@
 /**
- * The live mosaic's plan and paint: a Mandelbrot picture cut into `mandelbrot.tile` tasks, each
+ * The live mosaic's plan and paint: a Mandelbrot picture cut into the tasks of one
+ * `mandelbrot.tile` job, each
  * tile painted with the palette of the kind of worker that computed it, and the render kept in
  * localStorage so a reload repaints it.
  *
@@ -39,6 +40,8 @@ export const DEFAULT_VIEW: MosaicView = Object.freeze({
 export interface MosaicRender {
   view: MosaicView;
   startedAt: number;
+  /** The job that renders it (absent in renders saved before the mosaic was a job). */
+  jobId?: string;
   /** Task id per tile, row-major, row 0 at the top of the picture. */
   taskIds: string[];
   /** Kind of worker per painted tile index. */
@@ -56,6 +59,14 @@ export interface TileParams {
   height: number;
   maxIter: number;
 }
+
+/**
+ * The id of task `index` of job `jobId`: `<jobId>-<index, 8 digits>`, as the coordinator names a
+ * job's tasks (`jobTaskId` in coordinator/store/keys.ts), so a render knows its tiles' ids from its
+ * job's id alone.
+ */
+export const jobTaskId = (jobId: string, index: number): string =>
+  `${jobId}-${String(index).padStart(8, "0")}`;
 
 /** The params of tile `index` (row 0 is the top: the largest y). */
 export function tileParams(view: MosaicView, index: number): TileParams {

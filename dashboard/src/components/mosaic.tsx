@@ -1,12 +1,13 @@
 /** @jsxImportSource preact */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { LiveTaskEvent, Task, WorkerKind } from "../../../shared/protocol.ts";
-import { getTask, getTasks, submitTasks, workerKind } from "../api.ts";
+import { createJob, getTask, getTasks, workerKind } from "../api.ts";
 import { duration } from "../format.ts";
 import type { LiveClient } from "../live_client.ts";
 import {
   clearRender,
   DEFAULT_VIEW,
+  jobTaskId,
   loadRender,
   type MosaicRender,
   paintFailedTile,
@@ -23,8 +24,9 @@ const PRIORITY = 10;
 const KINDS: WorkerKind[] = ["browser", "deno", "other"];
 
 /**
- * The live mosaic: "Render" submits one `mandelbrot.tile` task per tile; each tile is painted as
- * its `task` event arrives, with the palette of the kind of worker that computed it.
+ * The live mosaic: "Render" creates a `mandelbrot.tile` job, one input per tile in tile order, so
+ * it shows in the Jobs card like any other; each tile is painted as its task's `task` event
+ * arrives, with the palette of the kind of worker that computed it.
  */
 export function Mosaic({ live, canWrite }: { live: LiveClient; canWrite: boolean }) {
   const canvas = useRef<HTMLCanvasElement>(null);
@@ -128,13 +130,17 @@ export function Mosaic({ live, canWrite }: { live: LiveClient; canWrite: boolean
     try {
       const view = DEFAULT_VIEW;
       const tiles = Array.from({ length: view.cols * view.rows }, (_, i) => tileParams(view, i));
-      const tasks = await submitTasks(
-        tiles.map((params) => ({ type: "mandelbrot.tile", params, priority: PRIORITY })),
-      );
+      const job = await createJob({
+        type: "mandelbrot.tile",
+        inputs: tiles,
+        name: "Live mosaic",
+        priority: PRIORITY,
+      });
       const r: MosaicRender = {
         view,
         startedAt: Date.now(),
-        taskIds: tasks.map((t) => t.id),
+        jobId: job.id,
+        taskIds: tiles.map((_, i) => jobTaskId(job.id, i)),
         kinds: {},
         failed: [],
         finishedAt: null,
@@ -206,7 +212,7 @@ export function Mosaic({ live, canWrite }: { live: LiveClient; canWrite: boolean
             disabled={busy}
             onClick={start}
           >
-            {busy ? "Submitting…" : r ? "Render again" : "Render"}
+            {busy ? "Creating the job…" : r ? "Render again" : "Render"}
           </button>
         )}
         <div class="mosaic-progress" aria-live="polite">
