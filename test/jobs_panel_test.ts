@@ -55,7 +55,7 @@ Deno.test({
       "2",
       "--queues",
       "default",
-    ], { TESSERA_HANDLERS_ORIGIN: c.url });
+    ]);
     try {
       await withBrowser(async (browser) => {
         const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
