@@ -125,3 +125,59 @@ export const describePerTask = (p: ReturnType<typeof perTask>) =>
   `${fmt(p.mutationsPerTask, 2)} set/delete + ${fmt(p.sumsPerTask, 2)} sum mutations per task, ${
     fmt(p.commitsPerTask, 3)
   } commits per task`;
+
+/** A fleet of `worker.ts` processes of demo.echo against `c`; `stop()` kills them all. */
+export interface Fleet {
+  stop(): Promise<void>;
+}
+
+/** Starts `workers` worker processes and resolves once the coordinator sees them all. */
+export async function startFleet(
+  c: SpawnedCoordinator,
+  o: { workers: number; concurrency: number; idPrefix: string; args?: string[] },
+): Promise<Fleet> {
+  const procs = Array.from({ length: o.workers }, (_, i) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "worker.ts",
+        "--coordinator",
+        c.url,
+        ...(o.args ?? []),
+        "--concurrency",
+        String(o.concurrency),
+        "--worker-id",
+        `${o.idPrefix}-${i}`,
+        "--types",
+        "demo.echo",
+        "--nice",
+        "0",
+      ],
+      cwd: REPO_ROOT,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn());
+  const fleet: Fleet = {
+    async stop() {
+      for (const p of procs) {
+        try {
+          p.kill("SIGKILL");
+        } catch { /* gone */ }
+        await p.status;
+      }
+    },
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await (await fetch(`${c.api}/stats`)).json()).workersOnline < o.workers) {
+      if (Date.now() > deadline) throw new Error("workers did not connect");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    await fleet.stop();
+    throw e;
+  }
+  return fleet;
+}

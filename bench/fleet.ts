@@ -12,8 +12,8 @@ import {
   perTask,
   post,
   progress,
-  REPO_ROOT,
   spawnCoordinator,
+  startFleet,
 } from "./_util.ts";
 
 export interface FleetOptions {
@@ -29,37 +29,16 @@ export async function runFleet(
   o: FleetOptions,
 ): Promise<{ perS: number; cost: ReturnType<typeof perTask> }> {
   const c = await spawnCoordinator();
-  const procs = Array.from({ length: o.workers }, (_, i) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "worker.ts",
-        "--coordinator",
-        c.url,
-        "--transport",
-        o.transport,
-        "--concurrency",
-        String(o.concurrency),
-        "--worker-id",
-        `fleet-${o.transport}-${i}`,
-        "--types",
-        "demo.echo",
-        "--nice",
-        "0",
-      ],
-      cwd: REPO_ROOT,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn());
+  const fleet = await startFleet(c, {
+    workers: o.workers,
+    concurrency: o.concurrency,
+    idPrefix: `fleet-${o.transport}`,
+    args: ["--transport", o.transport],
+  }).catch(async (e) => {
+    await c.stop();
+    throw e;
+  });
   try {
-    // Wait until every worker has been seen.
-    const deadline = Date.now() + 30_000;
-    while ((await (await fetch(`${c.api}/stats`)).json()).workersOnline < o.workers) {
-      if (Date.now() > deadline) throw new Error("workers did not connect");
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const before = await committerStats(c.api);
     const t0 = performance.now();
     for (let b = 0; b < o.tasks; b += 1000) {
@@ -86,12 +65,7 @@ export async function runFleet(
     );
     return { perS, cost };
   } finally {
-    for (const p of procs) {
-      try {
-        p.kill("SIGKILL");
-      } catch { /* gone */ }
-      await p.status;
-    }
+    await fleet.stop();
     await c.stop();
   }
 }

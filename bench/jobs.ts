@@ -12,9 +12,9 @@ import {
   perTask,
   post,
   progress,
-  REPO_ROOT,
   spawnCoordinator,
   type SpawnedCoordinator,
+  startFleet,
 } from "./_util.ts";
 import { jobDonePrefix } from "../coordinator/store/keys.ts";
 
@@ -50,34 +50,15 @@ export async function benchJobs(
   o: JobsOptions = { tasks: 100_000, workers: 2, concurrency: 8 },
 ): Promise<Record<string, number>> {
   const c = await spawnCoordinator();
-  const procs = Array.from({ length: o.workers }, (_, i) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "worker.ts",
-        "--coordinator",
-        c.url,
-        "--concurrency",
-        String(o.concurrency),
-        "--worker-id",
-        `jobs-${i}`,
-        "--types",
-        "demo.echo",
-        "--nice",
-        "0",
-      ],
-      cwd: REPO_ROOT,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn());
+  const fleet = await startFleet(c, {
+    workers: o.workers,
+    concurrency: o.concurrency,
+    idPrefix: "jobs",
+  }).catch(async (e) => {
+    await c.stop();
+    throw e;
+  });
   try {
-    const deadline = Date.now() + 30_000;
-    while ((await (await fetch(`${c.api}/stats`)).json()).workersOnline < o.workers) {
-      if (Date.now() > deadline) throw new Error("workers did not connect");
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const before = await committerStats(c.api);
     const t0 = performance.now();
     const job = await post(c.api, "/jobs", {
@@ -101,11 +82,7 @@ export async function benchJobs(
     const tasksPerS = o.tasks / ((performance.now() - t0) / 1000);
     const cost = perTask(before, await committerStats(c.api), o.tasks);
     progress(`finished: ${fmt(tasksPerS)} tasks/s; ${describePerTask(cost)}`);
-    for (const p of procs) {
-      try {
-        p.kill("SIGKILL");
-      } catch { /* gone */ }
-    }
+    await fleet.stop();
     // The ceiling on this machine now: the same range read raw, from this process.
     const kv = await Deno.openKv(`${c.dir}/tessera.sqlite`);
     const r0 = performance.now();
@@ -132,12 +109,7 @@ export async function benchJobs(
       rssPeakStreamMiB: Math.max(completion.peakMiB, input.peakMiB),
     };
   } finally {
-    for (const p of procs) {
-      try {
-        p.kill("SIGKILL");
-      } catch { /* gone */ }
-      await p.status;
-    }
+    await fleet.stop();
     await c.stop();
   }
 }

@@ -61,7 +61,7 @@ export function createFairShare(kv: Deno.Kv, now: () => number = Date.now): Fair
     async place(tasks) {
       const groups = new Map<string, Task[]>();
       for (const t of tasks) {
-        const index = JSON.stringify([t.queue, t.type, t.priority]);
+        const index = `${t.queue}\u0000${t.type}\u0000${t.priority}`;
         const group = groups.get(index);
         if (group) group.push(t);
         else groups.set(index, [t]);

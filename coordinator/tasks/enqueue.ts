@@ -483,6 +483,24 @@ async function existingFor(ctx: Ctx, key: string, owner: string | null): Promise
   return (await lookupIdempotent(ctx, [key], owner))[0];
 }
 
+/**
+ * What every batch of new tasks goes through before it is written, tasks and jobs alike: the
+ * submitting key's quota (refused whole, naming `field`), its queues, its fair-share places.
+ */
+async function admit(
+  ctx: Ctx,
+  fresh: Task[],
+  owner: string | null,
+  quota: KeyQuota | undefined,
+  field: string,
+): Promise<void> {
+  if (owner !== null && quota && fresh.length > 0) {
+    await checkQuota(ctx, owner, quota, fresh.length, field);
+  }
+  await registerQueues(ctx, fresh);
+  await ctx.fairShare.place(fresh);
+}
+
 async function registerQueues(ctx: Ctx, tasks: Task[]): Promise<void> {
   const fresh = [...new Set(tasks.map((t) => t.queue))].filter((q) => !ctx.queues.has(q));
   if (fresh.length === 0) return;
@@ -555,11 +573,7 @@ export async function enqueue(
     fresh.push(newTask(ctx, u, now, owner, validated[firstInput[i]]));
     freshIndex.push(i);
   });
-  if (owner !== null && options.quota && fresh.length > 0) {
-    await checkQuota(ctx, owner, options.quota, fresh.length, options.batch ? "tasks" : "type");
-  }
-  await registerQueues(ctx, fresh);
-  await ctx.fairShare.place(fresh);
+  await admit(ctx, fresh, owner, options.quota, options.batch ? "tasks" : "type");
 
   const indexOf = new Map(fresh.map((t, j) => [t.id, freshIndex[j]]));
   const accept = (t: Task) => {
@@ -614,11 +628,7 @@ async function enqueueJob(
   const fresh = inputs.map((u, i) =>
     newTask(ctx, u, now, owner, validated[i], { id: job.jobId, index: job.firstIndex + i })
   );
-  if (owner !== null && quota && fresh.length > 0) {
-    await checkQuota(ctx, owner, quota, fresh.length, "inputs");
-  }
-  await registerQueues(ctx, fresh);
-  await ctx.fairShare.place(fresh);
+  await admit(ctx, fresh, owner, quota, "inputs");
   const parts = chunks(fresh);
   if (parts.length > 1) {
     await enqueueJournaled(ctx, parts, now, owner, job);

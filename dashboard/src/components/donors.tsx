@@ -1,34 +1,15 @@
 /** @jsxImportSource preact */
-import { useEffect, useState } from "preact/hooks";
 import type { Donor } from "../../../shared/protocol.ts";
 import { getDonors } from "../api.ts";
 import { count, duration, shortId } from "../format.ts";
 import { Empty } from "./card.tsx";
+import { usePolled } from "../use_polled.ts";
 
 const REFRESH_MS = 30_000;
 
 /** Browser volunteers' totals (`GET /api/donors`), refreshed every 30 s. */
 export function Donors() {
-  const [donors, setDonors] = useState<Donor[] | null | undefined>(undefined);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let alive = true;
-    const load = () =>
-      getDonors().then(
-        (d) => {
-          if (!alive) return;
-          setDonors(d);
-          setError(null);
-        },
-        (e) => alive && setError((e as Error).message),
-      );
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      alive = false;
-      clearInterval(timer);
-    };
-  }, []);
+  const { value: donors, error } = usePolled<Donor[] | null>(getDonors, REFRESH_MS);
 
   if (error && donors === undefined) return <p class="error">{error}</p>;
   if (donors === undefined) return <Empty>Loading…</Empty>;

@@ -1,11 +1,11 @@
 /** @jsxImportSource preact */
-import { useEffect, useState } from "preact/hooks";
 import type { PublicStats } from "../../../shared/protocol.ts";
 import { getPublic } from "../api.ts";
 import { count, duration, rate } from "../format.ts";
 import type { Theme } from "../../../ui/theme.ts";
 import { recentRate } from "./kpis.tsx";
 import { Card, Empty } from "./card.tsx";
+import { usePolled } from "../use_polled.ts";
 import { ThroughputChart } from "./throughput_chart.tsx";
 
 const REFRESH_MS = 2_000;
@@ -15,26 +15,7 @@ const REFRESH_MS = 2_000;
  * types in plain words, throughput and the donors' sums. No task data, no key needed.
  */
 export function PublicView({ theme }: { theme: Theme }) {
-  const [view, setView] = useState<PublicStats | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let alive = true;
-    const load = () =>
-      getPublic().then(
-        (v) => {
-          if (!alive) return;
-          setView(v);
-          setError(null);
-        },
-        (e) => alive && setError((e as Error).message),
-      );
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      alive = false;
-      clearInterval(timer);
-    };
-  }, []);
+  const { value: view, error } = usePolled<PublicStats>(getPublic, REFRESH_MS);
   if (!view) {
     return error
       ? <p class="banner" role="status">The grid is unreachable: {error}</p>
