@@ -14,6 +14,8 @@ import type { CoordinatorConfig } from "./config.ts";
 import type { Signals } from "./dispatch/signals.ts";
 import type { ClaimObserver } from "./fleet/metrics.ts";
 import type { ReputationCache } from "./verify/reputation.ts";
+import type { LeaseRecord } from "./store/task_view.ts";
+import type { ReadyTasks } from "./dispatch/ready_tasks.ts";
 
 export interface Ctx {
   kv: Deno.Kv;
@@ -33,6 +35,8 @@ export interface Ctx {
    * also deletes the lease the completion checks.
    */
   leasedTasks: LeasedTasks;
+  /** Records of tasks this process made ready, so a claim need not read them (ready_tasks.ts). */
+  readyTasks: ReadyTasks;
   reputation: ReputationCache;
   /** Places new tasks so that clients and jobs take turns (fair_share.ts). */
   fairShare: FairShare;
@@ -43,18 +47,34 @@ export interface Ctx {
   now(): number;
 }
 
-/** A bounded map lease id → task record (oldest dropped first). */
+/** A lease as this process committed it, with the versionstamp of that commit. */
+export interface KnownLease {
+  value: LeaseRecord;
+  versionstamp: string;
+}
+
+/**
+ * A bounded map lease id → the task record it was claimed with and, until a heartbeat moves it,
+ * the lease record itself (oldest dropped first). With both, a completion reads nothing: its
+ * intent checks the lease's versionstamp, so a lease changed elsewhere (another coordinator, an
+ * expiry) fails the check and the report takes the careful path.
+ */
 export class LeasedTasks {
-  #map = new Map<string, Task>();
+  #map = new Map<string, { task: Task; lease?: KnownLease }>();
   constructor(readonly max = 100_000) {}
-  set(leaseId: string, task: Task): void {
-    this.#map.set(leaseId, task);
+  set(leaseId: string, task: Task, lease?: KnownLease): void {
+    this.#map.set(leaseId, lease ? { task, lease } : { task });
     if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value!);
   }
-  take(leaseId: string): Task | undefined {
+  take(leaseId: string): { task: Task; lease?: KnownLease } | undefined {
     const t = this.#map.get(leaseId);
     this.#map.delete(leaseId);
     return t;
+  }
+  /** The lease was written again (a heartbeat): its record must be read, not remembered. */
+  forgetLease(leaseId: string): void {
+    const t = this.#map.get(leaseId);
+    if (t?.lease) this.#map.set(leaseId, { task: t.task });
   }
 }
 

@@ -13,6 +13,7 @@ import { createApp } from "./http/app.ts";
 import { Committer } from "./store/committer.ts";
 import { type CoordinatorConfig, dbFolder } from "./config.ts";
 import { type Ctx, LeasedTasks } from "./context.ts";
+import { ReadyTasks } from "./dispatch/ready_tasks.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { recoverBatches } from "./tasks/enqueue.ts";
 import { expireLeases } from "./tasks/expire_leases.ts";
@@ -81,6 +82,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     log,
     queues,
     leasedTasks: new LeasedTasks(),
+    readyTasks: new ReadyTasks(),
     fairShare: createFairShare(kv),
     instanceId: crypto.randomUUID(),
     now: Date.now,

@@ -177,7 +177,17 @@ export class Dispatcher {
     const ctx = this.#ctx;
     const { workerId } = options;
     const donorId = options.donorId ?? null;
-    const tasks = await getMany<Task>(ctx.kv, picked.map((e) => taskKey(e.id)));
+    const known = picked.map((e) => ctx.readyTasks.take(e.id, e.versionstamp));
+    const read = await getMany<Task>(
+      ctx.kv,
+      picked.flatMap((e, i) => known[i] ? [] : [taskKey(e.id)]),
+    );
+    let r = 0;
+    // A remembered record carries no versionstamp: only ordinary tasks are remembered, and their
+    // claim checks the ready entry alone.
+    const tasks = known.map((t, i) =>
+      t ? { key: taskKey(picked[i].id), value: t, versionstamp: null } : read[r++]
+    );
     const now = ctx.now();
     const out = await Promise.all(picked.map(async (e, i): Promise<Lease | null> => {
       const entry = tasks[i];
@@ -225,8 +235,9 @@ export class Dispatcher {
           task: workerView(claimed.next),
         };
       }
-      if (!await ctx.committer.commit(claimIntent(task, check, lease))) return this.#lost(e);
-      ctx.leasedTasks.set(lease.leaseId, task);
+      const versionstamp = await ctx.committer.commitAt(claimIntent(task, check, lease));
+      if (versionstamp === null) return this.#lost(e);
+      ctx.leasedTasks.set(lease.leaseId, task, { value: lease, versionstamp });
       return {
         leaseId: lease.leaseId,
         taskId: task.id,

@@ -41,7 +41,8 @@ interface Pending {
   sumKeys: string[];
   /** Encoded size of the mutations' keys. */
   keyBytes: number;
-  resolve(ok: boolean): void;
+  /** The versionstamp of the operation that committed it, or null: a check failed. */
+  resolve(versionstamp: string | null): void;
   reject(error: unknown): void;
 }
 
@@ -95,6 +96,14 @@ export class Committer {
 
   /** Resolves true once committed, false if one of its checks failed (nothing was written). */
   commit(intent: Intent): Promise<boolean> {
+    return this.commitAt(intent).then((v) => v !== null);
+  }
+
+  /**
+   * Like `commit`, resolving with the versionstamp the intent's keys now carry (shared by every
+   * intent of its operation), or null if one of its checks failed.
+   */
+  commitAt(intent: Intent): Promise<string | null> {
     const keys = [
       ...intent.checks.map((c) => keyString(c.key)),
       ...intent.mutations.map((m) => keyString(m.key)),
@@ -179,7 +188,7 @@ export class Committer {
   }
 
   async #commitBatch(batch: Pending[]): Promise<void> {
-    let ok: boolean;
+    let ok: string | null;
     const started = performance.now();
     try {
       ok = await this.#atomic(batch);
@@ -189,9 +198,9 @@ export class Committer {
         batch[0].reject(error);
         return;
       }
-      ok = false;
+      ok = null;
     }
-    if (ok) {
+    if (ok !== null) {
       this.stats.commits++;
       this.stats.intents += batch.length;
       for (const p of batch) {
@@ -202,12 +211,12 @@ export class Committer {
           this.#tracked.set(k, (this.#tracked.get(k) ?? 0n) + p.intent.sums![j][1]);
         });
       }
-      for (const p of batch) p.resolve(true);
+      for (const p of batch) p.resolve(ok);
       return;
     }
     if (batch.length === 1) {
       this.stats.conflicts++;
-      batch[0].resolve(false);
+      batch[0].resolve(null);
       return;
     }
     const mid = batch.length >> 1;
@@ -216,7 +225,7 @@ export class Committer {
   }
 
   /** Commits, retrying while another process holds the SQLite write lock. */
-  async #atomic(batch: Pending[]): Promise<boolean> {
+  async #atomic(batch: Pending[]): Promise<string | null> {
     for (let attempt = 0;; attempt++) {
       try {
         return await this.#atomicOnce(batch);
@@ -228,7 +237,7 @@ export class Committer {
     }
   }
 
-  #atomicOnce(batch: Pending[]): Promise<boolean> {
+  #atomicOnce(batch: Pending[]): Promise<string | null> {
     const op = this.#kv.atomic();
     const sums = new Map<string, [Deno.KvKey, bigint]>();
     for (const { intent, sumKeys } of batch) {
@@ -248,8 +257,9 @@ export class Committer {
       if (v !== 0n) op.sum(key, v);
     }
     return op.commit().then((r) => {
-      if (r.ok) this.stats.sums += sums.size;
-      return r.ok;
+      if (!r.ok) return null;
+      this.stats.sums += sums.size;
+      return r.versionstamp;
     });
   }
 }

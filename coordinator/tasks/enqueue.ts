@@ -184,6 +184,14 @@ function validateParams(
   return handler;
 }
 
+/** Commits the intent that writes `tasks` and their queue entries; remembers the ready ones. */
+async function committed(ctx: Ctx, intent: Intent, tasks: Task[], now: number): Promise<boolean> {
+  const versionstamp = await ctx.committer.commitAt(intent);
+  if (versionstamp === null) return false;
+  ctx.readyTasks.add(tasks.filter((t) => t.runAt <= now), versionstamp);
+  return true;
+}
+
 function intentFor(tasks: Task[], now: number): Intent {
   const mutations: Deno.KvMutation[] = [];
   const checks: Deno.AtomicCheck[] = [];
@@ -592,10 +600,10 @@ export async function enqueue(
     }
   } else {
     await Promise.all(parts.map(async (chunk) => {
-      if (await ctx.committer.commit(intentFor(chunk, now))) return chunk.forEach(accept);
+      if (await committed(ctx, intentFor(chunk, now), chunk, now)) return chunk.forEach(accept);
       // An idempotency key was taken meanwhile: commit one by one to find which.
       await Promise.all(chunk.map(async (t) => {
-        if (await ctx.committer.commit(intentFor([t], now))) return accept(t);
+        if (await committed(ctx, intentFor([t], now), [t], now)) return accept(t);
         results[indexOf.get(t.id)!] = await existingFor(ctx, t.idempotencyKey!, owner);
         sameAsKnown(indexOf.get(t.id)!);
       }));
@@ -637,7 +645,7 @@ async function enqueueJob(
     intent.checks.push(...job.checks);
     intent.mutations.push(...job.mutations);
     intent.bytes = (intent.bytes ?? 0) + job.bytes;
-    if (!await ctx.committer.commit(intent)) throw jobChanged();
+    if (!await committed(ctx, intent, parts[0] ?? [], now)) throw jobChanged();
   }
   const ready = fresh.filter((t) => t.runAt <= now);
   if (ready.length > 0) ctx.signals.readyArrived(ready);

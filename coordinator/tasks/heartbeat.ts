@@ -43,7 +43,10 @@ export async function heartbeat(
         ],
         bytes: 300,
       },
-      after: () => ({ expiresAt: next.expiresAt }),
+      after: () => {
+        ctx.leasedTasks.forgetLease(leaseId);
+        return { expiresAt: next.expiresAt };
+      },
     };
   });
 }

@@ -130,16 +130,23 @@ export async function finishMany(
   ctx: Ctx,
   items: FinishManyItem[],
 ): Promise<Array<{ ok: true; task: Task } | { ok: false; error: ApiFailure }>> {
-  const cached = items.map((i) => ctx.leasedTasks.take(i.leaseId));
+  // Remembered by lease id: only for the task the report names (a wrong one is refused below).
+  const cached = items.map((i) => {
+    const c = ctx.leasedTasks.take(i.leaseId);
+    return c?.task.id === i.taskId ? c : undefined;
+  });
   const uncached = items.flatMap((item, i) => (cached[i] ? [] : [item]));
-  const [leases, read] = await Promise.all([
-    getMany<LeaseRecord>(ctx.kv, items.map((i) => leaseKey(i.taskId, i.leaseId))),
+  const unknownLeases = items.flatMap((item, i) => (cached[i]?.lease ? [] : [item]));
+  const [readLeases, read] = await Promise.all([
+    getMany<LeaseRecord>(ctx.kv, unknownLeases.map((i) => leaseKey(i.taskId, i.leaseId))),
     getMany<Task>(ctx.kv, uncached.map((i) => taskKey(i.taskId))),
   ]);
-  let r = 0;
-  const tasks = cached.map((t, i) =>
-    t ? { key: taskKey(items[i].taskId), value: t, versionstamp: null } : read[r++]
+  let r = 0, l = 0;
+  const tasks = cached.map((c, i) =>
+    c ? { key: taskKey(items[i].taskId), value: c.task, versionstamp: null } : read[r++]
   );
+  // A lease this process granted and nobody moved since needs no read: the intent checks it.
+  const leases = cached.map((c) => c?.lease ?? readLeases[l++]);
   const now = ctx.now();
   return await Promise.all(items.map(async (item, i) => {
     const lease = leases[i];
