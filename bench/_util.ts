@@ -27,6 +27,9 @@ export async function spawnCoordinator(
     args: [
       "run",
       "-A",
+      ...(Deno.env.get("BENCH_INSPECT")
+        ? [`--inspect=127.0.0.1:${Deno.env.get("BENCH_INSPECT")}`]
+        : []),
       "coordinator/main.ts",
       "--port",
       String(port),

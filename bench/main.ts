@@ -2,10 +2,12 @@
  * `deno task bench [section…]`: prints figures and ratios. Not part of `deno task test`.
  * Sections: core, fleet, jobs, scale, sockets, worker, browser, wasm (all by default). `--json`
  * adds one JSON line. `--job-tasks N` sizes the jobs section's job (100,000 by default).
+ * `--no-anchor` skips the BullMQ runs that core and fleet are compared with (`anchor.ts`).
  *
  * @module
  */
 import { fmt } from "./_util.ts";
+import { runBullmqAnchor } from "./anchor.ts";
 import { benchFleets } from "./fleet.ts";
 import { benchKvCeiling } from "./kv_ceiling.ts";
 import { benchJobs } from "./jobs.ts";
@@ -36,9 +38,22 @@ const MUTATION_BUDGET = 11;
 const JOB_MUTATIONS_PER_TASK = 1;
 const JOB_SUMS_PER_TASK = 3;
 
+const anchored = (want("core") || want("fleet")) && !Deno.args.includes("--no-anchor");
+const anchors: number[] = [];
+if (anchored) {
+  console.log("\n# Anchor: BullMQ on Redis, appendfsync always (run before and after core/fleet)");
+  const a = await runBullmqAnchor();
+  if (a !== null) anchors.push(a);
+}
+let kvCeiling: Record<string, number> | null = null;
+const ceilingOnce = async () => kvCeiling ??= await benchKvCeiling();
+/** KV's batched mutation rate over what a task writes: no fleet on this store can go faster. */
+const physicalLimit = (c: Record<string, number>, perTask: number) =>
+  c.batchedMutationsPerS / perTask;
+
 if (want("core")) {
   console.log("\n# Coordinator core (HTTP API, disk KV)");
-  const ceiling = await benchKvCeiling();
+  const ceiling = await ceilingOnce();
   console.log(`raw KV, claim-shaped single commits: ${fmt(ceiling.singleCommitsPerS)} commits/s`);
   console.log(
     `raw KV, claim-shaped batched (100/commit): ${fmt(ceiling.batchedClaimsPerS)} claims/s (${
@@ -52,6 +67,11 @@ if (want("core")) {
     `KV writes per task, submit to completion: ${fmt(t.mutationsPerTask!, 2)} set/delete + ${
       fmt(t.sumsPerTask!, 2)
     } sums, ${fmt(t.commitsPerTask!, 3)} commits (budget: ${MUTATION_BUDGET} set/delete)`,
+  );
+  console.log(
+    `physical limit: ${fmt(ceiling.batchedMutationsPerS)} batched KV mutations/s ÷ ${
+      fmt(t.mutationsPerTask! + t.sumsPerTask!, 2)
+    } per task = ${fmt(physicalLimit(ceiling, t.mutationsPerTask! + t.sumsPerTask!))} tasks/s`,
   );
   console.log(
     `a job's task adds: ${JOB_MUTATIONS_PER_TASK} set/delete + at most ${JOB_SUMS_PER_TASK} ` +
@@ -95,7 +115,36 @@ if (want("fleet")) {
       fmt(f.quorumMutationsPerTask!, 2)
     } set/delete`,
   );
+  const ceiling = await ceilingOnce();
+  const perTask = f.wsMutationsPerTask! + f.wsSumsPerTask!;
+  console.log(
+    `physical limit: ${fmt(ceiling.batchedMutationsPerS)} batched KV mutations/s ÷ ${
+      fmt(perTask, 2)
+    } per task = ${fmt(physicalLimit(ceiling, perTask))} tasks/s; the WebSocket fleet reaches ${
+      pct(f.wsTasksPerS / physicalLimit(ceiling, perTask))
+    }`,
+  );
   results.fleet = f;
+}
+
+if (anchored) {
+  const a = await runBullmqAnchor();
+  if (a !== null) anchors.push(a);
+  if (anchors.length > 0) {
+    const mean = anchors.reduce((x, y) => x + y, 0) / anchors.length;
+    console.log(`\n# Against BullMQ (mean of ${anchors.map((x) => fmt(x)).join(" and ")} jobs/s)`);
+    if (results.core) {
+      console.log(
+        `coordinator core: ${fmt(results.core.completedPerS / mean, 2)}× (aim ≥ 1.5)`,
+      );
+    }
+    if (results.fleet) {
+      console.log(
+        `real fleet, WebSocket: ${fmt(results.fleet.wsTasksPerS / mean, 2)}× (aim ≥ 1.0)`,
+      );
+    }
+    results.anchor = { bullmqPerS: mean, runs: anchors.length };
+  }
 }
 
 if (want("jobs")) {
