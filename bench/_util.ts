@@ -27,6 +27,7 @@ export async function spawnCoordinator(
     args: [
       "run",
       "-A",
+      // BENCH_INSPECT=PORT: the coordinator listens for an inspector (CPU profiles from DevTools).
       ...(Deno.env.get("BENCH_INSPECT")
         ? [`--inspect=127.0.0.1:${Deno.env.get("BENCH_INSPECT")}`]
         : []),

@@ -38,6 +38,22 @@ function threadCpu(pid: number): Map<string, { name: string; ns: number }> {
   return out;
 }
 
+/** Processes whose parent is one of `parents` (Linux; none elsewhere). */
+function childrenOf(parents: Set<number>): number[] {
+  const out: number[] = [];
+  try {
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (parents.has(ppid)) out.push(Number(e.name));
+      } catch { /* it ended */ }
+    }
+  } catch { /* no /proc */ }
+  return out;
+}
+
 /** Busy CPU time of the whole machine so far, in ms (from `/proc/stat`); NaN elsewhere. */
 function machineBusyMs(): number {
   try {
@@ -130,7 +146,9 @@ export async function benchWorkerEfficiency(
     }
     await new Promise((r) => setTimeout(r, 300));
 
-    const pids = [Deno.pid, ...workers.map((w) => w.pid)];
+    // A worker's task threads are its child processes (no-permission subprocesses of deno).
+    const threadPids = childrenOf(new Set(workers.map((w) => w.pid)));
+    const pids = [Deno.pid, ...workers.map((w) => w.pid), ...threadPids];
     const snapshot = () => new Map(pids.flatMap((pid) => [...threadCpu(pid)]));
     const before = snapshot();
     const machineBefore = machineBusyMs();
@@ -179,16 +197,17 @@ export async function benchWorkerEfficiency(
     const wallMs = last - started;
     const capacityMs = cores * wallMs;
 
-    const isHandler = (name: string) => name.startsWith("worker-");
-    const workerPids = new Set(workers.map((w) => String(w.pid)));
+    const threads = new Set(threadPids.map(String));
+    const isHandler = (key: string) => threads.has(key.split("/")[0]);
+    const workerPids = new Set([...workers.map((w) => String(w.pid)), ...threads]);
     const inWorkers = (key: string) => workerPids.has(key.split("/")[0]);
     const split = (pick: (key: string, name: string) => boolean) => {
       const a = new Map([...before].filter(([k, v]) => pick(k, v.name)));
       const b = new Map([...after].filter(([k, v]) => pick(k, v.name)));
       return cpuDelta(a, b, () => true);
     };
-    const handlerCpuMs = split((k, n) => inWorkers(k) && isHandler(n));
-    const workerOtherCpuMs = split((k, n) => inWorkers(k) && !isHandler(n));
+    const handlerCpuMs = split((k) => isHandler(k));
+    const workerOtherCpuMs = split((k) => inWorkers(k) && !isHandler(k));
     const coordinatorCpuMs = split((k) => !inWorkers(k));
     const measured = after.size > 0;
     // CPU used by other programs while this ran (other tests, say): it makes the figure low.

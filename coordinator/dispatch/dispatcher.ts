@@ -56,7 +56,10 @@ export class Dispatcher {
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
     this.#buffers = new ReadyBuffers(ctx.kv);
-    ctx.signals.onTaskEnded((task) => this.#buffers.forget(task));
+    ctx.signals.onTaskEnded((task) => {
+      this.#buffers.forget(task);
+      ctx.readyTasks.forget(task.id);
+    });
   }
 
   /** New ready work may exist (of these kinds, or of any): refetch before trusting a buffer. */
