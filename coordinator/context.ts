@@ -85,6 +85,20 @@ export async function getMany<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.
   return (await Promise.all(chunks)).flat();
 }
 
+/**
+ * Entries for `keys`, reading only those `known` lacks: what this process remembers (a record
+ * it wrote, with the versionstamp it was written at, or null when only its checks matter).
+ */
+export async function getUnknown<T>(
+  kv: Deno.Kv,
+  keys: Deno.KvKey[],
+  known: ReadonlyArray<{ value: T; versionstamp: string | null } | undefined>,
+): Promise<Array<{ key: Deno.KvKey; value: T | null; versionstamp: string | null }>> {
+  const read = await getMany<T>(kv, keys.filter((_, i) => !known[i]));
+  let r = 0;
+  return keys.map((key, i) => known[i] ? { key, ...known[i]! } : read[r++]);
+}
+
 /** An upper bound on what KV counts for a value, for the committer's size limit. */
 export function approxBytes(value: unknown): number {
   return sizeBound(value);

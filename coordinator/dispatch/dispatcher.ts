@@ -11,7 +11,7 @@
  * @module
  */
 import type { ClaimRequest, Lease, Task, WorkerKind } from "../../shared/protocol.ts";
-import { type Ctx, getMany } from "../context.ts";
+import { type Ctx, getUnknown } from "../context.ts";
 import { decodeReadyKey, pairId, taskKey } from "../store/keys.ts";
 import { makeSpotLease, wantsSpotCheck } from "../verify/spot_checks.ts";
 import { ReadyBuffers, type ReadyEntry } from "./ready_buffers.ts";
@@ -180,16 +180,15 @@ export class Dispatcher {
     const ctx = this.#ctx;
     const { workerId } = options;
     const donorId = options.donorId ?? null;
-    const known = picked.map((e) => ctx.readyTasks.take(e.id, e.versionstamp));
-    const read = await getMany<Task>(
-      ctx.kv,
-      picked.flatMap((e, i) => known[i] ? [] : [taskKey(e.id)]),
-    );
-    let r = 0;
     // A remembered record carries no versionstamp: only ordinary tasks are remembered, and their
     // claim checks the ready entry alone.
-    const tasks = known.map((t, i) =>
-      t ? { key: taskKey(picked[i].id), value: t, versionstamp: null } : read[r++]
+    const tasks = await getUnknown<Task>(
+      ctx.kv,
+      picked.map((e) => taskKey(e.id)),
+      picked.map((e) => {
+        const task = ctx.readyTasks.take(e.id, e.versionstamp);
+        return task && { value: task, versionstamp: null };
+      }),
     );
     const now = ctx.now();
     const out = await Promise.all(picked.map(async (e, i): Promise<Lease | null> => {

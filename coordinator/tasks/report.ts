@@ -8,7 +8,7 @@
  */
 import { canonicalHash } from "../../shared/canonical_hash.ts";
 import type { Task } from "../../shared/protocol.ts";
-import { type Ctx, getMany } from "../context.ts";
+import { type Ctx, getUnknown } from "../context.ts";
 import type { Outcome } from "./ordinary_outcome.ts";
 import { announce, endLease, isReplicated } from "./end_lease.ts";
 import { ApiFailure } from "../http/errors.ts";
@@ -135,18 +135,19 @@ export async function finishMany(
     const c = ctx.leasedTasks.take(i.leaseId);
     return c?.task.id === i.taskId ? c : undefined;
   });
-  const uncached = items.flatMap((item, i) => (cached[i] ? [] : [item]));
-  const unknownLeases = items.flatMap((item, i) => (cached[i]?.lease ? [] : [item]));
-  const [readLeases, read] = await Promise.all([
-    getMany<LeaseRecord>(ctx.kv, unknownLeases.map((i) => leaseKey(i.taskId, i.leaseId))),
-    getMany<Task>(ctx.kv, uncached.map((i) => taskKey(i.taskId))),
-  ]);
-  let r = 0, l = 0;
-  const tasks = cached.map((c, i) =>
-    c ? { key: taskKey(items[i].taskId), value: c.task, versionstamp: null } : read[r++]
-  );
   // A lease this process granted and nobody moved since needs no read: the intent checks it.
-  const leases = cached.map((c) => c?.lease ?? readLeases[l++]);
+  const [leases, tasks] = await Promise.all([
+    getUnknown<LeaseRecord>(
+      ctx.kv,
+      items.map((i) => leaseKey(i.taskId, i.leaseId)),
+      cached.map((c) => c?.lease),
+    ),
+    getUnknown<Task>(
+      ctx.kv,
+      items.map((i) => taskKey(i.taskId)),
+      cached.map((c) => c && { value: c.task, versionstamp: null }),
+    ),
+  ]);
   const now = ctx.now();
   return await Promise.all(items.map(async (item, i) => {
     const lease = leases[i];
