@@ -109,7 +109,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const dispatcher = new Dispatcher(ctx);
   const workers = new WorkerRegistry(ctx);
 
-  ctx.signals.onReadyArrived((items) => dispatcher.markStale(items));
+  ctx.signals.onReadyArrived((items, written) =>
+    written ? dispatcher.readyWritten(written) : dispatcher.markStale(items)
+  );
   // Work other coordinators on this store made ready: refetch those buffers, wake those claims.
   const readyWatch = watchReadySignals(ctx, (items) => {
     dispatcher.markStale(items);

@@ -19,7 +19,13 @@ import { claimIntent, holderKeys, newLease, replicaClaimIntent } from "../tasks/
 import { hasRecord } from "../verify/quorum.ts";
 import { taskView, workerView } from "../store/task_view.ts";
 
+/**
+ * A waiting claim looks again after this long even unwoken, in case a wake-up was missed; with
+ * many waiters the look is rarer, so that all of them together look at most about
+ * `RECHECKS_PER_S` times a second (10,000 idle sockets would otherwise cost 5,000 claims a second).
+ */
 const RECHECK_MS = 2000;
+const RECHECKS_PER_S = 250;
 
 export type ClaimOptions = Required<Pick<ClaimRequest, "workerId" | "max" | "waitMs">> & {
   types?: string[] | undefined;
@@ -67,6 +73,11 @@ export class Dispatcher {
     this.#buffers.markStale(items);
   }
 
+  /** Ready entries this process just committed: claims take them without reading the index. */
+  readyWritten(written: ReadonlyArray<{ key: Deno.KvKey; versionstamp: string }>): void {
+    this.#buffers.add(written);
+  }
+
   /** Claims up to `max` tasks, waiting up to `waitMs` for the first one. */
   async claim(options: ClaimOptions): Promise<Lease[]> {
     const deadline = this.#ctx.now() + options.waitMs;
@@ -76,15 +87,17 @@ export class Dispatcher {
       (!types || types.has(type)) && (!queues || queues.has(queue));
     const donorId = options.donorId ?? null;
     const kind = options.kind ?? "other";
-    const rep = await this.#ctx.reputation.get("w", options.workerId);
     const operator = options.operator === true;
-    const trust = await this.#ctx.reputation.trust(options.workerId, donorId, operator);
-    if (trust === "banned") {
-      // Below the threshold: no more work. Wait out the poll so the caller does not spin.
-      await this.#ctx.signals.waitForReady(options.waitMs, options.signal, () => false);
-      return [];
-    }
     while (true) {
+      // Read again after each wait: a worker banned meanwhile gets nothing more.
+      const rep = await this.#ctx.reputation.get("w", options.workerId);
+      const trust = await this.#ctx.reputation.trust(options.workerId, donorId, operator);
+      if (trust === "banned") {
+        // Below the threshold: no more work. Wait out the poll so the caller does not spin.
+        const rest = Math.max(0, deadline - this.#ctx.now());
+        await this.#ctx.signals.waitForReady(rest, options.signal, () => false);
+        return [];
+      }
       const started = performance.now();
       const leases: Lease[] = [];
       if (
@@ -109,8 +122,12 @@ export class Dispatcher {
       }
       if (leases.length > 0 || left <= 0 || options.signal?.aborted) return leases;
       // Woken for matching work; the cap re-checks now and then, in case a wake-up was missed.
+      // Spread, so that claims which began together do not all look again together.
+      const waiters = this.#ctx.signals.readyWaiterCount;
+      const recheck = Math.max(RECHECK_MS, (waiters / RECHECKS_PER_S) * 1000) *
+        (0.75 + Math.random() / 2);
       await this.#ctx.signals.waitForReady(
-        Math.min(left, RECHECK_MS),
+        Math.min(left, recheck),
         options.signal,
         accepts,
         options.max,

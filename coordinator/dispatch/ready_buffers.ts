@@ -17,8 +17,20 @@ export interface ReadyEntry {
   ks: string;
   versionstamp: string;
   prio: number;
+  fair: number;
   id: string;
   slot: number;
+}
+
+/** Key order of two entries of one (queue, type). */
+function compare(a: ReadyEntry, b: ReadyEntry): number {
+  return a.prio - b.prio || a.fair - b.fair || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
+    a.slot - b.slot;
+}
+
+function entryOf(key: Deno.KvKey, versionstamp: string): ReadyEntry {
+  const { prio, fair, id, slot } = decodeReadyKey(key);
+  return { key, ks: keyString(key), versionstamp, prio, fair, id, slot };
 }
 
 interface Buffer {
@@ -27,10 +39,16 @@ interface Buffer {
   entries: ReadyEntry[];
   /** Where the next page starts: the list cursor after the last page read. */
   cursor: string;
+  /** The last entry the pages read reached (taken or not). */
+  last: ReadyEntry | null;
   /** The pages read reached the end of the index. */
   exhausted: boolean;
-  /** Work may have been added anywhere in the index since the first page was read. */
-  stale: boolean;
+  /**
+   * Bumped each time work may have been added anywhere in the index. A read from the head
+   * brings `fresh` to the epoch at which it began, so the buffer is stale while fresh < epoch.
+   */
+  epoch: number;
+  fresh: number;
   fetching: Promise<void> | null;
 }
 
@@ -49,13 +67,38 @@ export class ReadyBuffers {
   /** New ready work may exist (of these kinds, or of any): read from the head next time. */
   markStale(items?: ReadonlyArray<{ queue: string; type: string }>): void {
     if (!items) {
-      for (const b of this.#buffers.values()) b.stale = true;
+      for (const b of this.#buffers.values()) b.epoch++;
       return;
     }
     for (const it of items) {
       const b = this.#buffers.get(pairId(it.queue, it.type));
-      if (b) b.stale = true;
+      if (b) b.epoch++;
     }
+  }
+
+  /**
+   * Entries this process's own commits just wrote (at the versionstamps given): each goes into
+   * its buffer where a read would have put it, so new work costs no read of the index. Where a
+   * read is in flight or due anyway, that read must see them: the buffer is marked stale.
+   */
+  add(written: ReadonlyArray<{ key: Deno.KvKey; versionstamp: string }>): void {
+    const into = new Set<Buffer>();
+    for (const w of written) {
+      const { queue, type } = decodeReadyKey(w.key);
+      const b = this.#buffers.get(pairId(queue, type));
+      // A pair no claim has looked at yet: its first claim reads it.
+      if (!b) continue;
+      if (b.fetching || b.fresh < b.epoch) {
+        b.epoch++;
+        continue;
+      }
+      const e = entryOf(w.key, w.versionstamp);
+      // Past what the pages read reached: the next page has it.
+      if (!b.exhausted && (!b.last || compare(e, b.last) > 0)) continue;
+      b.entries.push(e);
+      into.add(b);
+    }
+    for (const b of into) b.entries.sort(compare);
   }
 
   /** A task that ended has no ready entries left: no claim should trip on them. */
@@ -74,7 +117,14 @@ export class ReadyBuffers {
     usable: (e: ReadyEntry) => boolean,
   ): Promise<ReadyEntry[]> {
     const buffers = pairs.map(([q, t]) => this.#buffer(q, t));
-    await Promise.all(buffers.filter((b) => b.stale).map((b) => this.#read(b)));
+    // A claim woken for new work must see it: a read already in flight may have begun before
+    // that work was committed, so wait for one that began after the last markStale.
+    const need = buffers.map((b) => b.epoch);
+    let behind = buffers.filter((b, i) => b.fresh < need[i]);
+    while (behind.length > 0) {
+      await Promise.all(behind.map((b) => this.#read(b)));
+      behind = buffers.filter((b, i) => b.fresh < need[i]);
+    }
     const ok = (e: ReadyEntry) => !this.#inflight.has(e.ks) && usable(e);
     const picked: ReadyEntry[] = [];
     while (picked.length < n) {
@@ -129,7 +179,7 @@ export class ReadyBuffers {
    */
   lost(e: ReadyEntry): void {
     const b = this.#buffers.get(this.#pairOf(e));
-    if (b) b.stale = true;
+    if (b) b.epoch++;
   }
 
   #pairOf(e: ReadyEntry): string {
@@ -141,7 +191,17 @@ export class ReadyBuffers {
     const id = pairId(queue, type);
     let b = this.#buffers.get(id);
     if (!b) {
-      b = { queue, type, entries: [], cursor: "", exhausted: false, stale: true, fetching: null };
+      b = {
+        queue,
+        type,
+        entries: [],
+        cursor: "",
+        last: null,
+        exhausted: false,
+        epoch: 1,
+        fresh: 0,
+        fetching: null,
+      };
       this.#buffers.set(id, b);
     }
     return b;
@@ -153,11 +213,12 @@ export class ReadyBuffers {
    */
   #read(b: Buffer): Promise<void> {
     if (b.fetching) return b.fetching;
-    const fromHead = b.stale;
+    const epoch = b.epoch;
+    const fromHead = b.fresh < epoch;
     if (!fromHead && b.exhausted) return Promise.resolve();
-    b.stale = false;
     b.fetching = (async () => {
       const entries: ReadyEntry[] = [];
+      let last: ReadyEntry | null = null;
       let seen = 0;
       const iter = this.#kv.list(
         { prefix: readyPrefix(b.queue, b.type) },
@@ -165,14 +226,15 @@ export class ReadyBuffers {
       );
       for await (const e of iter) {
         seen++;
-        const ks = keyString(e.key);
-        if (this.#inflight.has(ks)) continue;
-        const { prio, id, slot } = decodeReadyKey(e.key);
-        entries.push({ key: e.key, ks, versionstamp: e.versionstamp, prio, id, slot });
+        const entry = entryOf(e.key, e.versionstamp);
+        last = entry;
+        if (!this.#inflight.has(entry.ks)) entries.push(entry);
       }
       b.entries = fromHead ? entries : [...b.entries, ...entries];
+      if (fromHead || last) b.last = last;
       if (seen > 0) b.cursor = iter.cursor;
       b.exhausted = seen < PAGE;
+      if (fromHead) b.fresh = epoch;
     })().finally(() => (b.fetching = null));
     return b.fetching;
   }

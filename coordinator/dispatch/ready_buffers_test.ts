@@ -50,3 +50,121 @@ Deno.test("ReadyBuffers gives an entry to one claim at a time, and sees new work
     assert.deepEqual((await b.take([["q", "a"]], 1, () => true)).map((e) => e.id), [id(2)]);
   });
 });
+
+/** `kv` whose list reads finish reading at once but hand their entries over only on `open()`. */
+function heldLists(kv: Deno.Kv) {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let read!: () => void;
+  const listed = new Promise<void>((r) => (read = r));
+  const held = new Proxy(kv, {
+    get(target, p) {
+      if (p !== "list") return Reflect.get(target, p, target);
+      return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+        const real = target.list(selector, options);
+        const entries = (async () => {
+          const out: Deno.KvEntry<unknown>[] = [];
+          for await (const e of real) out.push(e);
+          read();
+          await gate;
+          return out;
+        })();
+        return {
+          get cursor() {
+            return real.cursor;
+          },
+          async *[Symbol.asyncIterator]() {
+            yield* await entries;
+          },
+        };
+      };
+    },
+  });
+  return { kv: held, listed, open };
+}
+
+Deno.test("ReadyBuffers.take() called after markStale never settles for a read that began before it", async () => {
+  await withTempKv(async (kv) => {
+    await ready(kv, "q", "a", 0, [id(1)]);
+    const held = heldLists(kv);
+    const b = new ReadyBuffers(held.kv);
+    const first = b.take([["q", "a"]], 1, () => true);
+    await held.listed;
+    // Work committed after that read: a claim woken for it must see it.
+    await ready(kv, "q", "a", 0, [id(2)]);
+    b.markStale([{ queue: "q", type: "a" }]);
+    const second = b.take([["q", "a"]], 1, () => true);
+    held.open();
+    assert.deepEqual((await first).map((e) => e.id), [id(1)]);
+    assert.deepEqual((await second).map((e) => e.id), [id(2)]);
+  });
+});
+
+/** `kv` that counts its list reads. */
+function countedLists(kv: Deno.Kv) {
+  const counted = { kv: kv, lists: 0 };
+  counted.kv = new Proxy(kv, {
+    get(target, p) {
+      if (p !== "list") return Reflect.get(target, p, target);
+      return (selector: Deno.KvListSelector, options?: Deno.KvListOptions) => {
+        counted.lists++;
+        return target.list(selector, options);
+      };
+    },
+  });
+  return counted;
+}
+
+async function readyAt(kv: Deno.Kv, ids: string[], priority = 0) {
+  const op = kv.atomic();
+  const keys = ids.map((x) => readyKey({ queue: "q", type: "a", priority, id: x }));
+  for (const k of keys) op.set(k, 1);
+  const { versionstamp } = await op.commit() as Deno.KvCommitResult;
+  return keys.map((key) => ({ key, versionstamp }));
+}
+
+Deno.test("ReadyBuffers.add() hands this process's own new entries to claims without reading the index", async () => {
+  await withTempKv(async (kv) => {
+    await ready(kv, "q", "a", 0, [id(1)]);
+    const counted = countedLists(kv);
+    const b = new ReadyBuffers(counted.kv);
+    assert.deepEqual((await b.take([["q", "a"]], 1, () => true)).map((e) => e.id), [id(1)]);
+    assert.equal(counted.lists, 1);
+    // Entries are kept in key order: a higher priority goes first.
+    b.add(await readyAt(kv, [id(3)]));
+    b.add(await readyAt(kv, [id(2)], 5));
+    const got = await b.take([["q", "a"]], 5, () => true);
+    assert.deepEqual(got.map((e) => e.id), [id(2), id(3)]);
+    assert.equal(counted.lists, 1);
+    // Each entry carries its commit's versionstamp, which its claim checks.
+    const [e] = await kv.getMany([got[1].key]);
+    assert.equal(got[1].versionstamp, e.versionstamp);
+  });
+});
+
+Deno.test("ReadyBuffers.add() during a read marks the buffer stale, so that read cannot hide them", async () => {
+  await withTempKv(async (kv) => {
+    await ready(kv, "q", "a", 0, [id(1)]);
+    const held = heldLists(kv);
+    const b = new ReadyBuffers(held.kv);
+    const first = b.take([["q", "a"]], 1, () => true);
+    await held.listed;
+    b.add(await readyAt(kv, [id(2)]));
+    held.open();
+    assert.deepEqual((await first).map((e) => e.id), [id(1)]);
+    assert.deepEqual((await b.take([["q", "a"]], 1, () => true)).map((e) => e.id), [id(2)]);
+  });
+});
+
+Deno.test("ReadyBuffers.add() leaves entries past the pages read to the next page", async () => {
+  await withTempKv(async (kv) => {
+    await ready(kv, "q", "a", 0, Array.from({ length: 300 }, (_, i) => id(i)));
+    const b = new ReadyBuffers(kv);
+    assert.equal((await b.take([["q", "a"]], 1, () => true)).length, 1);
+    b.add(await readyAt(kv, [id(900)]));
+    const all = await b.take([["q", "a"]], 1000, () => true);
+    assert.equal(all.length, 300);
+    assert.equal(new Set(all.map((e) => e.id)).size, 300);
+    assert.equal(all.at(-1)!.id, id(900));
+  });
+});

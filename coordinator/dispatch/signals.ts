@@ -7,6 +7,17 @@
 import type { Task } from "../../shared/protocol.ts";
 import { pairId } from "../store/keys.ts";
 
+/** A ready entry a commit of this process wrote, with that commit's versionstamp. */
+export interface ReadyWritten {
+  key: Deno.KvKey;
+  versionstamp: string;
+}
+
+type ReadyListener = (
+  items?: ReadonlyArray<{ queue: string; type: string }>,
+  written?: ReadonlyArray<ReadyWritten>,
+) => void;
+
 interface ReadyWaiter {
   accepts(queue: string, type: string): boolean;
   max: number;
@@ -17,7 +28,7 @@ export class Signals {
   #readyWaiters = new Set<ReadyWaiter>();
   #taskWaiters = new Map<string, Set<(task: Task) => void>>();
   #endListeners = new Set<(task: Task) => void>();
-  #readyListeners = new Set<(items?: ReadonlyArray<{ queue: string; type: string }>) => void>();
+  #readyListeners = new Set<ReadyListener>();
   #leaseListeners = new Set<(leaseId: string, task: Task) => void>();
 
   /** Tells listeners (the socket hub) that a lease ended, however it ended. */
@@ -31,9 +42,7 @@ export class Signals {
   }
 
   /** Calls `fn` whenever work may have become ready (before waiting claims wake). */
-  onReadyArrived(
-    fn: (items?: ReadonlyArray<{ queue: string; type: string }>) => void,
-  ): () => void {
+  onReadyArrived(fn: ReadyListener): () => void {
     this.#readyListeners.add(fn);
     return () => this.#readyListeners.delete(fn);
   }
@@ -41,10 +50,15 @@ export class Signals {
   /**
    * Work became ready. With `items`, wakes for each one the longest-waiting claim that accepts
    * its (queue, type), so 1,000 idle workers are not all woken for one task; without, wakes
-   * every waiting claim (work of unknown kind, e.g. added by another process).
+   * every waiting claim (work of unknown kind, e.g. added by another process). `written`, when
+   * given, is every ready entry the items' commits wrote: the dispatcher takes them as they are
+   * instead of reading the index again.
    */
-  readyArrived(items?: ReadonlyArray<{ queue: string; type: string }>): void {
-    for (const l of this.#readyListeners) l(items);
+  readyArrived(
+    items?: ReadonlyArray<{ queue: string; type: string }>,
+    written?: ReadonlyArray<ReadyWritten>,
+  ): void {
+    for (const l of this.#readyListeners) l(items, written);
     this.wake(items);
   }
 

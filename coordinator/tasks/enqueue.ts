@@ -20,6 +20,7 @@ import type { KeyQuota } from "../auth/api_keys.ts";
 import { delayedSum } from "../store/wait_counts.ts";
 import { listIndexMoves } from "../store/list_index.ts";
 import { queueEntry } from "../store/transition.ts";
+import type { ReadyWritten } from "../dispatch/signals.ts";
 import {
   batchKey,
   batchPartKey,
@@ -185,10 +186,26 @@ function validateParams(
 }
 
 /** Commits the intent that writes `tasks` and their queue entries; remembers the ready ones. */
-async function committed(ctx: Ctx, intent: Intent, tasks: Task[], now: number): Promise<boolean> {
+/**
+ * Commits `intent`, which writes `tasks`; remembers the ready ones (their records for claims, and
+ * in `written` their ready entries, which the dispatcher takes without reading the index).
+ */
+async function committed(
+  ctx: Ctx,
+  intent: Intent,
+  tasks: Task[],
+  now: number,
+  written: ReadyWritten[],
+): Promise<boolean> {
   const versionstamp = await ctx.committer.commitAt(intent);
   if (versionstamp === null) return false;
-  ctx.readyTasks.add(tasks.filter((t) => t.runAt <= now), versionstamp);
+  const ready = tasks.filter((t) => t.runAt <= now);
+  ctx.readyTasks.add(ready, versionstamp);
+  for (const t of ready) {
+    for (let slot = 0; slot < t.replicas; slot++) {
+      written.push({ key: readyKey(t, slot), versionstamp });
+    }
+  }
   return true;
 }
 
@@ -589,6 +606,8 @@ export async function enqueue(
     created[indexOf.get(t.id)!] = true;
   };
   const parts = chunks(fresh);
+  // The ready entries written, when every commit was one of ours with a known versionstamp.
+  let written: ReadyWritten[] | undefined;
   if (parts.length > 1) {
     // Too large for one atomic operation: all or nothing through the batch journal.
     for (const t of await enqueueJournaled(ctx, parts, now, owner)) accept(t);
@@ -599,18 +618,21 @@ export async function enqueue(
       }
     }
   } else {
+    written = [];
     await Promise.all(parts.map(async (chunk) => {
-      if (await committed(ctx, intentFor(chunk, now), chunk, now)) return chunk.forEach(accept);
+      if (await committed(ctx, intentFor(chunk, now), chunk, now, written!)) {
+        return chunk.forEach(accept);
+      }
       // An idempotency key was taken meanwhile: commit one by one to find which.
       await Promise.all(chunk.map(async (t) => {
-        if (await committed(ctx, intentFor([t], now), [t], now)) return accept(t);
+        if (await committed(ctx, intentFor([t], now), [t], now, written!)) return accept(t);
         results[indexOf.get(t.id)!] = await existingFor(ctx, t.idempotencyKey!, owner);
         sameAsKnown(indexOf.get(t.id)!);
       }));
     }));
   }
   const ready = fresh.filter((t) => t.runAt <= now);
-  if (ready.length > 0) ctx.signals.readyArrived(ready);
+  if (ready.length > 0) ctx.signals.readyArrived(ready, written);
 
   const tasks = slot.map((s) => {
     const t = results[s];
@@ -638,16 +660,18 @@ async function enqueueJob(
   );
   await admit(ctx, fresh, owner, quota, "inputs");
   const parts = chunks(fresh);
+  let written: ReadyWritten[] | undefined;
   if (parts.length > 1) {
     await enqueueJournaled(ctx, parts, now, owner, job);
   } else {
+    written = [];
     const intent = parts.length === 1 ? intentFor(parts[0], now) : { checks: [], mutations: [] };
     intent.checks.push(...job.checks);
     intent.mutations.push(...job.mutations);
     intent.bytes = (intent.bytes ?? 0) + job.bytes;
-    if (!await committed(ctx, intent, parts[0] ?? [], now)) throw jobChanged();
+    if (!await committed(ctx, intent, parts[0] ?? [], now, written)) throw jobChanged();
   }
   const ready = fresh.filter((t) => t.runAt <= now);
-  if (ready.length > 0) ctx.signals.readyArrived(ready);
+  if (ready.length > 0) ctx.signals.readyArrived(ready, written);
   return fresh;
 }

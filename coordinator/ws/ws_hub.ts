@@ -45,7 +45,12 @@ import { type Conn, newConn, type SocketAuth, type SocketLike } from "./connecti
 export type { SocketAuth, SocketLike };
 import type { WorkerRegistry } from "../fleet/workers.ts";
 
-const CLAIM_WAIT_MS = 25_000;
+/**
+ * How long a socket's claim waits before it begins again (and re-reads the worker's standing).
+ * Spread by up to a quarter either way, so that sockets which connected together do not all
+ * claim again together.
+ */
+const CLAIM_WAIT_MS = 60_000;
 const HELLO_TIMEOUT_MS = 10_000;
 const MAX_INVALID = 20;
 /** Larger than any valid message (a result is at most 32 KiB of JSON). */
@@ -373,7 +378,7 @@ export class WsHub {
         leases = await this.#dispatcher.claim({
           workerId: conn.workerId,
           max: free,
-          waitMs: CLAIM_WAIT_MS,
+          waitMs: CLAIM_WAIT_MS * (0.75 + Math.random() / 2),
           types: conn.types,
           queues: conn.queues,
           donorId: conn.donorId,
