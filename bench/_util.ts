@@ -22,7 +22,9 @@ export async function spawnCoordinator(
   shared?: { dir: string },
 ): Promise<SpawnedCoordinator> {
   const dir = shared?.dir ?? await Deno.makeTempDir({ prefix: "tessera-bench-" });
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  // Below Linux's ephemeral range (32768 on): 10,000 client sockets of a run just ended hold
+  // that many of those ports in TIME_WAIT, and listening on one of them fails.
+  const port = 12000 + Math.floor(Math.random() * 20000);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -142,7 +142,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
 
   const hub = new WsHub(ctx, dispatcher, workers);
   // A worker that stays connected stays seen, given work or not, for every coordinator's list.
-  every(5_000, "connected workers seen", () => {
+  // Every second, so that each record is written close to its turn (workers.ts spreads them).
+  every(1_000, "connected workers seen", () => {
     for (const id of hub.connectedWorkers().keys()) workers.seen(id);
     return Promise.resolve();
   });
