@@ -119,18 +119,25 @@ export function perTask(
   before: CommitterFigures,
   after: CommitterFigures,
   tasks: number,
-): { mutationsPerTask: number; sumsPerTask: number; commitsPerTask: number } {
+): {
+  mutationsPerTask: number;
+  sumsPerTask: number;
+  commitsPerTask: number;
+  conflictsPerTask: number;
+} {
   return {
     mutationsPerTask: (after.mutations - before.mutations) / tasks,
     sumsPerTask: (after.sums - before.sums) / tasks,
     commitsPerTask: (after.commits - before.commits) / tasks,
+    // Intents refused by a failed check: each splits the commit it shared.
+    conflictsPerTask: (after.conflicts - before.conflicts) / tasks,
   };
 }
 
 export const describePerTask = (p: ReturnType<typeof perTask>) =>
   `${fmt(p.mutationsPerTask, 2)} set/delete + ${fmt(p.sumsPerTask, 2)} sum mutations per task, ${
     fmt(p.commitsPerTask, 3)
-  } commits per task`;
+  } commits and ${fmt(p.conflictsPerTask, 3)} refused checks per task`;
 
 /** A fleet of `worker.ts` processes of demo.echo against `c`; `stop()` kills them all. */
 export interface Fleet {

@@ -197,12 +197,14 @@ export class Dispatcher {
     const ctx = this.#ctx;
     const { workerId } = options;
     const donorId = options.donorId ?? null;
-    // A remembered record carries no versionstamp: only ordinary tasks are remembered, and their
-    // claim checks the ready entry alone.
+    // An ordinary task's remembered record carries no versionstamp: its claim checks the ready
+    // entry alone. A replicated one's carries the record's, which its claim checks.
     const tasks = await getUnknown<Task>(
       ctx.kv,
       picked.map((e) => taskKey(e.id)),
       picked.map((e) => {
+        const replica = ctx.readyTasks.replica(e.id);
+        if (replica) return { value: replica.task, versionstamp: replica.versionstamp };
         const task = ctx.readyTasks.take(e.id, e.versionstamp);
         return task && { value: task, versionstamp: null };
       }),
@@ -229,31 +231,52 @@ export class Dispatcher {
         via: options.via,
         operator: options.operator === true,
       };
-      const lease = newLease(task, e.slot, who, now);
       const check = { key: e.key, versionstamp: e.versionstamp };
       if (replicated) {
-        // Never two replicas of one task to one worker or one donor, ever.
-        const holders = holderKeys(task.id, who);
-        const held = await ctx.kv.getMany(holders);
         // A task waiting for a voter with a record: another newcomer's vote could not decide it.
         const unfit = task.waiting &&
           !hasRecord(await ctx.reputation.trust(workerId, donorId, who.operator));
-        if (unfit || held.some((h) => h.value !== null)) {
+        const passOver = () => {
           this.#rememberReplica(workerId, task.id);
           this.#buffers.putBack(e);
           return null;
-        }
-        const claimed = replicaClaimIntent(entry as Deno.KvEntry<Task>, check, lease, holders, now);
-        if (!await ctx.committer.commit(claimed.intent)) return this.#lost(e);
-        this.#rememberReplica(workerId, task.id);
-        return {
-          leaseId: lease.leaseId,
-          taskId: task.id,
-          expiresAt: lease.expiresAt,
-          attempt: lease.attempt,
-          task: workerView(claimed.next),
         };
+        if (unfit) return passOver();
+        return await ctx.readyTasks.serially(task.id, async () => {
+          // The record as the last write queued before this one left it, if made here.
+          const latest = ctx.readyTasks.replica(task.id);
+          const current = latest
+            ? { key: entry.key, value: latest.task, versionstamp: latest.versionstamp }
+            : entry as Deno.KvEntry<Task>;
+          const t = current.value;
+          if (t.status !== "pending" && t.status !== "processing") return this.#lost(e);
+          // A sibling slot this worker took while this one was picked (known only once committed).
+          if (this.#replicasOf.get(workerId)?.has(t.id)) return passOver();
+          const lease = newLease(t, e.slot, who, now);
+          // Never two replicas of one task to one worker or one donor, ever: the claim checks
+          // that no holder marker exists. Only when it fails are they read, to tell that from a
+          // record changed elsewhere (this process passes over its own sibling slots untried).
+          const holders = holderKeys(t.id, who);
+          const claimed = replicaClaimIntent(current, check, lease, holders, now);
+          const versionstamp = await ctx.committer.commitAt(claimed.intent);
+          if (versionstamp === null) {
+            ctx.readyTasks.forget(t.id);
+            const held = await ctx.kv.getMany(holders);
+            return held.some((h) => h.value !== null) ? passOver() : this.#lost(e);
+          }
+          ctx.readyTasks.wrote(claimed.next, versionstamp);
+          ctx.leasedTasks.set(lease.leaseId, claimed.next, { value: lease, versionstamp });
+          this.#rememberReplica(workerId, t.id);
+          return {
+            leaseId: lease.leaseId,
+            taskId: t.id,
+            expiresAt: lease.expiresAt,
+            attempt: lease.attempt,
+            task: workerView(claimed.next),
+          };
+        });
       }
+      const lease = newLease(task, e.slot, who, now);
       const versionstamp = await ctx.committer.commitAt(claimIntent(task, check, lease));
       if (versionstamp === null) return this.#lost(e);
       ctx.leasedTasks.set(lease.leaseId, task, { value: lease, versionstamp });

@@ -9,6 +9,11 @@
  * head of a long queue (claimed first) stays in it, unless its oldest record is a minute old:
  * that one was likely claimed by another coordinator on the store, and makes room.
  *
+ * A replicated task is claimed once per slot and each claim checks the record itself, so for
+ * those the record is kept with the versionstamp it was last written at by this process (its
+ * enqueue, a replica's claim, a replica's report): the next slot's claim and the next replica's
+ * report read nothing while nobody else wrote it, and fail their check (then read) if somebody did.
+ *
  * @module
  */
 import type { Task } from "../../shared/protocol.ts";
@@ -17,22 +22,62 @@ const STALE_MS = 60_000;
 
 export class ReadyTasks {
   #map = new Map<string, { task: Task; versionstamp: string; at: number }>();
+  /** Replicated tasks: the record and the versionstamp it was last written at here. */
+  #replicas = new Map<string, { task: Task; versionstamp: string }>();
+  /** Per replicated task, the end of the chain of writes queued on its record. */
+  #tails = new Map<string, Promise<void>>();
   constructor(readonly max = 20_000, readonly now: () => number = Date.now) {}
 
   /** Remembers tasks written (with their ready entries) by the commit at `versionstamp`. */
   add(tasks: readonly Task[], versionstamp: string): void {
     const at = this.now();
     for (const task of tasks) {
-      if (this.#map.size >= this.max && !this.#dropStale(at)) return;
-      // Replicas are claimed against the record's own versionstamp: they always read it.
-      if (task.verification.mode === "quorum") continue;
-      this.#map.set(task.id, { task, versionstamp, at });
+      if (task.verification.mode === "quorum") this.wrote(task, versionstamp);
+      else if (this.#map.size < this.max || this.#dropStale(at)) {
+        this.#map.set(task.id, { task, versionstamp, at });
+      }
     }
   }
 
   /** The task ended (here or, as heard, elsewhere): its record is no use any more. */
   forget(id: string): void {
     this.#map.delete(id);
+    this.#replicas.delete(id);
+  }
+
+  /** This process committed `task`, a replicated one, at `versionstamp`. */
+  wrote(task: Task, versionstamp: string): void {
+    this.#replicas.delete(task.id);
+    if (this.#replicas.size >= this.max) {
+      this.#replicas.delete(this.#replicas.keys().next().value!);
+    }
+    this.#replicas.set(task.id, { task, versionstamp });
+  }
+
+  /**
+   * Runs `write` once the writes of this replicated task's record queued before it are done, so
+   * each starts from the record the last one wrote (`replica`). Every slot's claim and every
+   * replica's report rewrites the record; run side by side, all but the first failed their check,
+   * and a failed check splits the shared commit it was in (three in ten, in a 2-of-2 fleet).
+   */
+  async serially<T>(id: string, write: () => Promise<T>): Promise<T> {
+    const before = this.#tails.get(id);
+    let done!: () => void;
+    const mine = new Promise<void>((r) => (done = r));
+    const tail = (before ?? Promise.resolve()).then(() => mine);
+    this.#tails.set(id, tail);
+    try {
+      await before;
+      return await write();
+    } finally {
+      done();
+      if (this.#tails.get(id) === tail) this.#tails.delete(id);
+    }
+  }
+
+  /** The replicated task's record as this process last wrote it, with that versionstamp. */
+  replica(id: string): { task: Task; versionstamp: string } | undefined {
+    return this.#replicas.get(id);
   }
 
   #dropStale(now: number): boolean {

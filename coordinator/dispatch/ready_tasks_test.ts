@@ -13,10 +13,16 @@ Deno.test("ReadyTasks.take() hands a record back only for the versionstamp it wa
   assert.equal(cache.take("b", "v1"), undefined);
 });
 
-Deno.test("ReadyTasks never remembers a replicated task: its claim checks the record itself", () => {
+Deno.test("ReadyTasks keeps a replicated task's record with the versionstamp it was last written at, for every slot's claim", () => {
   const cache = new ReadyTasks();
   cache.add([task("q", "quorum"), task("p")], "v1");
-  assert.equal(cache.take("q", "v1"), undefined);
+  assert.equal(cache.take("q", "v1"), undefined, "not handed out as an ordinary record");
+  assert.equal(cache.replica("q")?.versionstamp, "v1");
+  cache.wrote({ ...task("q", "quorum"), live: 1 } as unknown as Task, "v2");
+  assert.equal(cache.replica("q")?.versionstamp, "v2", "a claim's commit replaces it");
+  assert.equal(cache.replica("q")?.versionstamp, "v2", "and reading it does not take it");
+  cache.forget("q");
+  assert.equal(cache.replica("q"), undefined);
   assert.equal(cache.take("p", "v1")?.id, "p");
 });
 

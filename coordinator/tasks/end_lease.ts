@@ -106,7 +106,13 @@ async function endChecked(
 }
 
 /** After a successful commit: tell sockets, waiting clients and idle claims. */
-export function announce(ctx: Ctx, ended: EndedLease): void {
+export function announce(ctx: Ctx, ended: EndedLease, versionstamp?: string): void {
+  // A replicated task's record stands in for a read only as written here, at a versionstamp
+  // known: a commit whose versionstamp the caller did not keep leaves it to be read.
+  if (isReplicated(ended.next)) {
+    if (versionstamp) ctx.readyTasks.wrote(ended.next, versionstamp);
+    else ctx.readyTasks.forget(ended.next.id);
+  }
   for (const id of ended.leaseIds) {
     ctx.leasedTasks.take(id);
     ctx.signals.leaseEnded(id, ended.next);

@@ -142,30 +142,51 @@ export async function finishMany(
       items.map((i) => leaseKey(i.taskId, i.leaseId)),
       cached.map((c) => c?.lease),
     ),
+    // A replicated task's record is checked by its outcome: only one this process wrote, with
+    // the versionstamp it wrote it at, stands in for a read.
     getUnknown<Task>(
       ctx.kv,
       items.map((i) => taskKey(i.taskId)),
-      cached.map((c) => c && { value: c.task, versionstamp: null }),
+      cached.map((c, i) => {
+        const replica = ctx.readyTasks.replica(items[i].taskId);
+        if (replica) return { value: replica.task, versionstamp: replica.versionstamp };
+        return c && !isReplicated(c.task) ? { value: c.task, versionstamp: null } : undefined;
+      }),
     ),
   ]);
   const now = ctx.now();
-  return await Promise.all(items.map(async (item, i) => {
-    const lease = leases[i];
+  type Answer = { ok: true; task: Task } | { ok: false; error: ApiFailure };
+  return await Promise.all(items.map(async (item, i): Promise<Answer> => {
+    const lease = leases[i] as { value: LeaseRecord | null; versionstamp: string };
     const task = tasks[i];
-    // A replicated task read from the cache has no versionstamp: take the careful path.
-    if (lease.value && task.value && !(isReplicated(task.value) && task.versionstamp === null)) {
-      const ended = await endLease(
-        ctx,
+    /** Ends the lease from `current`; null if a check failed. */
+    const fast = async (
+      current: { key: Deno.KvKey; value: Task; versionstamp: string | null },
+    ): Promise<Answer | null> => {
+      const l = lease as { value: LeaseRecord; versionstamp: string };
+      const ended = await endLease(ctx, current, l, item.outcome, now);
+      const versionstamp = await ctx.committer.commitAt(ended.intent);
+      if (versionstamp === null) return null;
+      announce(ctx, ended, versionstamp);
+      if (ended.refused) return { ok: false, error: ended.refused };
+      return { ok: true, task: ended.next };
+    };
+    if (lease.value && task.value && !isReplicated(task.value)) {
+      const done = await fast(
         task as { key: Deno.KvKey; value: Task; versionstamp: string | null },
-        lease as { value: LeaseRecord; versionstamp: string },
-        item.outcome,
-        now,
       );
-      if (await ctx.committer.commit(ended.intent)) {
-        announce(ctx, ended);
-        if (ended.refused) return { ok: false as const, error: ended.refused };
-        return { ok: true as const, task: ended.next };
-      }
+      if (done) return done;
+    } else if (lease.value && task.value && task.versionstamp !== null) {
+      // One write of a replicated record at a time here, each from the last one's record.
+      const done = await ctx.readyTasks.serially(item.taskId, () => {
+        const latest = ctx.readyTasks.replica(item.taskId);
+        return fast(
+          latest
+            ? { key: task.key, value: latest.task, versionstamp: latest.versionstamp }
+            : task as Deno.KvEntry<Task>,
+        );
+      });
+      if (done) return done;
     }
     try {
       return { ok: true as const, task: (await finishAttempt(ctx, item)).task };
