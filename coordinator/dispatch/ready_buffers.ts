@@ -53,6 +53,8 @@ interface Buffer {
 }
 
 const PAGE = 256;
+/** Entries `add` puts into one buffer at most (a submit of 1,000): the rest wait for a read. */
+const MAX_ADDED = 1024;
 
 export class ReadyBuffers {
   #kv: Deno.Kv;
@@ -95,10 +97,22 @@ export class ReadyBuffers {
       const e = entryOf(w.key, w.versionstamp);
       // Past what the pages read reached: the next page has it.
       if (!b.exhausted && (!b.last || compare(e, b.last) > 0)) continue;
+      if (b.entries.length >= MAX_ADDED) {
+        // Full: a million submitted here must not all sit in memory; read from the head again.
+        b.epoch++;
+        continue;
+      }
       b.entries.push(e);
       into.add(b);
     }
     for (const b of into) b.entries.sort(compare);
+  }
+
+  /** How many entries the buffers hold now. */
+  get size(): number {
+    let n = 0;
+    for (const b of this.#buffers.values()) n += b.entries.length;
+    return n;
   }
 
   /** A task that ended has no ready entries left: no claim should trip on them. */

@@ -168,3 +168,15 @@ Deno.test("ReadyBuffers.add() leaves entries past the pages read to the next pag
     assert.equal(all.at(-1)!.id, id(900));
   });
 });
+
+Deno.test("ReadyBuffers.add() holds a bounded number of entries; the rest come from later pages", async () => {
+  await withTempKv(async (kv) => {
+    const b = new ReadyBuffers(kv);
+    assert.deepEqual(await b.take([["q", "a"]], 1, () => true), []);
+    const ids = Array.from({ length: 3000 }, (_, i) => id(i));
+    for (let i = 0; i < ids.length; i += 500) b.add(await readyAt(kv, ids.slice(i, i + 500)));
+    assert.ok(b.size <= 1024, `${b.size} entries held`);
+    const all = await b.take([["q", "a"]], 5000, () => true);
+    assert.deepEqual(all.map((e) => e.id), ids);
+  });
+});
