@@ -144,7 +144,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   // A worker that stays connected stays seen, given work or not, for every coordinator's list.
   // Every second, so that each record is written close to its turn (workers.ts spreads them).
   every(1_000, "connected workers seen", () => {
-    for (const id of hub.connectedWorkers().keys()) workers.seen(id);
+    workers.stillConnected(hub.connectedWorkers().keys(), presence.peers().length > 0);
     return Promise.resolve();
   });
   const live = new LiveFeed(ctx, workers, {

@@ -10,7 +10,8 @@ function countedWrites(kv: Deno.Kv) {
   counted.kv = new Proxy(kv, {
     get(target, p) {
       const v = Reflect.get(target, p, target);
-      if (p !== "set" && p !== "atomic" && p !== "delete") return v;
+      if (typeof v !== "function") return v;
+      if (p !== "set" && p !== "atomic" && p !== "delete") return v.bind(target);
       return (...args: unknown[]) => {
         counted.writes++;
         return (v as (...a: unknown[]) => unknown).apply(target, args);
@@ -20,17 +21,21 @@ function countedWrites(kv: Deno.Kv) {
   return counted;
 }
 
+function registryOn(kv: Deno.Kv, now: () => number = Date.now) {
+  const counted = countedWrites(kv);
+  const ctx = {
+    kv: counted.kv,
+    committer: new Committer(counted.kv),
+    now,
+    log: { warn() {}, info() {}, error() {}, debug() {} },
+    config: { workerOfflineMs: 30_000 },
+  } as unknown as Ctx;
+  return { counted, workers: new WorkerRegistry(ctx) };
+}
+
 Deno.test("WorkerRegistry writes the sightings of many workers in a few shared commits", async () => {
   await withTempKv(async (kv) => {
-    const counted = countedWrites(kv);
-    const ctx = {
-      kv: counted.kv,
-      committer: new Committer(counted.kv),
-      now: Date.now,
-      log: { warn() {}, info() {}, error() {}, debug() {} },
-      config: { workerOfflineMs: 60_000 },
-    } as unknown as Ctx;
-    const workers = new WorkerRegistry(ctx);
+    const { counted, workers } = registryOn(kv);
     // 10,000 sockets saying hello were 10,000 commits, each an fsync, ahead of every claim.
     for (let i = 0; i < 2000; i++) workers.seen(`w-${i}`, { kind: "deno" });
     await workers.flush();
@@ -38,5 +43,27 @@ Deno.test("WorkerRegistry writes the sightings of many workers in a few shared c
     for await (const _ of kv.list({ prefix: ["worker"] })) stored++;
     assert.equal(stored, 2000);
     assert.ok(counted.writes <= 10, `${counted.writes} commits for 2,000 sightings`);
+  });
+});
+
+Deno.test("WorkerRegistry keeps connected idle workers seen, writing their records only for peers", async () => {
+  await withTempKv(async (kv) => {
+    let now = 1_000_000;
+    const { counted, workers } = registryOn(kv, () => now);
+    workers.seen("idle", { kind: "deno" });
+    await workers.flush();
+    const first = counted.writes;
+    // Well past its turn: alone, the record stays as written and only memory moves on.
+    now += 60_000;
+    workers.stillConnected(["idle"], false);
+    await workers.flush();
+    assert.equal(counted.writes, first);
+    assert.equal((await workers.records()).find((r) => r.id === "idle")?.lastSeen, now);
+    // With another coordinator on the store, the record is written at its turn.
+    workers.stillConnected(["idle"], true);
+    await workers.flush();
+    assert.equal(counted.writes, first + 1);
+    const stored = await kv.get<{ lastSeen: number }>(["worker", "idle"]);
+    assert.equal(stored.value?.lastSeen, now);
   });
 });
