@@ -214,3 +214,20 @@ export async function withTempKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<vo
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** `kv` that counts the calls of the methods named (the real KV does the work). */
+export function countedKv(kv: Deno.Kv, methods: ReadonlyArray<keyof Deno.Kv>) {
+  const counted = { kv, calls: 0 };
+  counted.kv = new Proxy(kv, {
+    get(target, p) {
+      const v = Reflect.get(target, p, target);
+      if (typeof v !== "function") return v;
+      if (!methods.includes(p as keyof Deno.Kv)) return v.bind(target);
+      return (...args: unknown[]) => {
+        counted.calls++;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return counted;
+}

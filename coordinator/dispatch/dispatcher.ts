@@ -15,6 +15,7 @@ import { type Ctx, getUnknown } from "../context.ts";
 import { decodeReadyKey, pairId, taskKey } from "../store/keys.ts";
 import { makeSpotLease, wantsSpotCheck } from "../verify/spot_checks.ts";
 import { ReadyBuffers, type ReadyEntry } from "./ready_buffers.ts";
+import type { ReadyWritten } from "./signals.ts";
 import { claimIntent, holderKeys, newLease, replicaClaimIntent } from "../tasks/claim.ts";
 import { hasRecord } from "../verify/quorum.ts";
 import { taskView, workerView } from "../store/task_view.ts";
@@ -74,7 +75,7 @@ export class Dispatcher {
   }
 
   /** Ready entries this process just committed: claims take them without reading the index. */
-  readyWritten(written: ReadonlyArray<{ key: Deno.KvKey; versionstamp: string }>): void {
+  readyWritten(written: ReadonlyArray<ReadyWritten>): void {
     this.#buffers.add(written);
   }
 

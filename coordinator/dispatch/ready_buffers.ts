@@ -11,6 +11,7 @@
  */
 import type { Task } from "../../shared/protocol.ts";
 import { decodeReadyKey, keyString, pairId, readyPrefix } from "../store/keys.ts";
+import type { ReadyWritten } from "./signals.ts";
 
 export interface ReadyEntry {
   key: Deno.KvKey;
@@ -83,7 +84,7 @@ export class ReadyBuffers {
    * its buffer where a read would have put it, so new work costs no read of the index. Where a
    * read is in flight or due anyway, that read must see them: the buffer is marked stale.
    */
-  add(written: ReadonlyArray<{ key: Deno.KvKey; versionstamp: string }>): void {
+  add(written: ReadonlyArray<ReadyWritten>): void {
     const into = new Set<Buffer>();
     for (const w of written) {
       const { queue, type } = decodeReadyKey(w.key);

@@ -185,7 +185,6 @@ function validateParams(
   return handler;
 }
 
-/** Commits the intent that writes `tasks` and their queue entries; remembers the ready ones. */
 /**
  * Commits `intent`, which writes `tasks`; remembers the ready ones (their records for claims, and
  * in `written` their ready entries, which the dispatcher takes without reading the index).
@@ -606,8 +605,8 @@ export async function enqueue(
     created[indexOf.get(t.id)!] = true;
   };
   const parts = chunks(fresh);
-  // The ready entries written, when every commit was one of ours with a known versionstamp.
-  let written: ReadyWritten[] | undefined;
+  // The ready entries written: all of them unless the batch journal wrote them.
+  const written: ReadyWritten[] = [];
   if (parts.length > 1) {
     // Too large for one atomic operation: all or nothing through the batch journal.
     for (const t of await enqueueJournaled(ctx, parts, now, owner)) accept(t);
@@ -618,21 +617,20 @@ export async function enqueue(
       }
     }
   } else {
-    written = [];
     await Promise.all(parts.map(async (chunk) => {
-      if (await committed(ctx, intentFor(chunk, now), chunk, now, written!)) {
+      if (await committed(ctx, intentFor(chunk, now), chunk, now, written)) {
         return chunk.forEach(accept);
       }
       // An idempotency key was taken meanwhile: commit one by one to find which.
       await Promise.all(chunk.map(async (t) => {
-        if (await committed(ctx, intentFor([t], now), [t], now, written!)) return accept(t);
+        if (await committed(ctx, intentFor([t], now), [t], now, written)) return accept(t);
         results[indexOf.get(t.id)!] = await existingFor(ctx, t.idempotencyKey!, owner);
         sameAsKnown(indexOf.get(t.id)!);
       }));
     }));
   }
   const ready = fresh.filter((t) => t.runAt <= now);
-  if (ready.length > 0) ctx.signals.readyArrived(ready, written);
+  if (ready.length > 0) ctx.signals.readyArrived(ready, parts.length > 1 ? undefined : written);
 
   const tasks = slot.map((s) => {
     const t = results[s];
@@ -660,11 +658,10 @@ async function enqueueJob(
   );
   await admit(ctx, fresh, owner, quota, "inputs");
   const parts = chunks(fresh);
-  let written: ReadyWritten[] | undefined;
+  const written: ReadyWritten[] = [];
   if (parts.length > 1) {
     await enqueueJournaled(ctx, parts, now, owner, job);
   } else {
-    written = [];
     const intent = parts.length === 1 ? intentFor(parts[0], now) : { checks: [], mutations: [] };
     intent.checks.push(...job.checks);
     intent.mutations.push(...job.mutations);
@@ -672,6 +669,6 @@ async function enqueueJob(
     if (!await committed(ctx, intent, parts[0] ?? [], now, written)) throw jobChanged();
   }
   const ready = fresh.filter((t) => t.runAt <= now);
-  if (ready.length > 0) ctx.signals.readyArrived(ready, written);
+  if (ready.length > 0) ctx.signals.readyArrived(ready, parts.length > 1 ? undefined : written);
   return fresh;
 }
