@@ -141,3 +141,63 @@ Deno.test("replicas of one task claimed and reported side by side on one coordin
     for (const s of workers) await s.close();
   }
 });
+
+Deno.test("a 2-of-2 quorum task is decided without reading its leases or slots: its record counts them", async () => {
+  await using c = await testCoordinator();
+  // Records every range read of one task's leases (["lease", id]) or ready slots (["ready", …, id]).
+  const taskReads: string[] = [];
+  const kv = c.ctx.kv;
+  c.ctx.kv = new Proxy(kv, {
+    get(target, p) {
+      const v = Reflect.get(target, p, target);
+      if (typeof v !== "function") return v;
+      if (p !== "list") return v.bind(target);
+      return (selector: { prefix?: Deno.KvKey }, ...rest: unknown[]) => {
+        const prefix = selector.prefix ?? [];
+        const perTask = (prefix[0] === "lease" && prefix.length === 2) ||
+          (prefix[0] === "ready" && prefix.length === 6);
+        if (perTask) taskReads.push(JSON.stringify(prefix));
+        return kv.list(selector as Deno.KvListSelector, ...(rest as [Deno.KvListOptions]));
+      };
+    },
+  });
+  const workers = await Promise.all(["qA", "qB"].map(async (id) => {
+    const s = await connectSocket(c.url);
+    s.send({ type: "hello", workerId: id, kind: "deno", slots: 2 });
+    s.ws.addEventListener("message", (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type !== "lease") return;
+      s.send({
+        type: "complete",
+        ref: s.ref(),
+        taskId: m.lease.taskId,
+        leaseId: m.lease.leaseId,
+        result: m.lease.task.params,
+      });
+    });
+    return s;
+  }));
+  try {
+    const tasks = Array.from({ length: 20 }, (_, n) => ({
+      type: "demo.echo",
+      params: { n },
+      verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+    }));
+    const sub = await c.call("POST", "/tasks", { tasks });
+    assert.equal(sub.status, 201, JSON.stringify(sub.body));
+    const deadline = Date.now() + 30_000;
+    let stats;
+    do {
+      await new Promise((r) => setTimeout(r, 50));
+      stats = (await c.call("GET", "/stats")).body;
+    } while ((stats.status.completed ?? 0) < 20 && Date.now() < deadline);
+    assert.equal(stats.status.completed, 20, JSON.stringify(stats.status));
+    assert.deepEqual(taskReads, []);
+    // What the skipped reads would have cleaned up is not there: no lease, no ready slot is left.
+    assert.equal((await Array.fromAsync(kv.list({ prefix: ["lease"] }))).length, 0);
+    assert.equal((await Array.fromAsync(kv.list({ prefix: ["ready"] }))).length, 0);
+  } finally {
+    for (const s of workers) await s.close();
+    c.ctx.kv = kv;
+  }
+});

@@ -181,6 +181,39 @@ Deno.test("a quorum task completes with the agreed result, records the disagreei
   assert.equal((await c.call("GET", "/workers/A/stats")).body.reputation.agree, 1);
 });
 
+Deno.test("a worker that released or failed a replica may take a slot of that task again: only a vote bars it", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    backoffMs: 0,
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+  })).body;
+  const claim = async (w: string) =>
+    (await c.call("POST", "/leases", { workerId: w, kind: "browser", max: 1 })).body.leases;
+  // With two workers on a 2-of-2 task, a worker kept away after a hand-back stalls the task.
+  const [first] = await claim("A");
+  await c.call("POST", `/tasks/${t.id}/release`, { leaseId: first.leaseId });
+  const [again] = await claim("A");
+  assert.equal(again?.taskId, t.id, "A may claim again after a release");
+  const failed = await c.call("POST", `/tasks/${t.id}/fail`, {
+    leaseId: again.leaseId,
+    error: { code: "handler", message: "try again", retryable: true },
+  });
+  assert.equal(failed.status, 200, JSON.stringify(failed.body));
+  let third: any;
+  await eventually(async () => ([third] = await claim("A")).length === 1, 5000);
+  assert.equal(third.taskId, t.id, "A may claim again after a failure");
+  await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: third.leaseId, result: { x: 1 } });
+  assert.equal((await claim("A")).length, 0, "a voter may not take the second replica");
+  const [b] = await claim("B");
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: b.leaseId,
+    result: { x: 1 },
+  });
+  assert.equal(done.body.status, "completed");
+});
+
 Deno.test("replicas that never agree fail the task with a verification error", async () => {
   await using c = await testCoordinator({ spotChecks: "off" });
   const t = (await c.call("POST", "/tasks", {
@@ -406,6 +439,44 @@ Deno.test("a task waiting for a voter with a record completes when one votes wit
   assert.equal(done.body.status, "completed");
   assert.deepEqual(done.body.agreement, { agreed: 3, of: 3 });
   assert.equal(done.body.waiting, null);
+});
+
+Deno.test("a newcomer passed over for a waiting task gets its slot once it has earned a record", async () => {
+  await using c = await testCoordinator();
+  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false };
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: quorum,
+  })).body;
+  for (const w of ["N1", "N2"]) {
+    const l = await claimAs(c, w);
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x: 1 } });
+  }
+  assert.match((await c.call("GET", `/tasks/${t.id}`)).body.waiting, /record/);
+  assert.equal(await claimAs(c, "N3"), undefined, "a newcomer's vote could not decide it");
+  // N3 earns its record: two agreements beside an operator's worker.
+  for (const x of [2, 3]) {
+    const other = (await c.call("POST", "/tasks", {
+      type: "demo.echo",
+      params: { x },
+      priority: 5,
+      verification: quorum,
+    })).body;
+    for (const [w, kind] of [["N3", "browser"], ["server-1", "deno"]]) {
+      const l = await claimAs(c, w, kind);
+      assert.equal(l?.taskId, other.id, `${w} takes task ${x}`);
+      await c.call("POST", `/tasks/${other.id}/complete`, { leaseId: l.leaseId, result: { x } });
+    }
+    assert.equal((await c.call("GET", `/tasks/${other.id}`)).body.status, "completed");
+  }
+  const l = await eventually(() => claimAs(c, "N3"), 5000, 100);
+  assert.equal(l.taskId, t.id, "established now: N3 gets the waiting task's slot");
+  const done = await c.call("POST", `/tasks/${t.id}/complete`, {
+    leaseId: l.leaseId,
+    result: { x: 1 },
+  });
+  assert.equal(done.body.status, "completed");
 });
 
 Deno.test("deadlineOf() takes the task's deadline, else its type's, else the 10-minute default", () => {

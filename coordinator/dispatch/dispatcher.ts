@@ -53,6 +53,8 @@ export class Dispatcher {
    * Replicated tasks each worker has taken a replica of, remembered here so picks pass over
    * their sibling slots instead of reading the holder markers only to put them back. The
    * markers stay the rule (they also cover other processes); this only saves wasted rounds.
+   * A replica handed back, failed or expired is not a vote and no longer bars its worker: its
+   * end is heard here, or from another coordinator on the bus, and the task forgotten.
    */
   #replicasOf = new Map<string, Set<string>>();
   /** (queue, type) pairs where a pick passed over an entry because its task was in flight. */
@@ -66,6 +68,14 @@ export class Dispatcher {
     ctx.signals.onTaskEnded((task) => {
       this.#buffers.forget(task);
       ctx.readyTasks.forget(task.id);
+    });
+    ctx.signals.onLeaseEnded((leaseId, task) => {
+      const ended = task.history.find((h) => h.leaseId === leaseId);
+      if (!ended || ended.outcome === "completed") return;
+      if (this.#replicasOf.get(ended.workerId)?.delete(task.id)) {
+        // Its claims passed over the task's slots: they may take them now.
+        ctx.signals.wake([{ queue: task.queue, type: task.type }]);
+      }
     });
   }
 
@@ -239,10 +249,10 @@ export class Dispatcher {
           !hasRecord(await ctx.reputation.trust(workerId, donorId, who.operator));
         const passOver = () => {
           this.#rememberReplica(workerId, task.id);
-          this.#buffers.putBack(e);
-          return null;
+          return this.#giveBack(e);
         };
-        if (unfit) return passOver();
+        // Unfit for now only (a record can be earned, the wait can end): not remembered.
+        if (unfit) return this.#giveBack(e);
         return await ctx.readyTasks.serially(task.id, async () => {
           // The record as the last write queued before this one left it, if made here.
           const latest = ctx.readyTasks.replica(task.id);
@@ -291,6 +301,17 @@ export class Dispatcher {
     }));
 
     return out.filter((l): l is Lease => l !== null);
+  }
+
+  /**
+   * Puts back an entry this claim may not take. A claim that looked while it was picked did not
+   * see it: it is woken once this round is done (`#deferred`).
+   */
+  #giveBack(e: ReadyEntry): null {
+    this.#buffers.putBack(e);
+    const { queue, type } = decodeReadyKey(e.key);
+    this.#deferred.set(pairId(queue, type), { queue, type });
+    return null;
   }
 
   #lost(e: ReadyEntry): null {

@@ -46,7 +46,7 @@ export async function finishAttempt(ctx: Ctx, req: FinishRequest): Promise<Finis
       if (ended && ended.outcome === req.outcome.kind) {
         // The record may keep its result apart (task_record.ts): compare with the whole task.
         const [shown] = await presentTasks(ctx, [task.value]);
-        await refuseOtherResult(shown ?? task.value, ended.leaseId, req.outcome);
+        refuseOtherResult(shown ?? task.value, ended.leaseId, req.outcome);
         return {
           value: {
             task: taskView(shown ?? task.value, leases.map((l) => l.value)),
@@ -97,15 +97,15 @@ function seedMatch(
  * A repeated completion is idempotent only with the result that was accepted: with another one
  * the worker must hear that its second answer was not taken (409 `conflict`).
  */
-async function refuseOtherResult(task: Task, leaseId: string, outcome: Outcome): Promise<void> {
+function refuseOtherResult(task: Task, leaseId: string, outcome: Outcome): void {
   if (outcome.kind !== "completed") return;
   const vote = task.votes.find((v) => v.leaseId === leaseId);
   const accepted = vote
     ? vote.hash
     : task.status === "completed" && task.leaseId === leaseId
-    ? await canonicalHash(task.result)
+    ? canonicalHash(task.result)
     : null;
-  if (accepted !== null && accepted !== await canonicalHash(outcome.result)) {
+  if (accepted !== null && accepted !== canonicalHash(outcome.result)) {
     throw new ApiFailure(
       "conflict",
       `lease ${leaseId} of task ${task.id} already reported another result; the first one stands`,

@@ -38,6 +38,8 @@ import {
   workerStatKey,
 } from "../store/keys.ts";
 import { decodeResult, encodeResult } from "../store/task_record.ts";
+import { holderKeys } from "../tasks/claim.ts";
+import { busNotice } from "../fleet/bus.ts";
 import { applyTransition } from "../store/transition.ts";
 import { repSums, type Trust } from "./reputation.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
@@ -59,8 +61,11 @@ export async function endReplica(
   const t = task.value;
   const l = lease.value;
   const v = t.verification.mode === "quorum" ? t.verification : null;
-  const others = (await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) })))
-    .filter((e) => e.value.leaseId !== l.leaseId);
+  // The record counts its live leases and its slots (every transition that adds or ends one
+  // writes it, checked against its versionstamp), so only a decision that has other leases to
+  // end, or queued slots to remove, reads them: most ends read no range at all.
+  const live = t.live - 1;
+  const queuedSlots = t.replicas - t.votes.length - t.live;
   /** What this transition writes beyond what every one does (`transition.ts`). */
   const extra: Deno.KvMutation[] = [];
   const ends: LeaseRecord[] = [l];
@@ -85,20 +90,21 @@ export async function endReplica(
 
   /** Ends the other replicas and removes every queued slot: the task is decided. */
   const closeTask = async () => {
+    const others = live > 0
+      ? (await Array.fromAsync(ctx.kv.list<LeaseRecord>({ prefix: leasesOfTask(t.id) })))
+        .filter((e) => e.value.leaseId !== l.leaseId)
+      : [];
     ends.push(...others.map((o) => o.value));
     endedLeases = others.map((o) => o.value.leaseId);
-    for await (
-      const e of ctx.kv.list({ prefix: readySlotsPrefix(t) })
-    ) {
-      dequeue.push(e.key);
+    if (queuedSlots > 0) {
+      for await (const e of ctx.kv.list({ prefix: readySlotsPrefix(t) })) dequeue.push(e.key);
     }
     final = true;
   };
-  const live = others.length;
   const openStatus = live > 0 ? "processing" as const : "pending" as const;
 
   if (outcome.kind === "completed") {
-    const hash = await canonicalHash(outcome.result);
+    const hash = canonicalHash(outcome.result);
     const vote: Vote = {
       leaseId: l.leaseId,
       workerId: l.workerId,
@@ -235,6 +241,16 @@ export async function endReplica(
       enqueue.push(l.slot ?? 0);
     }
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
+    // Not a vote: only a vote bars its worker (and donor) from the task's other slots. Kept, the
+    // marker would stall the task for good on a grid of as many workers as it needs votes. The
+    // other coordinators hear of it on the bus (rare: a hand-back, a failure, an expiry), so a
+    // dispatcher that remembers the worker's replica forgets it (dispatcher.ts).
+    for (const key of holderKeys(t.id, { workerId: l.workerId, donorId: l.donorId ?? null })) {
+      extra.push({ type: "delete", key });
+    }
+    if (outcome.kind !== "cancelled") {
+      extra.push(busNotice(ctx, { kind: "lease_ended", taskId: t.id, leaseIds: [l.leaseId] }));
+    }
   }
 
   if (final && (t.waiting || t.verifyBy)) {

@@ -128,7 +128,7 @@ export async function makeSpotLease(
       // Marked as the coordinator's own (never shown to the worker: `clientFields` drops it),
       // and in no list or client count: a spot check is not work anyone submitted.
       { type: "set", key: taskKey(task.id), value: stored },
-      { type: "set", key: spotKey(task.id), value: await canonicalHash(expected) },
+      { type: "set", key: spotKey(task.id), value: canonicalHash(expected) },
       { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
       { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
     ],
@@ -156,7 +156,7 @@ export async function endSpot(
   const l = lease.value;
   const expected = (await ctx.kv.get<string>(spotKey(task.id))).value;
   const agreed = outcome.kind === "completed" && expected !== null &&
-    (await canonicalHash(outcome.result)) === expected;
+    canonicalHash(outcome.result) === expected;
   // Handing a spot check back unanswered is not held against anyone; failing it is.
   const judged = outcome.kind !== "released";
   const status = outcome.kind === "completed"
