@@ -17,6 +17,7 @@ import { threadEntry } from "./shared/worker/deno/thread_entry.ts";
 import { createHttpTransport } from "./shared/worker/http_transport.ts";
 import { createLogger } from "./shared/logger.ts";
 import { createWsTransport } from "./shared/worker/ws_transport.ts";
+import { createPrefetch } from "./shared/worker/prefetch.ts";
 import { startWorkerCore, type WorkerStats } from "./shared/worker/worker_core.ts";
 import {
   findConfigPath,
@@ -174,18 +175,25 @@ await Promise.race([
 ]);
 // The socket is the default: leases are pushed the moment work exists. HTTP long-poll is the
 // fallback for networks that do not pass WebSockets.
+const initialCapacity = options.concurrency + Math.ceil(options.concurrency / 2);
 socket = options.transport === "ws"
   ? createWsTransport({
     ...common,
     // A few leases beyond the free slots wait ready, so a slot that frees starts its next task
-    // without a round trip to the coordinator.
-    capacity: options.concurrency + Math.ceil(options.concurrency / 2),
+    // without a round trip to the coordinator; how many follows the tasks (`prefetch`).
+    capacity: initialCapacity,
     onStatus: (status) => log.debug("socket", { status }),
     onCancel: (_taskId, leaseId, reason) => core?.cancel(leaseId, reason),
     onOutdated: (message) => die(1, message),
   })
   : null;
 const transport = socket ?? http;
+
+const prefetch = createPrefetch({
+  slots: options.concurrency,
+  initial: initialCapacity,
+  apply: (capacity) => socket?.setCapacity(capacity),
+});
 
 core = startWorkerCore({
   transport,
@@ -199,7 +207,13 @@ core = startWorkerCore({
   onEvent(event) {
     // However it stops (a signal, --max-tasks), credit 0 first: nothing more is pushed to a
     // draining worker, and what waits unstarted in the socket's buffer goes back at once.
-    if (event.type === "stopping") socket?.setCapacity(0);
+    if (event.type === "stopping") {
+      prefetch.stop();
+      socket?.setCapacity(0);
+    }
+    if (socket && (event.type === "completed" || event.type === "failed")) {
+      prefetch.ran(event.runMs, socket.roundTripMs);
+    }
   },
 });
 log.info("worker started", {

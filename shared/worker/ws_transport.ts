@@ -79,6 +79,8 @@ export interface WsTransport extends Transport {
   /** Closes the socket for good; the coordinator hands back whatever it still holds. */
   close(): void;
   readonly connected: boolean;
+  /** How long the coordinator takes to answer a message (moving average); null before one. */
+  readonly roundTripMs: number | null;
 }
 
 type Ack = Extract<ServerMessage, { type: "ack" }>;
@@ -111,6 +113,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   let failures = 0;
   let capacity = options.capacity;
   let nextRef = 0;
+  let roundTripMs: number | null = null;
   /** Set when the coordinator refused this worker (close 4001): final. */
   let refusal: TransportError | null = null;
   const buffered: Lease[] = [];
@@ -262,13 +265,19 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       throw refusal ?? new TransportError("network", "coordinator socket is not connected");
     }
     const ref = ++nextRef;
+    const sent = performance.now();
     return new Promise<Ack>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(ref);
         reject(new TransportError("network", `no reply within ${replyTimeoutMs} ms`));
       }, replyTimeoutMs);
       pending.set(ref, {
-        resolve: (a) => (clearTimeout(timer), resolve(a)),
+        resolve: (a) => {
+          clearTimeout(timer);
+          const took = performance.now() - sent;
+          roundTripMs = roundTripMs === null ? took : 0.9 * roundTripMs + 0.1 * took;
+          resolve(a);
+        },
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
       try {
@@ -348,6 +357,9 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   return {
     get connected() {
       return open;
+    },
+    get roundTripMs() {
+      return roundTripMs;
     },
     health: () => http.health(),
     checkToken: () => http.checkToken(),
