@@ -201,8 +201,9 @@ Deno.test({
           const context = await newVolunteerContext(browser);
           const { page, errors } = await openPage(context, `${c.url}/`);
           const log = await recordStatus(page);
-          // Short tasks, one after another on two workers: ~20 or more a second, waiting already.
-          const res = await c.call("POST", "/tasks", { tasks: sleepTasks(100, 40) });
+          // Short tasks, one after another on two workers: ~20 or more a second, waiting already;
+          // 3 s of them, so the run outlasts the page's first seconds of Running by a margin.
+          const res = await c.call("POST", "/tasks", { tasks: sleepTasks(150, 40) });
           const ids = res.body.tasks.map((x: any) => x.id);
           await page.click(testid("start-button"));
           await page.locator(testid("status-title"), { hasText: /^Running$/ }).waitFor();
