@@ -51,6 +51,34 @@ Deno.test("finished tasks past --retention are purged with their index entries a
   assert.equal(stats.body.status.pending, 2);
 });
 
+Deno.test("a purged quorum task leaves nothing of its verification behind: no replica result, no holder marker", async () => {
+  await using c = await testCoordinator({ retentionMs: 50, spotChecks: "off" });
+  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 3, adaptive: false };
+  const t = (await c.call("POST", "/tasks", {
+    type: "demo.echo",
+    params: { x: 1 },
+    verification: quorum,
+  })).body;
+  const claim = async (w: string) =>
+    (await c.call("POST", "/leases", { workerId: w, kind: "browser", donorId: `d-${w}` })).body
+      .leases[0];
+  // A hand-back, a disagreement and a third replica that settles it: every kind of leftover.
+  const handedBack = await claim("A");
+  await c.call("POST", `/tasks/${t.id}/release`, { leaseId: handedBack.leaseId });
+  for (const [w, x] of [["A", 1], ["B", 2], ["C", 1]] as const) {
+    const l = await claim(w);
+    await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x } });
+  }
+  assert.equal((await c.call("GET", `/tasks/${t.id}`)).body.status, "completed");
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal((await purgeExpired(c.ctx)).tasks, 1);
+  const left = [];
+  for await (const e of c.ctx.kv.list({ prefix: [] })) {
+    if (e.key.includes(t.id)) left.push(JSON.stringify(e.key));
+  }
+  assert.deepEqual(left, []);
+});
+
 Deno.test("a finished job is purged whole once its own retentionMs has passed; another job with the default stays", async () => {
   await using c = await testCoordinator({ retentionMs: 3_600_000 });
   const short = await c.call("POST", "/jobs", {

@@ -48,6 +48,16 @@ export function holderKeys(taskId: string, who: Pick<Claimer, "workerId" | "dono
   return keys;
 }
 
+/** The deletes of a replica's holder markers: it ended without a vote, or its task is purged. */
+export const markerDeletes = (
+  taskId: string,
+  who: { workerId: string; donorId?: string | null | undefined },
+): Deno.KvMutation[] =>
+  holderKeys(taskId, { workerId: who.workerId, donorId: who.donorId ?? null }).map((key) => ({
+    type: "delete",
+    key,
+  }));
+
 function baseIntent(entry: Deno.AtomicCheck, lease: LeaseRecord): Intent {
   return {
     checks: [entry],

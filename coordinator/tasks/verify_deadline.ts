@@ -19,6 +19,7 @@ import {
   verifyByPrefix,
 } from "../store/keys.ts";
 import { applyTransition } from "../store/transition.ts";
+import { markerDeletes } from "./claim.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
 
 const BATCH = 100;
@@ -80,7 +81,10 @@ async function failOne(ctx: Ctx, at: number, taskId: string, now: number): Promi
     ],
     endsLeases: leases.map((l) => l.value),
     dequeue: slots.map((e) => e.key),
-    extra: [{ type: "delete", key: verifyByKey(at, taskId) }],
+    extra: [
+      { type: "delete", key: verifyByKey(at, taskId) },
+      ...leases.flatMap((l) => markerDeletes(taskId, l.value)),
+    ],
     sums: [[rateKey("failed", Math.floor(now / 1000)), 1n]],
   }, now);
   // A lost race means the task changed (a vote came in): the next round looks again.

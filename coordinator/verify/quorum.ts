@@ -38,7 +38,7 @@ import {
   workerStatKey,
 } from "../store/keys.ts";
 import { decodeResult, encodeResult } from "../store/task_record.ts";
-import { holderKeys } from "../tasks/claim.ts";
+import { markerDeletes } from "../tasks/claim.ts";
 import { busNotice } from "../fleet/bus.ts";
 import { applyTransition } from "../store/transition.ts";
 import { repSums, type Trust } from "./reputation.ts";
@@ -96,6 +96,8 @@ export async function endReplica(
       : [];
     ends.push(...others.map((o) => o.value));
     endedLeases = others.map((o) => o.value.leaseId);
+    // Ended unanswered: not votes, so their markers go (a purge removes the voters' only).
+    for (const o of others) extra.push(...markerDeletes(t.id, o.value));
     if (queuedSlots > 0) {
       for await (const e of ctx.kv.list({ prefix: readySlotsPrefix(t) })) dequeue.push(e.key);
     }
@@ -245,9 +247,7 @@ export async function endReplica(
     // marker would stall the task for good on a grid of as many workers as it needs votes. The
     // other coordinators hear of it on the bus (rare: a hand-back, a failure, an expiry), so a
     // dispatcher that remembers the worker's replica forgets it (dispatcher.ts).
-    for (const key of holderKeys(t.id, { workerId: l.workerId, donorId: l.donorId ?? null })) {
-      extra.push({ type: "delete", key });
-    }
+    extra.push(...markerDeletes(t.id, l));
     if (outcome.kind !== "cancelled") {
       extra.push(busNotice(ctx, { kind: "lease_ended", taskId: t.id, leaseIds: [l.leaseId] }));
     }
