@@ -1,6 +1,7 @@
 /**
- * A canonical hash of a JSON value: object keys sorted at every depth, then SHA-256 in hex. Two workers that computed the same result get the same hash whatever order their
- * engine put the keys in. Universal: Deno and browsers.
+ * A canonical hash of a JSON value: object keys sorted at every depth, then SHA-256 in hex. Two
+ * workers that computed the same result get the same hash whatever order their engine put the
+ * keys in. Universal: Deno and browsers.
  *
  * SHA-256 comes from @noble/hashes, synchronously, not from WebCrypto: a result is small, and
  * `crypto.subtle.digest` is an async op (a hop to a blocking thread and back) that cost the

@@ -23,8 +23,14 @@ Deno.test("createWsTransport claims pushed leases, heartbeats and completes over
       if (first.length < 2) first.push(...await t.claim({ max: 2 - first.length, waitMs: 500 }));
       return first.length === 2;
     });
+    assert.equal(t.roundTripMs, null, "no reply yet");
     const hb = await t.heartbeat(first[0].taskId, first[0].leaseId, 0.5);
     assert.equal(hb.ok, true);
+    // What the worker's prefetch is sized by: a reply's time, measured.
+    assert.ok(
+      t.roundTripMs !== null && t.roundTripMs > 0 && t.roundTripMs < 5000,
+      `${t.roundTripMs}`,
+    );
     assert.deepEqual(await t.complete(first[0].taskId, first[0].leaseId, { ok: 1 }), {
       ok: true,
     });

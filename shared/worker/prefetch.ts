@@ -2,10 +2,11 @@
  * How many leases a socket worker keeps ready beyond its slots. A slot that frees starts its
  * next task from this buffer at once; the lease that refills the buffer arrives a round trip
  * later (the report reaches the coordinator, the claim commits, the lease comes back). So the
- * buffer holds what the slots finish in two round trips (twice, for the jitter of a loaded
- * machine): on 8 slots with a 10 ms round trip, 32 leases for 5 ms tasks, 64 (the cap) for
- * no-op ones, one for 10 s tasks. It is bounded in time, not in count: a worker holds about two round trips of work
- * it has not started, so a short queue is not hoarded by one worker while others wait idle.
+ * buffer holds what the slots finish in a round trip, twice over for the jitter of a loaded
+ * machine: on 8 slots with a 10 ms round trip, 32 leases for 5 ms tasks, 64 (the cap) for no-op
+ * ones, one for 10 s tasks. It is bounded in time, not in count: a worker holds about two round
+ * trips of work it has not started, so a short queue is not hoarded by one worker while others
+ * wait idle.
  *
  * The buffer is also what lets the coordinator batch: the more leases a socket may take, the
  * more of them one claim and one commit grant. Measured on 2 `worker.ts` × 8, no-op tasks: half a
