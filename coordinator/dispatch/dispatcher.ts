@@ -189,9 +189,15 @@ export class Dispatcher {
   /** The best `n` entries this claim may take, across the buffers it accepts. */
   async #pick(options: ClaimOptions, n: number, skip: Set<string>): Promise<ReadyEntry[]> {
     const mine = this.#replicasOf.get(options.workerId);
+    // One slot of a task per claim: a replica's claim bars its worker from the task's other
+    // slots, so a second one picked would only wait for the first's commit to be put back.
+    const chosen = new Set<string>();
     const picked = await this.#buffers.take(this.#pairs(options), n, (e) => {
-      if (skip.has(e.id) || mine?.has(e.id)) return false;
-      if (!this.#inflightTasks.has(e.id)) return true;
+      if (skip.has(e.id) || chosen.has(e.id) || mine?.has(e.id)) return false;
+      if (!this.#inflightTasks.has(e.id)) {
+        chosen.add(e.id);
+        return true;
+      }
       // A sibling slot of a task being claimed: worth a look once that claim is done.
       const { queue, type } = decodeReadyKey(e.key);
       this.#deferred.set(pairId(queue, type), { queue, type });
