@@ -65,6 +65,12 @@ export async function callJson(
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
+/**
+ * A port for a coordinator that a test restarts on it: below Linux's ephemeral range (32768 on),
+ * so that a client socket of a test running beside it cannot take the port while it is down.
+ */
+export const restartablePort = (): number => 12000 + Math.floor(Math.random() * 20000);
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value or `ms` pass. */

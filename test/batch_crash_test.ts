@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { batchPrefix, taskPrefix } from "../coordinator/store/keys.ts";
-import { callJson, sleep, spawnCoordinatorProcess } from "./_helpers.ts";
+import { callJson, restartablePort, sleep, spawnCoordinatorProcess } from "./_helpers.ts";
 
 const spawnCoordinator = (db: string, port: number) => spawnCoordinatorProcess(db, port);
 
@@ -18,7 +18,7 @@ const batchOf = (round: number) => ({
 Deno.test("kill -9 mid-batch while a client resubmits the same keys: every id acknowledged survives recovery, each key is one task", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera-batch-crash-" });
   const db = `${dir}/tessera.sqlite`;
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = restartablePort();
   /** key → the id some 2xx answer gave for it. */
   const acked = new Map<string, string>();
   const acknowledge = (res: { status: number; body: { tasks?: Array<{ id: string }> } }) => {

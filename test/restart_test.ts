@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { callJson, spawnCoordinatorProcess } from "./_helpers.ts";
+import { callJson, restartablePort, spawnCoordinatorProcess } from "./_helpers.ts";
 
 const spawnCoordinator = (db: string, port: number) => spawnCoordinatorProcess(db, port);
 
 Deno.test("after kill -9 and a restart on the same file, 1,000 submitted tasks are all there and completable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera-restart-" });
   const db = `${dir}/tessera.sqlite`;
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = restartablePort();
   const first = await spawnCoordinator(db, port);
   const ids: string[] = [];
   for (let b = 0; b < 4; b++) {

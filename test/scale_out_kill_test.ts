@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { createClient } from "../shared/client.ts";
 import type { Task } from "../shared/protocol.ts";
-import { callJson, eventually, spawnCoordinatorProcess } from "./_helpers.ts";
+import { callJson, eventually, restartablePort, spawnCoordinatorProcess } from "./_helpers.ts";
 import { spawnWorker, type WorkerProcess } from "./_worker_helpers.ts";
 
 const TASKS = 5000;
@@ -39,7 +39,7 @@ async function firstSnapshot(url: string): Promise<{ workersOnline: number; comp
 Deno.test("3 coordinators on one file, one killed with SIGKILL mid-run and restarted: 5,000 tasks, none lost, each accepted once, every worker busy", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera-scale-kill-" });
   const db = `${dir}/tessera.sqlite`;
-  const base = 20000 + Math.floor(Math.random() * 20000);
+  const base = restartablePort();
   const ports = [base, base + 1, base + 2];
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const coordinators: Deno.ChildProcess[] = [];

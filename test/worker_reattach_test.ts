@@ -9,7 +9,7 @@ import { COORDINATOR_DEFAULTS, type CoordinatorConfig } from "../coordinator/con
 import { startCoordinator } from "../coordinator/server.ts";
 import type { Task } from "../shared/protocol.ts";
 import { spawnWorker, type WorkerProcess } from "./_worker_helpers.ts";
-import { callJson, eventually, spawnCoordinatorProcess } from "./_helpers.ts";
+import { callJson, eventually, restartablePort, spawnCoordinatorProcess } from "./_helpers.ts";
 
 const TASK = {
   type: "demo.sleep",
@@ -90,7 +90,7 @@ Deno.test("a socket worker's task survives a graceful coordinator restart: its r
 Deno.test("a socket worker's task survives kill -9 of the coordinator process: the restarted one re-attaches the lease", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessera-reattach-kill-" });
   const db = `${dir}/kv.sqlite`;
-  const port = 20000 + Math.floor(Math.random() * 20000);
+  const port = restartablePort();
   const url = `http://127.0.0.1:${port}`;
   const api = `${url}/api`;
   let child = (await spawnCoordinatorProcess(db, port)).child;
