@@ -64,8 +64,9 @@ export async function endReplica(
   // The record counts its live leases and its slots (every transition that adds or ends one
   // writes it, checked against its versionstamp), so only a decision that has other leases to
   // end, or queued slots to remove, reads them: most ends read no range at all.
-  const live = t.live - 1;
-  const queuedSlots = t.replicas - t.votes.length - t.live;
+  const live = Math.max(0, t.live - 1);
+  // A count that leaves out this very lease is not to be trusted for the slots: read them.
+  const queuedSlots = t.live >= 1 ? t.replicas - t.votes.length - t.live : 1;
   /** What this transition writes beyond what every one does (`transition.ts`). */
   const extra: Deno.KvMutation[] = [];
   const ends: LeaseRecord[] = [l];
