@@ -175,7 +175,10 @@ await Promise.race([
 ]);
 // The socket is the default: leases are pushed the moment work exists. HTTP long-poll is the
 // fallback for networks that do not pass WebSockets.
-const initialCapacity = options.concurrency + Math.ceil(options.concurrency / 2);
+const initialCapacity = Math.min(
+  options.concurrency + Math.ceil(options.concurrency / 2),
+  options.maxTasks > 0 ? options.maxTasks : Infinity,
+);
 socket = options.transport === "ws"
   ? createWsTransport({
     ...common,
@@ -189,10 +192,32 @@ socket = options.transport === "ws"
   : null;
 const transport = socket ?? http;
 
+/** The capacity the prefetch wants, and the one last announced. */
+let wanted = initialCapacity;
+let announced = initialCapacity;
+let draining = false;
+/**
+ * Announces the prefetch's capacity; with --max-tasks, never more leases than the tasks still to
+ * run and those running: the rest would only go back unstarted when the worker stops.
+ */
+function announce(): void {
+  if (!socket || !core || draining) return;
+  let capacity = wanted;
+  if (options.maxTasks > 0) {
+    const s = core.stats();
+    capacity = Math.min(capacity, s.running + Math.max(0, options.maxTasks - s.claimed));
+  }
+  if (capacity <= 0 || capacity === announced) return;
+  announced = capacity;
+  socket.setCapacity(capacity);
+}
 const prefetch = createPrefetch({
   slots: options.concurrency,
   initial: initialCapacity,
-  apply: (capacity) => socket?.setCapacity(capacity),
+  apply: (capacity) => {
+    wanted = capacity;
+    announce();
+  },
 });
 
 core = startWorkerCore({
@@ -208,9 +233,11 @@ core = startWorkerCore({
     // However it stops (a signal, --max-tasks), credit 0 first: nothing more is pushed to a
     // draining worker, and what waits unstarted in the socket's buffer goes back at once.
     if (event.type === "stopping") {
+      draining = true;
       prefetch.stop();
       socket?.setCapacity(0);
     }
+    if (event.type === "claimed" && options.maxTasks > 0) announce();
     if (socket && (event.type === "completed" || event.type === "failed")) {
       prefetch.ran(event.runMs, socket.roundTripMs);
     }

@@ -495,3 +495,31 @@ Deno.test("worker.ts exits 1 with one line when the coordinator's key is not the
     ok(/unknown task type nope\.nothing: the grid runs demo\.echo, /.test(unknown.stderr()));
   });
 });
+
+Deno.test("worker.ts --max-tasks N never takes leases it will not run: none is handed back when it stops", async () => {
+  await withCoordinator(async (c) => {
+    const ids = await c.submit(
+      Array.from({ length: 200 }, (_, i) => ({
+        type: "demo.echo",
+        params: { i },
+        verification: NO_QUORUM,
+      })),
+    );
+    const w = spawnWorker([
+      "--coordinator",
+      c.url,
+      "--max-tasks",
+      "40",
+      "--concurrency",
+      "2",
+      "--worker-id",
+      "bounded",
+    ]);
+    strictEqual((await w.status).code, 0, w.stderr());
+    const tasks = await Promise.all(ids.map((id) => c.task(id)));
+    strictEqual(tasks.filter((t) => t.status === "completed").length, 40);
+    // Prefetched leases beyond the 40 would have gone back unstarted at the stop.
+    const handedBack = tasks.filter((t) => t.history.some((h) => h.outcome === "released"));
+    ok(handedBack.length <= 2, `${handedBack.length} leases handed back`);
+  });
+});
