@@ -5,8 +5,47 @@
  * on the same store sends the request down the careful path, with the same answers as before.
  */
 import assert from "node:assert/strict";
-import { testCoordinator } from "./_helpers.ts";
+import { type TestCoordinator, testCoordinator } from "./_helpers.ts";
 import { connectSocket } from "./_socket.ts";
+
+/** Socket workers that complete every lease at once, echoing its params. */
+function echoingWorkers(url: string, ids: string[], slots: number) {
+  return Promise.all(ids.map(async (id) => {
+    const s = await connectSocket(url);
+    s.send({ type: "hello", workerId: id, kind: "deno", slots });
+    s.ws.addEventListener("message", (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type !== "lease") return;
+      s.send({
+        type: "complete",
+        ref: s.ref(),
+        taskId: m.lease.taskId,
+        leaseId: m.lease.leaseId,
+        result: m.lease.task.params,
+      });
+    });
+    return s;
+  }));
+}
+
+/** Submits `n` 2-of-2 echo tasks and returns the stats once all completed (or 30 s passed). */
+async function runQuorumTasks(c: TestCoordinator, n: number) {
+  const tasks = Array.from({ length: n }, (_, i) => ({
+    type: "demo.echo",
+    params: { n: i },
+    verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
+  }));
+  const sub = await c.call("POST", "/tasks", { tasks });
+  assert.equal(sub.status, 201, JSON.stringify(sub.body));
+  const deadline = Date.now() + 30_000;
+  let stats;
+  do {
+    await new Promise((r) => setTimeout(r, 50));
+    stats = (await c.call("GET", "/stats")).body;
+  } while ((stats.status.completed ?? 0) < n && Date.now() < deadline);
+  assert.equal(stats.status.completed, n, JSON.stringify(stats.status));
+  return stats;
+}
 
 Deno.test("a socket completion on the claiming coordinator is accepted after another coordinator moved the lease", async () => {
   await using a = await testCoordinator();
@@ -102,39 +141,11 @@ Deno.test("a socket report naming one task with the lease of another is refused 
 
 Deno.test("replicas of one task claimed and reported side by side on one coordinator never fail a check", async () => {
   await using c = await testCoordinator();
-  const workers = await Promise.all(["rA", "rB"].map(async (id) => {
-    const s = await connectSocket(c.url);
-    s.send({ type: "hello", workerId: id, kind: "deno", slots: 4 });
-    // Answers every lease at once, so claims and reports of sibling replicas overlap.
-    s.ws.addEventListener("message", (e) => {
-      const m = JSON.parse(e.data);
-      if (m.type !== "lease") return;
-      s.send({
-        type: "complete",
-        ref: s.ref(),
-        taskId: m.lease.taskId,
-        leaseId: m.lease.leaseId,
-        result: m.lease.task.params,
-      });
-    });
-    return s;
-  }));
+  // Answers every lease at once, so claims and reports of sibling replicas overlap.
+  const workers = await echoingWorkers(c.url, ["rA", "rB"], 4);
   try {
     const before = (await c.call("GET", "/stats")).body.committer.conflicts;
-    const tasks = Array.from({ length: 200 }, (_, n) => ({
-      type: "demo.echo",
-      params: { n },
-      verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
-    }));
-    const sub = await c.call("POST", "/tasks", { tasks });
-    assert.equal(sub.status, 201, JSON.stringify(sub.body));
-    const deadline = Date.now() + 30_000;
-    let stats;
-    do {
-      await new Promise((r) => setTimeout(r, 100));
-      stats = (await c.call("GET", "/stats")).body;
-    } while ((stats.status.completed ?? 0) < 200 && Date.now() < deadline);
-    assert.equal(stats.status.completed, 200, JSON.stringify(stats.status));
+    const stats = await runQuorumTasks(c, 200);
     // Each failed check split the commit it shared; three in four tasks had one.
     assert.equal(stats.committer.conflicts - before, 0);
   } finally {
@@ -161,37 +172,9 @@ Deno.test("a 2-of-2 quorum task is decided without reading its leases or slots: 
       };
     },
   });
-  const workers = await Promise.all(["qA", "qB"].map(async (id) => {
-    const s = await connectSocket(c.url);
-    s.send({ type: "hello", workerId: id, kind: "deno", slots: 2 });
-    s.ws.addEventListener("message", (e) => {
-      const m = JSON.parse(e.data);
-      if (m.type !== "lease") return;
-      s.send({
-        type: "complete",
-        ref: s.ref(),
-        taskId: m.lease.taskId,
-        leaseId: m.lease.leaseId,
-        result: m.lease.task.params,
-      });
-    });
-    return s;
-  }));
+  const workers = await echoingWorkers(c.url, ["qA", "qB"], 2);
   try {
-    const tasks = Array.from({ length: 20 }, (_, n) => ({
-      type: "demo.echo",
-      params: { n },
-      verification: { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false },
-    }));
-    const sub = await c.call("POST", "/tasks", { tasks });
-    assert.equal(sub.status, 201, JSON.stringify(sub.body));
-    const deadline = Date.now() + 30_000;
-    let stats;
-    do {
-      await new Promise((r) => setTimeout(r, 50));
-      stats = (await c.call("GET", "/stats")).body;
-    } while ((stats.status.completed ?? 0) < 20 && Date.now() < deadline);
-    assert.equal(stats.status.completed, 20, JSON.stringify(stats.status));
+    await runQuorumTasks(c, 20);
     assert.deepEqual(taskReads, []);
     // What the skipped reads would have cleaned up is not there: no lease, no ready slot is left.
     assert.equal((await Array.fromAsync(kv.list({ prefix: ["lease"] }))).length, 0);

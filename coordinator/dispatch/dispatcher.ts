@@ -70,6 +70,8 @@ export class Dispatcher {
       ctx.readyTasks.forget(task.id);
     });
     ctx.signals.onLeaseEnded((leaseId, task) => {
+      // Every lease end comes here: only a replica's can change what is remembered.
+      if (this.#replicasOf.size === 0 || task.verification.mode !== "quorum") return;
       const ended = task.history.find((h) => h.leaseId === leaseId);
       if (!ended || ended.outcome === "completed") return;
       if (this.#replicasOf.get(ended.workerId)?.delete(task.id)) {
@@ -199,8 +201,7 @@ export class Dispatcher {
         return true;
       }
       // A sibling slot of a task being claimed: worth a look once that claim is done.
-      const { queue, type } = decodeReadyKey(e.key);
-      this.#deferred.set(pairId(queue, type), { queue, type });
+      this.#defer(e);
       return false;
     });
     for (const e of picked) {
@@ -315,9 +316,14 @@ export class Dispatcher {
    */
   #giveBack(e: ReadyEntry): null {
     this.#buffers.putBack(e);
+    this.#defer(e);
+    return null;
+  }
+
+  /** Wakes the claims of `e`'s (queue, type) once the current round is done. */
+  #defer(e: ReadyEntry): void {
     const { queue, type } = decodeReadyKey(e.key);
     this.#deferred.set(pairId(queue, type), { queue, type });
-    return null;
   }
 
   #lost(e: ReadyEntry): null {
