@@ -250,6 +250,21 @@ async function openGrid(t: Deno.TestContext, browser: Browser): Promise<void> {
         });
         await shot(page, "console");
       });
+
+      await t.step("a bulk action that empties the list still says what it did", async () => {
+        // Pending ones of the parked queue, cancelled at once: none is left to list.
+        await page.selectOption(testid("filter-status"), "pending");
+        const rows = page.locator(`${testid("task-list")} ${testid("task-row")}`);
+        await eventually(async () => (await rows.count()) === 3);
+        await page.locator(`${testid("task-list")} thead input[type="checkbox"]`).check();
+        await page.click(`${testid("task-list")} ${testid("bulk-cancel")}`);
+        await eventually(async () => (await rows.count()) === 0);
+        await page.locator(testid("bulk-note"), { hasText: "Cancelled 3 tasks." }).waitFor();
+        await page.locator(testid("task-browser"), { hasText: "No task matches." }).waitFor();
+        await page.locator(testid("task-browser")).screenshot({
+          path: `${ARTIFACTS}/console-emptied-list.png`,
+        });
+      });
       assert.deepEqual(errors, [], "no errors in the page");
       await page.close();
     })();

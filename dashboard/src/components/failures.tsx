@@ -117,21 +117,18 @@ export function Failures({ snapshot, canBrowse, canWrite, onPick }: FailuresProp
       )}
       {error && <p class="error" role="alert">{error}</p>}
       {canBrowse
-        ? tasks === null
-          ? <Empty>Loading…</Empty>
-          : shown.length === 0
-          ? <Empty>No failures. Calm seas.</Empty>
-          : (
-            <TaskTable
-              tasks={shown}
-              now={snapshot.at}
-              canWrite={canWrite}
-              picked={null}
-              onPick={onPick}
-              onChanged={() => setVersion((v) => v + 1)}
-              testid="failed-tasks"
-            />
-          )
+        ? tasks === null ? <Empty>Loading…</Empty> : (
+          <TaskTable
+            tasks={shown}
+            now={snapshot.at}
+            canWrite={canWrite}
+            picked={null}
+            onPick={onPick}
+            onChanged={() => setVersion((v) => v + 1)}
+            testid="failed-tasks"
+            empty="No failures. Calm seas."
+          />
+        )
         : live.length === 0
         ? <Empty>No failures. Calm seas.</Empty>
         : (

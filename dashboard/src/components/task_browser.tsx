@@ -146,24 +146,21 @@ export function TaskBrowser({ types, queues, canBrowse, canWrite, now, picked }:
       <div class="browser-body">
         {canBrowse && (
           <div class="browser-list">
-            {tasks === null
-              ? <Empty>Loading…</Empty>
-              : tasks.length === 0
-              ? <Empty>No task matches.</Empty>
-              : (
-                <TaskTable
-                  tasks={tasks}
-                  now={now}
-                  canWrite={canWrite}
-                  picked={open?.id ?? null}
-                  onPick={openTask}
-                  onChanged={() => {
-                    load(filter);
-                    if (open) openTask(open.id);
-                  }}
-                  testid="task-list"
-                />
-              )}
+            {tasks === null ? <Empty>Loading…</Empty> : (
+              <TaskTable
+                tasks={tasks}
+                now={now}
+                canWrite={canWrite}
+                picked={open?.id ?? null}
+                onPick={openTask}
+                onChanged={() => {
+                  load(filter);
+                  if (open) openTask(open.id);
+                }}
+                testid="task-list"
+                empty="No task matches."
+              />
+            )}
             {cursor && (
               <button
                 type="button"

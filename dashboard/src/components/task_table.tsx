@@ -1,9 +1,11 @@
 /** @jsxImportSource preact */
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import type { Task } from "../../../shared/protocol.ts";
 import { cancelTask, forEachTask, retryTask } from "../api.ts";
 import { ago, shortId } from "../format.ts";
 import { canCancel, canRetry } from "./task_detail.tsx";
+import { Empty } from "./card.tsx";
 
 export interface TaskTableProps {
   tasks: Task[];
@@ -14,11 +16,16 @@ export interface TaskTableProps {
   /** After a retry or cancel of some: reload. */
   onChanged(): void;
   testid: string;
+  /**
+   * Shown when there are no tasks. The table stays mounted, so the note of a bulk action that
+   * emptied the list stays too.
+   */
+  empty: ComponentChildren;
 }
 
 /** A page of tasks: pick one to open it; select many to retry or cancel them at once. */
 export function TaskTable(
-  { tasks, now, canWrite, picked, onPick, onChanged, testid }: TaskTableProps,
+  { tasks, now, canWrite, picked, onPick, onChanged, testid, empty }: TaskTableProps,
 ) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [busy, setBusy] = useState(false);
@@ -45,6 +52,18 @@ export function TaskTable(
     );
     onChanged();
   };
+  if (tasks.length === 0) {
+    return (
+      <div data-testid={testid}>
+        {note && (
+          <div class="bulk">
+            <span class="muted" role="status" data-testid="bulk-note">{note}</span>
+          </div>
+        )}
+        <Empty>{empty}</Empty>
+      </div>
+    );
+  }
   return (
     <div data-testid={testid}>
       {canWrite && (
