@@ -83,7 +83,8 @@ export default defineHandler({
         while (performance.now() < sliceEnd) {
           // busy-wait on purpose
         }
-        await yieldToEventLoop();
+        // Not after the last slice: the task is done, and its end is the next event.
+        if (sliceEnd < deadline) await yieldToEventLoop();
         signal.throwIfAborted();
       } else {
         await sleep(Math.min(deadline - now, PROGRESS_EVERY_MS), signal);

@@ -213,6 +213,61 @@ Deno.test("createBrowserExecutor() shrinks by retiring a busy thread after its t
     }
   }));
 
+Deno.test("createBrowserExecutor() at full duty stages a run on its busy thread, which begins it the moment the first ends", () =>
+  withSource(async (source) => {
+    const executor = createBrowserExecutor({ source, spawn: spawnThread, size: 1 });
+    try {
+      assert.equal(executor.stages, true);
+      const first = executor.run(lease("demo.sleep", { ms: 400, cpu: true }), noSignal());
+      await eventually(() => executor.state().busy === 1, 15_000);
+      let firstEnded = 0;
+      void first.then(() => (firstEnded = performance.now()));
+      let began = 0;
+      const second = executor.run(lease("demo.sleep", { ms: 50, cpu: true }), {
+        ...noSignal(),
+        onStart: () => (began = performance.now()),
+      });
+      await sleep(100);
+      assert.equal(began, 0, "staged: not begun while the first runs");
+      assert.deepEqual(executor.state(), { size: 1, busy: 1, resting: 0, ready: 1 });
+      assert.equal((await first).ok, true);
+      assert.deepEqual(await second, { ok: true, result: { sleptMs: 50, attempt: 1 } });
+      assert.ok(
+        began > 0 && began <= firstEnded,
+        "begun by the time the first one's outcome was back",
+      );
+      assert.equal(executor.restarts, 0);
+    } finally {
+      executor.close();
+    }
+  }));
+
+Deno.test("createBrowserExecutor() ends a staged run aborted before it begins at once, and leaves the running task alone", () =>
+  withSource(async (source) => {
+    const executor = createBrowserExecutor({ source, spawn: spawnThread, size: 1 });
+    try {
+      const first = executor.run(lease("demo.sleep", { ms: 600, cpu: true }), noSignal());
+      await eventually(() => executor.state().busy === 1, 15_000);
+      const staged = lease("demo.sleep", { ms: 50 });
+      let began = false;
+      const second = executor.run(staged, { ...noSignal(), onStart: () => (began = true) });
+      await sleep(50);
+      const asked = performance.now();
+      executor.abort(staged.leaseId, "cancelled");
+      const outcome = await second;
+      assert.ok(performance.now() - asked < 300, "it did not wait for the running task");
+      assert.equal(!outcome.ok && outcome.error.code, "cancelled");
+      assert.equal(began, false);
+      assert.equal((await first).ok, true, "the running task was not stopped");
+      assert.equal(executor.restarts, 0, "no thread was killed");
+      // The thread skipped the aborted run: the next one runs at once.
+      const third = await executor.run(lease("demo.echo", { x: 1 }), noSignal());
+      assert.deepEqual(third, { ok: true, result: { x: 1 } });
+    } finally {
+      executor.close();
+    }
+  }));
+
 Deno.test("GET / serves the donate page, its files under /assets/, and the API keeps its 404s", async () => {
   await using c = await testCoordinator();
   const res = await fetch(`${c.url}/`);
@@ -492,9 +547,10 @@ Deno.test({
       await page.click('[data-testid="workers-plus"]');
       await page.waitForSelector('[data-testid="workers"][data-value="2"]');
       const two = await peak(12);
-      // Short tasks: the page keeps one lease ready beyond its workers (see volunteer.ts).
-      assert.deepEqual(one, { leases: 2, busy: 1 });
-      assert.deepEqual(two, { leases: 3, busy: 2 });
+      // Short tasks: each worker holds one more, staged on it, and the page one spare (see
+      // volunteer.ts); the threads busy are still the workers.
+      assert.deepEqual(one, { leases: 3, busy: 1 });
+      assert.deepEqual(two, { leases: 5, busy: 2 });
       assert.deepEqual(errors, []);
       await close();
     });

@@ -8,6 +8,10 @@
  *   thread is not counted in {@link BrowserExecutor.ready}, which is the capacity to announce to
  *   the coordinator, so no lease waits for it; the count drops before the run's outcome is
  *   returned, so a capacity update leaves before the report that frees the slot.
+ * - Staging (at 100 % duty only): a run handed over while every thread is busy is sent at once
+ *   to a busy thread without one, which starts it the moment its task ends; it counts as begun
+ *   then (`onStart`). Aborted while it waits, it ends at once without running; its thread gone
+ *   meanwhile, it is handed to another.
  * - Resizing retires idle and resting threads at once and busy ones after their task.
  * - An aborted task that does not stop within `stopWithinMs` (a loop that never yields) gets its
  *   thread terminated and replaced.
@@ -81,6 +85,8 @@ interface Thread extends TaskThread {
   onProgress: ((fraction: number) => void) | null;
   restTimer: ReturnType<typeof setTimeout> | undefined;
   alive: boolean;
+  /** The run sent to it while its task runs, which it starts next: called when it begins. */
+  staged: (() => void) | null;
 }
 
 interface Waiter {
@@ -159,6 +165,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
       onProgress: null,
       restTimer: undefined,
       alive: true,
+      staged: null,
       died: new Promise<TaskOutcome>((resolve) => (resolveDied = resolve)),
       kill(outcome) {
         if (!thread.alive) return;
@@ -227,11 +234,20 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     if (waiter) waiter.take(thread);
   }
 
-  function acquire(signal: AbortSignal): Promise<Thread | null> {
+  /** A free thread, or one to stage on (busy, none staged yet), or null if aborted first. */
+  function acquire(signal: AbortSignal): Promise<{ thread: Thread; staged: boolean } | null> {
     for (const t of threads) {
       if (t.state === "idle" && !t.retiring) {
         t.state = "busy";
-        return Promise.resolve(t);
+        return Promise.resolve({ thread: t, staged: false });
+      }
+    }
+    if (duty >= 1) {
+      for (const t of threads) {
+        if (t.state === "busy" && !t.retiring && t.alive && !t.staged) {
+          t.staged = () => {};
+          return Promise.resolve({ thread: t, staged: true });
+        }
       }
     }
     // Only when leases outrun the capacity announced (a push already on its way): wait.
@@ -240,7 +256,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
         take(t) {
           signal.removeEventListener("abort", onAbort);
           t.state = "busy";
-          resolve(t);
+          resolve({ thread: t, staged: false });
         },
       };
       const onAbort = () => {
@@ -253,15 +269,22 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     });
   }
 
-  /** After a task: rest for the duty cycle, or leave the pool, or take the next task. */
+  /** After a task: begin the staged one, or rest, or leave the pool, or take the next task. */
   function release(thread: Thread, ranMs: number): void {
     thread.leaseId = null;
     thread.taskType = null;
     thread.onProgress = null;
     if (!thread.alive) return;
     if (thread.retiring || closed) {
+      // A staged run sees its thread die and goes to another.
       thread.kill(internal("the pool shrank"));
       return changed();
+    }
+    const staged = thread.staged;
+    if (staged) {
+      // The thread began it already, the moment the last one ended.
+      thread.staged = null;
+      return staged();
     }
     const restMs = duty >= 1 ? 0 : ranMs * (1 / duty - 1);
     if (restMs < 1) {
@@ -277,7 +300,10 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     changed();
   }
 
-  async function run(lease: Lease, { signal, onProgress }: RunOptions): Promise<TaskOutcome> {
+  async function run(
+    lease: Lease,
+    { signal, onProgress, onStart }: RunOptions,
+  ): Promise<TaskOutcome> {
     if (closed) return internal("the executor is closed");
     let code;
     try {
@@ -288,34 +314,82 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     const mine = new AbortController();
     byLease.set(lease.leaseId, mine);
     const stop = AbortSignal.any([signal, mine.signal]);
-    const thread = await acquire(stop);
-    if (!thread) {
-      byLease.delete(lease.leaseId);
-      return cancelled(`stopped before it started: ${String(stop.reason)}`);
-    }
-    changed();
-    thread.leaseId = lease.leaseId;
-    thread.taskType = lease.task.type;
-    thread.onProgress = onProgress;
-    let started = performance.now();
+    const pinned = { ...lease, task: { ...lease.task, handler: code.version } };
     try {
-      if (!thread.loaded.has(code.version)) {
-        await Promise.race([thread.api.load(code), thread.died]);
-        thread.loaded.add(code.version);
-        started = performance.now();
+      for (;;) {
+        if (closed) return internal("the executor is closed");
+        const got = await acquire(stop);
+        if (!got) return cancelled(`stopped before it started: ${String(stop.reason)}`);
+        const { thread } = got;
+        let sent: Promise<TaskOutcome> | undefined;
+        if (got.staged) {
+          if (!thread.loaded.has(code.version)) {
+            thread.api.load(code).catch(() => {});
+            thread.loaded.add(code.version);
+          }
+          sent = thread.run(pinned);
+          const waited = await staged(thread, stop);
+          if (waited === "died") continue;
+          if (waited === "aborted") {
+            thread.abort(lease.taskId, String(stop.reason) as AbortReason);
+            return cancelled(`stopped before it started: ${String(stop.reason)}`);
+          }
+        }
+        changed();
+        onStart?.();
+        thread.leaseId = lease.leaseId;
+        thread.taskType = lease.task.type;
+        thread.onProgress = onProgress;
+        let started = performance.now();
+        try {
+          if (!sent && !thread.loaded.has(code.version)) {
+            await Promise.race([thread.api.load(code), thread.died]);
+            thread.loaded.add(code.version);
+            started = performance.now();
+          }
+          const ran = sent;
+          const on = ran ? { ...thread, run: () => ran } : thread;
+          return await runOnThread(on, pinned, stop, stopWithinMs, () => replace());
+        } finally {
+          release(thread, performance.now() - started);
+        }
       }
-      const pinned = { ...lease, task: { ...lease.task, handler: code.version } };
-      return await runOnThread(thread, pinned, stop, stopWithinMs, () => replace());
     } finally {
       byLease.delete(lease.leaseId);
-      release(thread, performance.now() - started);
     }
+  }
+
+  /** Waits until the thread begins the run staged on it, or it dies, or the run is aborted. */
+  function staged(thread: Thread, stop: AbortSignal): Promise<"began" | "died" | "aborted"> {
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        if (thread.staged !== began) return;
+        thread.staged = null;
+        resolve("aborted");
+      };
+      const began = () => {
+        stop.removeEventListener("abort", onAbort);
+        resolve("began");
+      };
+      thread.staged = began;
+      stop.addEventListener("abort", onAbort, { once: true });
+      if (stop.aborted) onAbort();
+      thread.died.then(() => {
+        if (thread.staged !== began) return;
+        thread.staged = null;
+        stop.removeEventListener("abort", onAbort);
+        resolve("died");
+      });
+    });
   }
 
   fill();
 
   return {
     run,
+    get stages() {
+      return duty >= 1;
+    },
     resize(n) {
       size = Math.max(1, Math.floor(n));
       fill();

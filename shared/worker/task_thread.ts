@@ -34,6 +34,10 @@ const PROGRESS_EVERY_MS = 200;
 
 const running = new Map<string, AbortController>();
 const codes = new Map<string, HandlerCode>();
+/** Settles when the last run sent has ended: runs take their turn, one at a time. */
+let turn: Promise<unknown> = Promise.resolve();
+/** Runs sent and not yet ended. */
+let queued = 0;
 let port: MessagePort | null = null;
 let log: Logger = createLogger();
 
@@ -60,7 +64,10 @@ export const taskThreadApi = {
     await importHandler(code).catch(() => {});
   },
 
-  /** Runs one attempt of `version` (sent with `load` first); never rejects. */
+  /**
+   * Runs one attempt of `version` (sent with `load` first) once the runs sent before it have
+   * ended (a staged attempt waits here, abortable); never rejects.
+   */
   async run(
     taskId: string,
     version: string,
@@ -71,8 +78,17 @@ export const taskThreadApi = {
   ): Promise<ThreadOutcome> {
     const controller = new AbortController();
     running.set(taskId, controller);
-    let last = performance.now();
+    const before = turn;
+    let done!: () => void;
+    turn = new Promise<void>((resolve) => (done = resolve));
+    const staged = queued++ > 0;
     try {
+      await before;
+      // A staged run starts on a task of its own: begun in the microtasks of the last one's end,
+      // it would compute before that one's result was posted (a whole first slice late).
+      if (staged) await nextTask();
+      if (controller.signal.aborted) return stoppedBeforeStart(controller.signal.reason);
+      let last = performance.now();
       const code = codes.get(version);
       return await runTask({
         handler: code
@@ -93,7 +109,9 @@ export const taskThreadApi = {
         log: log.with({ taskId, type }),
       });
     } finally {
-      running.delete(taskId);
+      if (running.get(taskId) === controller) running.delete(taskId);
+      queued--;
+      done();
     }
   },
 
@@ -104,6 +122,26 @@ export const taskThreadApi = {
 };
 
 export type TaskThreadApi = typeof taskThreadApi;
+
+/** Resolves on a later task of the event loop (a message, not a timer browsers may clamp). */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+    port2.close();
+  });
+}
+
+function stoppedBeforeStart(reason: unknown): ThreadOutcome {
+  return {
+    ok: false,
+    error: { code: "cancelled", message: `stopped before it started: ${reason}`, retryable: true },
+  };
+}
 
 // Only as a thread's entry: imported elsewhere (types, tests) it must not grab `message` events.
 if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function") {

@@ -1,6 +1,6 @@
 /**
  * What the page's threads are computing now, for the "Now computing" card: an {@link Executor}
- * in front of the pool that notes each attempt it is handed, its handler's progress reports and
+ * in front of the pool that notes each attempt it begins, its handler's progress reports and
  * its end. It changes nothing about how attempts run.
  *
  * @module
@@ -39,6 +39,9 @@ export function trackRuns(inner: Executor): RunTracker {
   const runs = new Map<string, RunningTask>();
   return {
     executor: {
+      get stages() {
+        return inner.stages;
+      },
       async run(lease, options) {
         const entry: RunningTask = {
           leaseId: lease.leaseId,
@@ -47,7 +50,12 @@ export function trackRuns(inner: Executor): RunTracker {
           progress: null,
           since: performance.now(),
         };
-        runs.set(lease.leaseId, entry);
+        // A staged attempt is computed only once it begins.
+        const begin = () => {
+          entry.since = performance.now();
+          runs.set(lease.leaseId, entry);
+        };
+        if (!options.onStart) begin();
         try {
           return await inner.run(lease, {
             ...options,
@@ -55,6 +63,14 @@ export function trackRuns(inner: Executor): RunTracker {
               entry.progress = Math.min(1, Math.max(0, fraction));
               options.onProgress(fraction);
             },
+            ...(options.onStart
+              ? {
+                onStart() {
+                  begin();
+                  options.onStart?.();
+                },
+              }
+              : {}),
           });
         } finally {
           runs.delete(lease.leaseId);

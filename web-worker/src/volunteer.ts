@@ -14,7 +14,8 @@
  *
  * The capacity announced is the number of task threads ready for work: a thread resting for the
  * duty cycle is not counted, so the coordinator never pushes a lease that would have to wait for
- * it. While tasks are short, one lease more is kept ready (see {@link PREFETCH_BELOW_MS}).
+ * it. While tasks are short, each thread holds a second lease, staged on it (see
+ * {@link STAGE_BELOW_MS}).
  *
  * @module
  */
@@ -25,6 +26,7 @@ import {
 } from "../../shared/worker/browser_executor.ts";
 import type { HandlerSource } from "../../shared/worker/handler_source.ts";
 import {
+  STAGE_BELOW_MS,
   startWorkerCore,
   type WorkerCore,
   type WorkerEvent,
@@ -110,15 +112,6 @@ export interface Volunteer {
 /** Leases the socket may push at most (the protocol's limit of slots). */
 const MAX_SLOTS = 256;
 const RATE_WINDOW_MS = 10_000;
-/**
- * While tasks are short, the page announces one lease more than its ready threads. The extra
- * lease waits in the transport (the core takes only as many as it has workers), so a thread that
- * finishes starts the next task at once instead of idling through the coordinator's round trip
- * (report, then a new lease: a few ms, much next to a 50 ms task), and the waiting time never
- * counts as compute. Longer tasks do not need it, and a task should not wait long unheartbeated.
- * Below 100 % CPU share the rests hide the round trip anyway.
- */
-const PREFETCH_BELOW_MS = 2_000;
 
 /**
  * Creates a volunteer, idle until {@link Volunteer.start}.
@@ -171,8 +164,14 @@ export function createVolunteer(options: VolunteerOptions): Volunteer {
   function capacity(): number {
     const ready = executor?.state().ready ?? 0;
     if (!core || ready === 0) return 0;
-    const short = meanRunMs === null || meanRunMs < PREFETCH_BELOW_MS;
-    return ready + (duty === 100 && short ? 1 : 0);
+    // At full CPU share, short tasks are staged: each thread is sent its next task while one runs
+    // and starts it the moment that one ends, instead of idling through the page's main thread
+    // and the coordinator's round trip (a few ms, much next to a 50 ms task). One lease more
+    // waits in the transport, so the next one is staged at once even when the coordinator is
+    // slow to push (it shares the cores being donated). Waiting never counts as compute. Longer
+    // tasks do not need it, and below 100 % the rests hide the gap.
+    const short = meanRunMs === null || meanRunMs < STAGE_BELOW_MS;
+    return duty === 100 && short ? 2 * ready + 1 : ready;
   }
 
   function announce(): void {
