@@ -234,22 +234,30 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     if (waiter) waiter.take(thread);
   }
 
-  /** A free thread, or one to stage on (busy, none staged yet), or null if aborted first. */
-  function acquire(signal: AbortSignal): Promise<{ thread: Thread; staged: boolean } | null> {
+  /**
+   * A free thread, or a busy one to stage on (none staged yet), now: synchronous, so that the
+   * staged run is registered (`staged()`) before that thread's task can end.
+   */
+  function acquireNow(): { thread: Thread; staged: boolean } | null {
     for (const t of threads) {
       if (t.state === "idle" && !t.retiring) {
         t.state = "busy";
-        return Promise.resolve({ thread: t, staged: false });
+        return { thread: t, staged: false };
       }
     }
-    if (duty >= 1) {
+    // Only when every thread is busy: one starting or resting will be free for it soon.
+    if (duty >= 1 && [...threads].every((t) => t.retiring || t.state === "busy")) {
       for (const t of threads) {
         if (t.state === "busy" && !t.retiring && t.alive && !t.staged) {
-          t.staged = () => {};
-          return Promise.resolve({ thread: t, staged: true });
+          return { thread: t, staged: true };
         }
       }
     }
+    return null;
+  }
+
+  /** The next thread to become free, or null if aborted first. */
+  function acquire(signal: AbortSignal): Promise<{ thread: Thread; staged: boolean } | null> {
     // Only when leases outrun the capacity announced (a push already on its way): wait.
     return new Promise((resolve) => {
       const waiter: Waiter = {
@@ -318,7 +326,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     try {
       for (;;) {
         if (closed) return internal("the executor is closed");
-        const got = await acquire(stop);
+        const got = acquireNow() ?? await acquire(stop);
         if (!got) return cancelled(`stopped before it started: ${String(stop.reason)}`);
         const { thread } = got;
         let sent: Promise<TaskOutcome> | undefined;
