@@ -237,3 +237,14 @@ export function countedKv(kv: Deno.Kv, methods: ReadonlyArray<keyof Deno.Kv>) {
   });
   return counted;
 }
+
+/** 2-of-2 quorum verification, not adaptive, with at most `maxReplicas` replicas. */
+export const quorumOf2 = (maxReplicas: number) =>
+  ({ mode: "quorum", replicas: 2, agree: 2, maxReplicas, adaptive: false }) as const;
+
+/** Submits one `demo.echo` task of `{ x: 1 }` under `verification`; the task as answered. */
+// deno-lint-ignore no-explicit-any
+export async function submitEcho(c: TestCoordinator, verification: unknown): Promise<any> {
+  return (await c.call("POST", "/tasks", { type: "demo.echo", params: { x: 1 }, verification }))
+    .body;
+}

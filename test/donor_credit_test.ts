@@ -10,7 +10,14 @@ import { loadHandler } from "../handlers/mod.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createWsTransport } from "../shared/worker/ws_transport.ts";
 import { startWorkerCore } from "../shared/worker/worker_core.ts";
-import { eventually, sleep, type TestCoordinator, testCoordinator } from "./_helpers.ts";
+import {
+  eventually,
+  quorumOf2,
+  sleep,
+  submitEcho,
+  type TestCoordinator,
+  testCoordinator,
+} from "./_helpers.ts";
 import { connectSocket } from "./_socket.ts";
 import { inProcessExecutor } from "./_worker_helpers.ts";
 
@@ -186,12 +193,8 @@ Deno.test("the worker core sends the start notice when a prefetched lease really
 Deno.test("GET /donors/{id}: a replica's vote is pending credit until the quorum decides, then checked for the winners and gone for the loser", async () => {
   await using c = await testCoordinator({ spotChecks: "off" });
   const credit = async (id: string) => (await c.call("GET", `/donors/d-${id}`)).body;
-  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 3, adaptive: false };
-  const t = (await c.call("POST", "/tasks", {
-    type: "demo.echo",
-    params: { x: 1 },
-    verification: quorum,
-  })).body;
+  const quorum = quorumOf2(3);
+  const t = await submitEcho(c, quorum);
   const a = await volunteer(c, "a");
   const la = await a.lease();
   a.started(la);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { purgeExpired } from "../coordinator/tasks/retention.ts";
 import { taskKey } from "../coordinator/store/keys.ts";
-import { eventually, testCoordinator } from "./_helpers.ts";
+import { eventually, quorumOf2, submitEcho, testCoordinator } from "./_helpers.ts";
 
 const echo = (i: number) => ({ type: "demo.echo", params: { i }, idempotencyKey: `echo-${i}` });
 
@@ -53,12 +53,7 @@ Deno.test("finished tasks past --retention are purged with their index entries a
 
 Deno.test("a purged quorum task leaves nothing of its verification behind: no replica result, no holder marker", async () => {
   await using c = await testCoordinator({ retentionMs: 50, spotChecks: "off" });
-  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 3, adaptive: false };
-  const t = (await c.call("POST", "/tasks", {
-    type: "demo.echo",
-    params: { x: 1 },
-    verification: quorum,
-  })).body;
+  const t = await submitEcho(c, quorumOf2(3));
   const claim = async (w: string) =>
     (await c.call("POST", "/leases", { workerId: w, kind: "browser", donorId: `d-${w}` })).body
       .leases[0];

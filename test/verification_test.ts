@@ -4,7 +4,7 @@ import type { Ctx } from "../coordinator/context.ts";
 import { deadlineOf } from "../coordinator/verify/quorum.ts";
 import { loadHandler } from "../handlers/mod.ts";
 import { DEFAULTS, type Task } from "../shared/protocol.ts";
-import { eventually, testCoordinator } from "./_helpers.ts";
+import { eventually, quorumOf2, submitEcho, testCoordinator } from "./_helpers.ts";
 
 /** A browser-kind volunteer on a raw socket; a liar returns a consistent wrong answer. */
 function volunteer(url: string, id: string, liar: boolean, stats: { leases: number }) {
@@ -443,12 +443,8 @@ Deno.test("a task waiting for a voter with a record completes when one votes wit
 
 Deno.test("a newcomer passed over for a waiting task gets its slot once it has earned a record", async () => {
   await using c = await testCoordinator();
-  const quorum = { mode: "quorum", replicas: 2, agree: 2, maxReplicas: 2, adaptive: false };
-  const t = (await c.call("POST", "/tasks", {
-    type: "demo.echo",
-    params: { x: 1 },
-    verification: quorum,
-  })).body;
+  const quorum = quorumOf2(2);
+  const t = await submitEcho(c, quorum);
   for (const w of ["N1", "N2"]) {
     const l = await claimAs(c, w);
     await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x: 1 } });

@@ -239,21 +239,20 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
    * staged run is registered (`staged()`) before that thread's task can end.
    */
   function acquireNow(): { thread: Thread; staged: boolean } | null {
+    // A busy thread to stage on, kept only if no thread is starting or resting: that one will be
+    // free for the run soon.
+    let stageOn: Thread | null = null;
+    let allBusy = true;
     for (const t of threads) {
-      if (t.state === "idle" && !t.retiring) {
+      if (t.retiring) continue;
+      if (t.state === "idle") {
         t.state = "busy";
         return { thread: t, staged: false };
       }
+      if (t.state !== "busy") allBusy = false;
+      else if (t.alive && !t.staged) stageOn ??= t;
     }
-    // Only when every thread is busy: one starting or resting will be free for it soon.
-    if (duty >= 1 && [...threads].every((t) => t.retiring || t.state === "busy")) {
-      for (const t of threads) {
-        if (t.state === "busy" && !t.retiring && t.alive && !t.staged) {
-          return { thread: t, staged: true };
-        }
-      }
-    }
-    return null;
+    return duty >= 1 && allBusy && stageOn ? { thread: stageOn, staged: true } : null;
   }
 
   /** The next thread to become free, or null if aborted first. */

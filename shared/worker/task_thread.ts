@@ -7,6 +7,7 @@
  * @example
  * ```ts
  * import * as Comlink from "comlink";
+import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
  * import type { TaskThreadApi } from "./task_thread.ts";
  * const thread = new Worker(new URL("./task_thread.ts", import.meta.url), { type: "module" });
  * const api = Comlink.wrap<TaskThreadApi>(thread);
@@ -17,6 +18,7 @@
  * @module
  */
 import * as Comlink from "comlink";
+import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
 import { type AbortReason, runTask, type ThreadOutcome } from "./_worker_run_task.ts";
 import { type HandlerCode, importHandler } from "./import_handler.ts";
@@ -86,7 +88,7 @@ export const taskThreadApi = {
       await before;
       // A staged run starts on a task of its own: begun in the microtasks of the last one's end,
       // it would compute before that one's result was posted (a whole first slice late).
-      if (staged) await nextTask();
+      if (staged) await yieldToEventLoop();
       if (controller.signal.aborted) return stoppedBeforeStart(controller.signal.reason);
       let last = performance.now();
       const code = codes.get(version);
@@ -122,19 +124,6 @@ export const taskThreadApi = {
 };
 
 export type TaskThreadApi = typeof taskThreadApi;
-
-/** Resolves on a later task of the event loop (a message, not a timer browsers may clamp). */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      resolve();
-    };
-    port2.postMessage(null);
-    port2.close();
-  });
-}
 
 function stoppedBeforeStart(reason: unknown): ThreadOutcome {
   return {
