@@ -22,7 +22,14 @@
  * @module
  */
 import { backoffDelay } from "../backoff.ts";
-import { internalOutcome, runOnThread, type TaskThread } from "./_run_on_thread.ts";
+import {
+  internalOutcome,
+  runOnThread,
+  stagedTurn,
+  type StagingThread,
+  stoppedBeforeStart,
+  type TaskThread,
+} from "./_run_on_thread.ts";
 import * as Comlink from "comlink";
 import type { Lease } from "../protocol.ts";
 import type { HandlerSource } from "./handler_source.ts";
@@ -72,7 +79,7 @@ export interface BrowserExecutor extends Executor {
   close(): void;
 }
 
-interface Thread extends TaskThread {
+interface Thread extends TaskThread, StagingThread {
   api: Comlink.Remote<TaskThreadApi>;
   /** Versions whose code this thread already has. */
   loaded: Set<string>;
@@ -85,8 +92,6 @@ interface Thread extends TaskThread {
   onProgress: ((fraction: number) => void) | null;
   restTimer: ReturnType<typeof setTimeout> | undefined;
   alive: boolean;
-  /** The run sent to it while its task runs, which it starts next: called when it begins. */
-  staged: (() => void) | null;
 }
 
 interface Waiter {
@@ -236,7 +241,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
 
   /**
    * A free thread, or a busy one to stage on (none staged yet), now: synchronous, so that the
-   * staged run is registered (`staged()`) before that thread's task can end.
+   * staged run is registered (`stagedTurn`) before that thread's task can end.
    */
   function acquireNow(): { thread: Thread; staged: boolean } | null {
     // A busy thread to stage on, kept only if no thread is starting or resting: that one will be
@@ -326,7 +331,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
       for (;;) {
         if (closed) return internal("the executor is closed");
         const got = acquireNow() ?? await acquire(stop);
-        if (!got) return cancelled(`stopped before it started: ${String(stop.reason)}`);
+        if (!got) return stoppedBeforeStart(stop.reason);
         const { thread } = got;
         let sent: Promise<TaskOutcome> | undefined;
         if (got.staged) {
@@ -335,11 +340,11 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
             thread.loaded.add(code.version);
           }
           sent = thread.run(pinned);
-          const waited = await staged(thread, stop);
+          const waited = await stagedTurn(thread, stop);
           if (waited === "died") continue;
           if (waited === "aborted") {
             thread.abort(lease.taskId, String(stop.reason) as AbortReason);
-            return cancelled(`stopped before it started: ${String(stop.reason)}`);
+            return stoppedBeforeStart(stop.reason);
           }
         }
         changed();
@@ -364,30 +369,6 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
     } finally {
       byLease.delete(lease.leaseId);
     }
-  }
-
-  /** Waits until the thread begins the run staged on it, or it dies, or the run is aborted. */
-  function staged(thread: Thread, stop: AbortSignal): Promise<"began" | "died" | "aborted"> {
-    return new Promise((resolve) => {
-      const onAbort = () => {
-        if (thread.staged !== began) return;
-        thread.staged = null;
-        resolve("aborted");
-      };
-      const began = () => {
-        stop.removeEventListener("abort", onAbort);
-        resolve("began");
-      };
-      thread.staged = began;
-      stop.addEventListener("abort", onAbort, { once: true });
-      if (stop.aborted) onAbort();
-      thread.died.then(() => {
-        if (thread.staged !== began) return;
-        thread.staged = null;
-        stop.removeEventListener("abort", onAbort);
-        resolve("died");
-      });
-    });
   }
 
   fill();
@@ -428,7 +409,3 @@ function clampDuty(duty: number): number {
 }
 
 const internal = internalOutcome;
-
-function cancelled(message: string): TaskOutcome {
-  return { ok: false, error: { code: "cancelled", message, retryable: true } };
-}

@@ -8,6 +8,7 @@
  * ```ts
  * import * as Comlink from "comlink";
 import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
+import { stoppedBeforeStart } from "./_run_on_thread.ts";
  * import type { TaskThreadApi } from "./task_thread.ts";
  * const thread = new Worker(new URL("./task_thread.ts", import.meta.url), { type: "module" });
  * const api = Comlink.wrap<TaskThreadApi>(thread);
@@ -19,6 +20,7 @@ import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
  */
 import * as Comlink from "comlink";
 import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
+import { stoppedBeforeStart } from "./_run_on_thread.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
 import { type AbortReason, runTask, type ThreadOutcome } from "./_worker_run_task.ts";
 import { type HandlerCode, importHandler } from "./import_handler.ts";
@@ -124,13 +126,6 @@ export const taskThreadApi = {
 };
 
 export type TaskThreadApi = typeof taskThreadApi;
-
-function stoppedBeforeStart(reason: unknown): ThreadOutcome {
-  return {
-    ok: false,
-    error: { code: "cancelled", message: `stopped before it started: ${reason}`, retryable: true },
-  };
-}
 
 // Only as a thread's entry: imported elsewhere (types, tests) it must not grab `message` events.
 if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function") {
