@@ -615,7 +615,7 @@ export const SocketComplete = z.object({
   taskId: Ref,
   leaseId: Ref,
   result: sizedJson(LIMITS.resultBytes, "result"),
-  /** Handler run time as the worker saw it; informative only (credit is measured, not told). */
+  /** Handler run time as the worker saw it: it can lower the donor's credit, never raise it. */
   runMs: z.number().min(0).optional(),
 });
 

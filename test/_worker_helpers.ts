@@ -207,3 +207,26 @@ export const inProcessExecutor: Executor = {
       log: createLogger({ level: "error" }),
     }),
 };
+
+/**
+ * A staging executor of one thread: it runs the attempts handed over one at a time, in order,
+ * and says when each begins; `peak()` is the most it held at once.
+ */
+export function oneThreadStaging(): { executor: Executor; peak(): number } {
+  let tail: Promise<unknown> = Promise.resolve();
+  let held = 0;
+  let peak = 0;
+  const executor: Executor = {
+    stages: true,
+    run(lease, options) {
+      peak = Math.max(peak, ++held);
+      const turn = tail.then(() => {
+        options.onStart?.();
+        return inProcessExecutor.run(lease, options);
+      }).finally(() => held--);
+      tail = turn.catch(() => {});
+      return turn;
+    },
+  };
+  return { executor, peak: () => peak };
+}

@@ -342,6 +342,15 @@ Deno.test({
 
       // The page says what it did; the donor's totals come from the coordinator.
       await page.waitForSelector('[data-testid="tasks-done"][data-value="200"]');
+      // The coordinator credits about what the page computed: a staged task's wait for its
+      // thread is not compute (counted from each push it was 4.6 s here against 1.7 s computed).
+      const computed = Number(
+        await page.locator('[data-testid="compute-donated"]').getAttribute("data-value"),
+      );
+      assert.ok(
+        totals.computeMs >= computed - 200 && totals.computeMs <= computed + 200 * 5,
+        `credited ${totals.computeMs} ms for ${computed} ms computed`,
+      );
       await page.waitForSelector('[data-testid="credit-checked"][data-value="200"]', {
         timeout: 15_000,
       });

@@ -19,7 +19,7 @@ import {
   testCoordinator,
 } from "./_helpers.ts";
 import { connectSocket } from "./_socket.ts";
-import { inProcessExecutor } from "./_worker_helpers.ts";
+import { inProcessExecutor, oneThreadStaging } from "./_worker_helpers.ts";
 
 const NONE = { mode: "none" };
 
@@ -55,7 +55,7 @@ async function volunteer(c: TestCoordinator, id: string, extra: Record<string, u
   };
 }
 
-Deno.test("a donor is credited the time the coordinator measures from its start notice to its report, not the page's runMs, capped by the timeout", async () => {
+Deno.test("a donor is credited the time the coordinator measures from its start notice to its report, not a longer runMs the page claims, capped by the timeout", async () => {
   await using c = await testCoordinator({ spotChecks: "off" });
   await c.call("POST", "/tasks", { type: "demo.echo", params: {}, verification: NONE });
   const v = await volunteer(c, "tab");
@@ -85,6 +85,56 @@ Deno.test("a donor is credited the time the coordinator measures from its start 
   });
   assert.equal(capped.computeMs - d.computeMs, 100);
   await v.s.close();
+});
+
+Deno.test("a staged task's wait for its thread is not credited: the worker's own run time can only lower its credit", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  await c.call("POST", "/tasks", { type: "demo.echo", params: {}, verification: NONE });
+  const v = await volunteer(c, "staged");
+  const lease = await v.lease();
+  // Staged behind a short task, it began too soon for a start notice: it waited, then ran 20 ms.
+  await sleep(300);
+  assert.equal((await v.complete(lease, {}, { runMs: 20 })).ok, true);
+  const d = await eventually(async () => (await donors(c)).get("d-staged"));
+  assert.ok(d.computeMs >= 20 && d.computeMs < 100, `credited ${d.computeMs} ms`);
+  await v.s.close();
+});
+
+Deno.test("the worker core reports the run time of a staged task from its start, not its staging", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  await c.call("POST", "/tasks", {
+    tasks: [0, 1, 2, 3].map((i) => ({
+      type: "demo.sleep",
+      params: { ms: 30, i },
+      verification: NONE,
+    })),
+  });
+  const transport = createWsTransport({
+    url: c.url,
+    workerId: "core-staged",
+    kind: "browser",
+    capacity: 2,
+    concurrency: 1,
+    donorId: "d-staged-core",
+  });
+  const core = startWorkerCore({
+    transport,
+    concurrency: 1,
+    waitMs: 200,
+    log: createLogger({ level: "error" }),
+    executor: oneThreadStaging().executor,
+  });
+  try {
+    const d = await eventually(async () => {
+      const x = (await donors(c)).get("d-staged-core");
+      return x?.completed === 4 ? x : null;
+    }, 10_000);
+    // Each staged task waited ~30 ms under 50 ms, too short for a notice: ~210 ms if from staging.
+    assert.ok(d.computeMs >= 115 && d.computeMs < 190, `credited ${d.computeMs} ms`);
+  } finally {
+    await core.stop({ graceMs: 0 });
+    transport.close();
+  }
 });
 
 Deno.test("a failed spot check earns no credit; a passed one does", async () => {

@@ -12,6 +12,7 @@ import {
 } from "../shared/worker/worker_core.ts";
 import {
   inProcessExecutor,
+  oneThreadStaging,
   startTestCoordinator,
   type TestCoordinator,
   withCoordinator,
@@ -347,25 +348,10 @@ Deno.test("startWorkerCore() hands a staging executor a second short task per sl
       // Staged behind the 400 ms task: timed from its hand-over it would time out.
       { type: "demo.sleep", params: { ms: 100 }, timeoutMs: 350, maxAttempts: 1 },
     ]);
-    // One thread: runs one at a time, in the order handed over, and says when each begins.
-    let tail: Promise<unknown> = Promise.resolve();
-    let held = 0;
-    let peak = 0;
-    const executor: Executor = {
-      stages: true,
-      run(lease, options) {
-        peak = Math.max(peak, ++held);
-        const turn = tail.then(() => {
-          options.onStart?.();
-          return inProcessExecutor.run(lease, options);
-        }).finally(() => held--);
-        tail = turn.catch(() => {});
-        return turn;
-      },
-    };
-    const result = await core(c, { executor, concurrency: 1, maxTasks: 5 }).done;
+    const thread = oneThreadStaging();
+    const result = await core(c, { executor: thread.executor, concurrency: 1, maxTasks: 5 }).done;
     strictEqual(result.stats.completed, 5, JSON.stringify(result.stats));
-    strictEqual(peak, 2, "one task staged behind the running one, never more");
+    strictEqual(thread.peak(), 2, "one task staged behind the running one, never more");
     const tasks = await c.settle(ids);
     ok(tasks.every((t) => t.status === "completed"), tasks.map((t) => t.status).join());
     // Run time counts from the start: the mean is that of the runs, not of the waits.

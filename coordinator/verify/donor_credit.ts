@@ -2,7 +2,8 @@
  * Donor credit (`["donor", id, …]`, shown by `GET /api/donors`): given in the same intent that
  * accepts a result, never for a result that is refused, outvoted or fails its spot check. The
  * time is the coordinator's own: from the worker's start notice (or, without one, from the lease)
- * to the report, capped by the task's timeout; what the worker says it took is ignored.
+ * to the report, capped by the task's timeout. What the worker says it took can only lower it
+ * ({@link creditStart}): a staged task may begin too soon after its push for a notice.
  *
  * Pending credit (`["donor_pending", id, taskId]`, shown by `GET /api/donors/{id}`) is a donor's
  * vote on a replicated task not yet decided: worth nothing until the quorum decides, and then
@@ -22,6 +23,26 @@ export interface PendingCredit {
   /** The task waits for a voter with a record (a volunteer alone cannot decide it). */
   waiting: boolean;
   at: number;
+}
+
+/**
+ * The start a report's credit counts from: the later of the worker's start notice and the
+ * report's arrival less the run time the worker gives. Both are the worker's word and both can
+ * only move the start later, so a worker can lower its own credit with them, never raise it.
+ *
+ * @example
+ * ```ts
+ * creditStart(conn.started.get(leaseId), msg.runMs, ctx.now());
+ * ```
+ */
+export function creditStart(
+  noticeAt: number | undefined,
+  runMs: number | undefined,
+  reportedAt: number,
+): number | undefined {
+  const ran = runMs === undefined ? undefined : reportedAt - Math.ceil(runMs);
+  if (ran === undefined || noticeAt === undefined) return ran ?? noticeAt;
+  return Math.max(noticeAt, ran);
 }
 
 /**

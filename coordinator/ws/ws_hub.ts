@@ -39,6 +39,7 @@ import { type ApiErrorCode, ApiFailure, fieldName, storageFailure } from "../htt
 import { finishMany } from "../tasks/report.ts";
 import { leasesHeldBy } from "../tasks/held_leases.ts";
 import { heartbeat } from "../tasks/heartbeat.ts";
+import { creditStart } from "../verify/donor_credit.ts";
 import { ADDRESS_RATE_FACTOR, SocketLimits } from "./socket_limits.ts";
 import { type Conn, newConn, type SocketAuth, type SocketLike } from "./connection.ts";
 
@@ -326,7 +327,11 @@ export class WsHub {
         if (!conn.held.has(msg.leaseId)) {
           return this.#ackRefused(conn, msg.ref, notHeld(msg.leaseId));
         }
-        const startedAt = conn.started.get(msg.leaseId);
+        const startedAt = creditStart(
+          conn.started.get(msg.leaseId),
+          msg.type === "complete" ? msg.runMs : undefined,
+          this.#ctx.now(),
+        );
         conn.started.delete(msg.leaseId);
         const outcome = msg.type === "complete"
           ? { kind: "completed" as const, result: msg.result ?? null, startedAt }

@@ -68,8 +68,16 @@ export interface Transport {
   /** Up to `max` leases; an empty list when none arrived within `waitMs`. */
   claim(options: ClaimOptions): Promise<Lease[]>;
   heartbeat(taskId: string, leaseId: string, progress?: number): Promise<HeartbeatOutcome>;
-  /** Delivered at least once: transient failures are retried before anything is thrown. */
-  complete(taskId: string, leaseId: string, result: unknown): Promise<ReportOutcome>;
+  /**
+   * Delivered at least once: transient failures are retried before anything is thrown. `runMs`,
+   * the attempt's run time from its start, bounds the donor's credit where the wire carries it.
+   */
+  complete(
+    taskId: string,
+    leaseId: string,
+    result: unknown,
+    runMs?: number,
+  ): Promise<ReportOutcome>;
   /** Delivered at least once, like {@link Transport.complete}. */
   fail(taskId: string, leaseId: string, error: TaskError): Promise<ReportOutcome>;
   /** Hands the lease back unfinished: requeued at once, the attempt not counted. */

@@ -415,7 +415,7 @@ export function startWorkerCore(options: WorkerCoreOptions): WorkerCore {
     const { taskId, leaseId, task } = r.lease;
     try {
       let sent = error === null
-        ? await transport.complete(taskId, leaseId, result)
+        ? await transport.complete(taskId, leaseId, result, runMs)
         : await transport.fail(taskId, leaseId, error);
       if (!sent.ok && sent.reason === "rejected" && error === null) {
         // The coordinator refused the result itself: the attempt failed, say so.

@@ -122,8 +122,6 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
    * of: what a new socket asks to re-attach.
    */
   const held = new Map<string, string>();
-  /** leaseId → when the core took it, for the donor's compute time. */
-  const started = new Map<string, number>();
   /** leaseId → when it was pushed to us, to tell a prefetched lease from one run at once. */
   const arrived = new Map<string, number>();
   const claimWaiters = new Set<() => void>();
@@ -348,7 +346,6 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
   };
 
   function release(taskId: string, leaseId: string) {
-    started.delete(leaseId);
     return report({ type: "release", taskId, leaseId });
   }
 
@@ -390,9 +387,7 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
           throw new TransportError("network", "coordinator socket is not connected");
         }
       }
-      const taken = buffered.splice(0, max);
-      for (const l of taken) started.set(l.leaseId, Date.now());
-      return taken;
+      return buffered.splice(0, max);
     },
 
     async heartbeat(taskId: string, leaseId: string, progress?: number): Promise<HeartbeatOutcome> {
@@ -406,13 +401,16 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
       return { ok: false, reason: knownErrorCode(a.code) === "cancelled" ? "cancelled" : "stale" };
     },
 
-    complete(taskId: string, leaseId: string, result: unknown) {
-      const runMs = Date.now() - (started.get(leaseId) ?? Date.now());
-      started.delete(leaseId);
-      return report({ type: "complete", taskId, leaseId, result, runMs });
+    complete(taskId: string, leaseId: string, result: unknown, runMs?: number) {
+      return report({
+        type: "complete",
+        taskId,
+        leaseId,
+        result,
+        ...(runMs === undefined ? {} : { runMs }),
+      });
     },
     fail(taskId: string, leaseId: string, error: TaskError) {
-      started.delete(leaseId);
       return report({ type: "fail", taskId, leaseId, error });
     },
     release,
