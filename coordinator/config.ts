@@ -17,6 +17,12 @@ export const CoordinatorConfig = z.object({
   /** How often expired leases and due delayed tasks are looked for. */
   reapIntervalMs: z.coerce.number().int().min(10).max(60_000),
   /**
+   * How often every lease in the store is read for the expired ones no live coordinator
+   * remembers (granted before a restart, or by a coordinator that stopped): the most such a
+   * lease outlives its expiry. Leases granted or extended here expire on the reap timer.
+   */
+  leaseScanMs: z.coerce.number().int().min(50).max(600_000),
+  /**
    * How often work made ready by other coordinators on the same store is looked for: the bound
    * on their wake-up latency.
    */
@@ -107,6 +113,7 @@ export const COORDINATOR_DEFAULTS: CoordinatorConfig = {
   logFormat: "text",
   logLevel: "info",
   reapIntervalMs: 200,
+  leaseScanMs: 5_000,
   wakePollMs: 25,
   maxBodyBytes: 4 * 1024 * 1024,
   workerOfflineMs: 30_000,
@@ -133,7 +140,16 @@ const OPTIONS = {
   db: ["db", "TESSERA_DB", 'KV file, ":memory:", or a KV Connect URL'],
   "log-format": ["logFormat", "TESSERA_LOG_FORMAT", "text | json"],
   "log-level": ["logLevel", "TESSERA_LOG_LEVEL", "debug | info | warn | error"],
-  "reap-interval-ms": ["reapIntervalMs", "TESSERA_REAP_INTERVAL_MS", "lease expiry scan period"],
+  "reap-interval-ms": [
+    "reapIntervalMs",
+    "TESSERA_REAP_INTERVAL_MS",
+    "how often expired leases and due delayed tasks are looked for",
+  ],
+  "lease-scan-ms": [
+    "leaseScanMs",
+    "TESSERA_LEASE_SCAN_MS",
+    "how often all leases are read for expired ones no coordinator remembers",
+  ],
   "wake-poll-ms": [
     "wakePollMs",
     "TESSERA_WAKE_POLL_MS",

@@ -53,17 +53,27 @@ export interface KnownLease {
   versionstamp: string;
 }
 
+/** A lease this process remembers that is past its expiry (as this process last heard). */
+export interface DueLease {
+  taskId: string;
+  leaseId: string;
+  expiresAt: number;
+}
+
 /**
- * A bounded map lease id → the task record it was claimed with and, until a heartbeat moves it,
- * the lease record itself (oldest dropped first). With both, a completion reads nothing: its
- * intent checks the lease's versionstamp, so a lease changed elsewhere (another coordinator, an
- * expiry) fails the check and the report takes the careful path.
+ * A bounded map lease id → what this process knows of a lease it granted: the task record it
+ * was claimed with, its expiry, and, until a heartbeat moves it, the lease record itself (oldest
+ * dropped first). With the record, a completion reads nothing: its intent checks the lease's
+ * versionstamp, so a lease changed elsewhere (another coordinator, an expiry) fails the check and
+ * the report takes the careful path. With the expiry, the reaper finds this process's expired
+ * leases without an index in the store; a lease dropped here, or granted by another process, is
+ * found by the reaper's scan of all leases (expire_leases.ts).
  */
 export class LeasedTasks {
-  #map = new Map<string, { task: Task; lease?: KnownLease }>();
+  #map = new Map<string, { task: Task; expiresAt: number; lease?: KnownLease }>();
   constructor(readonly max = 100_000) {}
-  set(leaseId: string, task: Task, lease?: KnownLease): void {
-    this.#map.set(leaseId, lease ? { task, lease } : { task });
+  set(leaseId: string, task: Task, expiresAt: number, lease?: KnownLease): void {
+    this.#map.set(leaseId, lease ? { task, expiresAt, lease } : { task, expiresAt });
     if (this.#map.size > this.max) this.#map.delete(this.#map.keys().next().value!);
   }
   take(leaseId: string): { task: Task; lease?: KnownLease } | undefined {
@@ -72,9 +82,19 @@ export class LeasedTasks {
     return t;
   }
   /** The lease was written again (a heartbeat): its record must be read, not remembered. */
-  forgetLease(leaseId: string): void {
+  extended(leaseId: string, expiresAt: number): void {
     const t = this.#map.get(leaseId);
-    if (t?.lease) this.#map.set(leaseId, { task: t.task });
+    if (t) this.#map.set(leaseId, { task: t.task, expiresAt });
+  }
+  /** Up to `max` leases past their expiry at `now`, as this process last heard of them. */
+  due(now: number, max: number): DueLease[] {
+    const out: DueLease[] = [];
+    for (const [leaseId, t] of this.#map) {
+      if (t.expiresAt > now) continue;
+      out.push({ taskId: t.task.id, leaseId, expiresAt: t.expiresAt });
+      if (out.length === max) break;
+    }
+    return out;
   }
 }
 

@@ -16,7 +16,7 @@ import { type Ctx, LeasedTasks } from "./context.ts";
 import { ReadyTasks } from "./dispatch/ready_tasks.ts";
 import { Dispatcher } from "./dispatch/dispatcher.ts";
 import { recoverBatches } from "./tasks/enqueue.ts";
-import { expireLeases } from "./tasks/expire_leases.ts";
+import { expireLeases, scanLeases } from "./tasks/expire_leases.ts";
 import { decodeQueueKey, queuePrefix } from "./store/keys.ts";
 import { watchReadySignals } from "./dispatch/ready_watch.ts";
 import { repeat, type Repeating } from "./repeat.ts";
@@ -128,6 +128,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   const every = (ms: number, name: string, fn: () => Promise<unknown>) =>
     timers.push(repeat(log, name, ms, fn));
   every(config.reapIntervalMs, "lease expiry", () => expireLeases(ctx));
+  every(config.leaseScanMs, "lease scan", () => scanLeases(ctx));
   every(config.reapIntervalMs, "delayed promotion", () => promoteDelayed(ctx));
   every(10_000, "rate pruning", () => pruneRates(ctx));
   every(200, "job finish", () => finishJobs(ctx));
@@ -173,6 +174,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
   listeningUrl = `http://${host}:${port}`;
   log.info("coordinator listening", { url: `http://${host}:${port}`, db: config.db });
 
+  let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     port,
@@ -181,22 +183,24 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Coord
     workers,
     hub,
     live,
-    async close() {
-      packWatch.close();
-      await Promise.all(timers.map((t) => t.stop()));
-      stopping.abort();
-      await webhooks.drain();
-      await hub.closeAll();
-      live.close();
-      metrics.close();
-      await server.shutdown();
-      await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
-      await readyWatch.stop();
-      await remoteEnds.stop();
-      await bus.stop();
-      await endedLog.stop();
-      await presence.stop();
-      kv.close();
-    },
+    // Once: a test or a signal handler may close what another already closes.
+    close: () => closing ??= shut(),
   };
+  async function shut(): Promise<void> {
+    packWatch.close();
+    await Promise.all(timers.map((t) => t.stop()));
+    stopping.abort();
+    await webhooks.drain();
+    await hub.closeAll();
+    live.close();
+    metrics.close();
+    await server.shutdown();
+    await ctx.committer.commit({ checks: [], mutations: [] }).catch(() => {});
+    await readyWatch.stop();
+    await remoteEnds.stop();
+    await bus.stop();
+    await endedLog.stop();
+    await presence.stop();
+    kv.close();
+  }
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createApiKey } from "../coordinator/auth/api_keys.ts";
+import { LAYOUT_VERSION } from "../coordinator/store/migrate.ts";
 import { eventually, runInTestWorker, testCoordinator } from "./_helpers.ts";
 
 const echo = (n: number, over: Record<string, unknown> = {}) => ({
@@ -167,7 +168,7 @@ Deno.test("a store from before the wait counts gets them at start (key layout 5)
     await kv.set(["meta", "layout"], 4);
     await first.close();
     await using second = await testCoordinator({ db: first.db, spotChecks: "off" });
-    assert.equal((await second.ctx.kv.get(["meta", "layout"])).value, 5);
+    assert.equal((await second.ctx.kv.get(["meta", "layout"])).value, LAYOUT_VERSION);
     const row = await backlogRow(second, "m", "demo.echo");
     assert.deepEqual(
       { delayed: row!.delayed, votes: row!.votes, voters: row!.voters, ready: row!.ready },

@@ -283,7 +283,10 @@ export class Dispatcher {
             return held.some((h) => h.value !== null) ? passOver() : this.#lost(e);
           }
           ctx.readyTasks.wrote(claimed.next, versionstamp);
-          ctx.leasedTasks.set(lease.leaseId, claimed.next, { value: lease, versionstamp });
+          ctx.leasedTasks.set(lease.leaseId, claimed.next, lease.expiresAt, {
+            value: lease,
+            versionstamp,
+          });
           this.#rememberReplica(workerId, t.id);
           return {
             leaseId: lease.leaseId,
@@ -297,7 +300,7 @@ export class Dispatcher {
       const lease = newLease(task, e.slot, who, now);
       const versionstamp = await ctx.committer.commitAt(claimIntent(task, check, lease));
       if (versionstamp === null) return this.#lost(e);
-      ctx.leasedTasks.set(lease.leaseId, task, { value: lease, versionstamp });
+      ctx.leasedTasks.set(lease.leaseId, task, lease.expiresAt, { value: lease, versionstamp });
       return {
         leaseId: lease.leaseId,
         taskId: task.id,

@@ -7,7 +7,6 @@
  * | ["ready", queue, type, prio, fair, id, slot]| 1               | enqueue, requeue, retry    |
  * | ["delayed", runAt, id, slot]               | 1                | enqueue with runAt, backoff|
  * | ["lease", taskId, leaseId]                 | LeaseRecord      | claim, heartbeat           |
- * | ["lease_exp", expiresAt, taskId, leaseId]  | 1                | claim, heartbeat           |
  * | ["failed", id]                             | 1                | fail for good              |
  * | ["by_status", bucket, queue, id]           | {type, owner}    | submit; a task ends, retry |
  * | ["by_owner", ownerKeyId, id]               | {type, queue}    | submit by an API key       |
@@ -77,7 +76,7 @@
  *   the open entry stays while a task is leased; `processing` is listed from the leases),
  *   `completed`, `failed` or `cancelled`. Cost per task: 1 mutation at submit, 2 when it ends
  *   (delete the open entry, set the final one), 2 on a retry, plus 1 at submit for a task with
- *   an owner. A lifecycle is 11 mutations instead of 8 (12 with an owner). The entry's value
+ *   an owner. A lifecycle is 9 mutations instead of 6 (10 with an owner). The entry's value
  *   carries what never changes (type, owner; type, queue), so other filters need no task read.
  * - A task record must fit one KV value (64 KiB of V8 encoding, where a float costs 9 bytes):
  *   a result that would not fit beside it is kept under `["result", id, part]` and the record
@@ -165,14 +164,6 @@ export const delayedPrefix = (): Deno.KvKey => ["delayed"];
 export const leaseKey = (taskId: string, leaseId: string): Deno.KvKey => ["lease", taskId, leaseId];
 export const leasesOfTask = (taskId: string): Deno.KvKey => ["lease", taskId];
 export const leasePrefix = (): Deno.KvKey => ["lease"];
-
-export const leaseExpiryKey = (expiresAt: number, taskId: string, leaseId: string): Deno.KvKey => [
-  "lease_exp",
-  expiresAt,
-  taskId,
-  leaseId,
-];
-export const leaseExpiryPrefix = (): Deno.KvKey => ["lease_exp"];
 
 export const failedKey = (id: string): Deno.KvKey => ["failed", id];
 /** Quorum tasks waiting for a voter with a record, by the time they give up. */
@@ -394,6 +385,8 @@ export const layoutKey = (): Deno.KvKey => ["meta", "layout"];
 export const migrationCursorKey = (version: number): Deno.KvKey => ["meta", "migration", version];
 /** The one key of the layout before the ready signal had a key per (queue, type). */
 export const legacyReadySignalKey = (): Deno.KvKey => ["signal", "ready"];
+/** Layout 5's lease expiry index `["lease_exp", expiresAt, taskId, leaseId]`, gone in 6. */
+export const legacyLeaseExpiryPrefix = (): Deno.KvKey => ["lease_exp"];
 /** One string per (queue, type) pair, for maps keyed by it. */
 export const pairId = (queue: string, type: string): string => `${queue}\u0001${type}`;
 
@@ -411,13 +404,6 @@ export const decodeFailedKey = decodeTaskKey;
 export const decodeLeaseKey = (key: Deno.KvKey): { taskId: string; leaseId: string } => ({
   taskId: String(key[1]),
   leaseId: String(key[2]),
-});
-export const decodeLeaseExpiryKey = (
-  key: Deno.KvKey,
-): { expiresAt: number; taskId: string; leaseId: string } => ({
-  expiresAt: key[1] as number,
-  taskId: String(key[2]),
-  leaseId: String(key[3]),
 });
 export const decodeDelayedKey = (key: Deno.KvKey): { runAt: number; id: string; slot: number } => ({
   runAt: key[1] as number,

@@ -14,6 +14,7 @@ import type { Ctx } from "../context.ts";
 import {
   isLegacyReadyKey,
   layoutKey,
+  legacyLeaseExpiryPrefix,
   legacyReadySignalKey,
   migrationCursorKey,
   readyIndexPrefix,
@@ -22,7 +23,7 @@ import { backfillStep } from "./list_index.ts";
 import { backfillWaitCounts } from "./wait_counts.ts";
 
 /** The layout this code reads and writes. */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 /** The store was written by a newer Tessera. */
 export class LayoutTooNewError extends Error {
@@ -59,7 +60,21 @@ const MIGRATIONS: Migration[] = [
   { to: 3, what: "list indexes by status and owner", step: backfillStep },
   { to: 4, what: "fair-share places in ready keys", step: readyPlaceStep },
   { to: 5, what: "wait counts (why open work waits)", step: backfillWaitCounts },
+  { to: 6, what: "no lease expiry index (leases are scanned)", step: dropLeaseExpiryIndex },
 ];
+
+const DROP_CHUNK = 500;
+
+/** Deletes layout 5's lease expiry index, a chunk per step: nothing reads it now. */
+async function dropLeaseExpiryIndex(ctx: Ctx): Promise<string | null> {
+  const chunk = await Array.fromAsync(
+    ctx.kv.list({ prefix: legacyLeaseExpiryPrefix() }, { limit: DROP_CHUNK }),
+  );
+  const op = ctx.kv.atomic();
+  for (const e of chunk) op.delete(e.key);
+  if (chunk.length > 0) await op.commit();
+  return chunk.length < DROP_CHUNK ? null : "more";
+}
 
 const READY_CHUNK = 400;
 

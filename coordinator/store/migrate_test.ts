@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../shared/logger.ts";
 import type { Ctx } from "../context.ts";
-import { layoutKey, legacyReadySignalKey, readyKey, taskKey } from "./keys.ts";
+import {
+  layoutKey,
+  legacyLeaseExpiryPrefix,
+  legacyReadySignalKey,
+  readyKey,
+  taskKey,
+} from "./keys.ts";
 import { LAYOUT_VERSION, LayoutTooNewError, migrateLayout } from "./migrate.ts";
 
 async function withStore(fn: (ctx: Ctx) => Promise<void>): Promise<void> {
@@ -85,5 +91,22 @@ Deno.test("migrateLayout() gives layout-3 ready entries their fair-share place, 
     const place = { queue: "default", type: "demo.echo", priority: 0, id: "t1" };
     assert.equal((await ctx.kv.get(readyKey(place))).value, 1);
     assert.equal((await ctx.kv.get(layoutKey())).value, LAYOUT_VERSION);
+  });
+});
+
+Deno.test("migrateLayout() drops layout 5's lease expiry index, more than one chunk of it, and nothing else", async () => {
+  await withStore(async (ctx) => {
+    await ctx.kv.set(layoutKey(), 5);
+    for (let i = 0; i < 1_200; i += 100) {
+      const op = ctx.kv.atomic();
+      for (let j = i; j < i + 100; j++) op.set([...legacyLeaseExpiryPrefix(), j, `t${j}`, "l"], 1);
+      await op.commit();
+    }
+    await ctx.kv.set(taskKey("t1"), { id: "t1" });
+    assert.deepEqual(await migrateLayout(ctx), ["no lease expiry index (leases are scanned)"]);
+    const left = await Array.fromAsync(ctx.kv.list({ prefix: legacyLeaseExpiryPrefix() }));
+    assert.equal(left.length, 0);
+    assert.deepEqual((await ctx.kv.get(taskKey("t1"))).value, { id: "t1" });
+    assert.equal((await ctx.kv.get(layoutKey())).value, 6);
   });
 });

@@ -17,7 +17,6 @@ import {
   delayedKey,
   failedKey,
   isDelayedKey,
-  leaseExpiryKey,
   leaseKey,
   ownerOpenKey,
   readyKey,
@@ -43,8 +42,8 @@ export interface Transition {
   next: Task;
   /** What must not have changed since it was read. */
   checks: Deno.AtomicCheck[];
-  /** Leases it ends: each record and expiry entry goes. */
-  endsLeases?: ReadonlyArray<{ leaseId: string; expiresAt: number }>;
+  /** Leases it ends: each record goes. */
+  endsLeases?: ReadonlyArray<{ leaseId: string }>;
   /** Slots of `next` to queue: ready now, or delayed until its `runAt`. */
   enqueue?: number[];
   /** Queue entries to remove (ready slots of a decided task, a cancelled task's entry). */
@@ -86,7 +85,6 @@ export function applyTransition(t: Transition, now: number): Intent {
   for (const l of t.endsLeases ?? []) {
     mutations.push(
       { type: "delete", key: leaseKey(from.id, l.leaseId) },
-      { type: "delete", key: leaseExpiryKey(l.expiresAt, from.id, l.leaseId) },
     );
   }
   for (const key of t.dequeue ?? []) mutations.push({ type: "delete", key });

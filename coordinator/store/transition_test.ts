@@ -5,7 +5,6 @@ import {
   delayedKey,
   failedKey,
   keyString,
-  leaseExpiryKey,
   leaseKey,
   readyKey,
   readySignalKey,
@@ -25,13 +24,12 @@ Deno.test("applyTransition() ends the leases, writes the record and moves the li
     counted: "processing",
     next,
     checks: [{ key: leaseKey("t1", "l1"), versionstamp: "00" }],
-    endsLeases: [{ leaseId: "l1", expiresAt: NOW + 5 }],
+    endsLeases: [{ leaseId: "l1" }],
   }, NOW);
   assert.deepEqual(intent.checks, [{ key: leaseKey("t1", "l1"), versionstamp: "00" }]);
   assert.deepEqual(
     keys(intent.mutations, "delete").sort(),
     [
-      keyString(leaseExpiryKey(NOW + 5, "t1", "l1")),
       keyString(leaseKey("t1", "l1")),
       keyString(statusIndexKey("open", "q", "t1")),
     ].sort(),

@@ -10,7 +10,7 @@
  */
 import type { Task, WorkerKind } from "../../shared/protocol.ts";
 import type { Intent } from "../store/committer.ts";
-import { countKey, holderKey, jobCountKey, leaseExpiryKey, leaseKey } from "../store/keys.ts";
+import { countKey, holderKey, jobCountKey, leaseKey } from "../store/keys.ts";
 import { storeTask } from "../store/task_record.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
 import { waitSums } from "../store/wait_counts.ts";
@@ -64,11 +64,6 @@ function baseIntent(entry: Deno.AtomicCheck, lease: LeaseRecord): Intent {
     mutations: [
       { type: "delete", key: entry.key },
       { type: "set", key: leaseKey(lease.taskId, lease.leaseId), value: lease },
-      {
-        type: "set",
-        key: leaseExpiryKey(lease.expiresAt, lease.taskId, lease.leaseId),
-        value: 1,
-      },
     ],
     sums: [],
     bytes: 400,

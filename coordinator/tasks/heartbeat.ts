@@ -7,7 +7,7 @@
 import type { Ctx } from "../context.ts";
 import { ApiFailure } from "../http/errors.ts";
 import { transact } from "../store/transact.ts";
-import { leaseExpiryKey, leaseKey, taskKey } from "../store/keys.ts";
+import { leaseKey, taskKey } from "../store/keys.ts";
 import type { Task } from "../../shared/protocol.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
 
@@ -36,15 +36,11 @@ export async function heartbeat(
     return {
       intent: {
         checks: [{ key: lease.key, versionstamp: lease.versionstamp }],
-        mutations: [
-          { type: "set", key: lease.key, value: next },
-          { type: "delete", key: leaseExpiryKey(old.expiresAt, taskId, leaseId) },
-          { type: "set", key: leaseExpiryKey(next.expiresAt, taskId, leaseId), value: 1 },
-        ],
+        mutations: [{ type: "set", key: lease.key, value: next }],
         bytes: 300,
       },
       after: () => {
-        ctx.leasedTasks.forgetLease(leaseId);
+        ctx.leasedTasks.extended(leaseId, next.expiresAt);
         return { expiresAt: next.expiresAt };
       },
     };

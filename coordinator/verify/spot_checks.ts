@@ -17,14 +17,7 @@ import { creditedMs, donorCredit } from "./donor_credit.ts";
 import type { EndedAttempt, Outcome } from "../tasks/ordinary_outcome.ts";
 import { newTask } from "../tasks/enqueue.ts";
 import { applyTransition } from "../store/transition.ts";
-import {
-  leaseExpiryKey,
-  leaseKey,
-  spotCountKey,
-  spotKey,
-  taskKey,
-  workerStatKey,
-} from "../store/keys.ts";
+import { leaseKey, spotCountKey, spotKey, taskKey, workerStatKey } from "../store/keys.ts";
 import { repSums, type Reputation } from "./reputation.ts";
 import type { CoordinatorConfig } from "../config.ts";
 import { type LeaseRecord, type StoredTask, taskView } from "../store/task_view.ts";
@@ -130,12 +123,11 @@ export async function makeSpotLease(
       { type: "set", key: taskKey(task.id), value: stored },
       { type: "set", key: spotKey(task.id), value: canonicalHash(expected) },
       { type: "set", key: leaseKey(task.id, lease.leaseId), value: lease },
-      { type: "set", key: leaseExpiryKey(lease.expiresAt, task.id, lease.leaseId), value: 1 },
     ],
     sums: [[spotCountKey("made"), 1n]],
   });
   if (!ok) return null;
-  ctx.leasedTasks.set(lease.leaseId, stored);
+  ctx.leasedTasks.set(lease.leaseId, stored, lease.expiresAt);
   return {
     leaseId: lease.leaseId,
     taskId: task.id,
