@@ -10,8 +10,9 @@
 import assert from "node:assert/strict";
 import { loadHandler } from "../handlers/mod.ts";
 import { mulberry32 } from "../handlers/montecarlo_pi.ts";
-import { decodeReadyKey, holderKey, readyPrefix, taskKey } from "../coordinator/store/keys.ts";
-import type { Task } from "../shared/protocol.ts";
+import { decodeReadyKey, readyPrefix, taskKey } from "../coordinator/store/keys.ts";
+import { holds } from "../coordinator/tasks/claim.ts";
+import type { StoredTask } from "../coordinator/store/task_view.ts";
 import { callJson, sleep, testCoordinator } from "./_helpers.ts";
 
 /** A seeded PRNG in [0, 1), so a failing run can be replayed from its seed. */
@@ -56,11 +57,11 @@ async function claimableFor(kv: Deno.Kv, w: Worker): Promise<number> {
     for (const t of w.types ?? TYPES) {
       for await (const e of kv.list({ prefix: readyPrefix(q, t) })) {
         const { id } = decodeReadyKey(e.key);
-        const task = (await kv.get<Task>(taskKey(id))).value;
+        const task = (await kv.get<StoredTask>(taskKey(id))).value;
         if (!task) continue;
         if (task.verification.mode === "quorum") {
           if (task.status !== "pending" && task.status !== "processing") continue;
-          if ((await kv.get(holderKey(id, `w:${w.id}`))).value !== null) continue;
+          if (holds(task, { workerId: w.id })) continue;
         } else if (task.status !== "pending") continue;
         n++;
         if (n > 0) return n;

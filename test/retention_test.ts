@@ -51,7 +51,7 @@ Deno.test("finished tasks past --retention are purged with their index entries a
   assert.equal(stats.body.status.pending, 2);
 });
 
-Deno.test("a purged quorum task leaves nothing of its verification behind: no replica result, no holder marker", async () => {
+Deno.test("a purged quorum task leaves nothing of its verification behind: no key names it", async () => {
   await using c = await testCoordinator({ retentionMs: 50, spotChecks: "off" });
   const t = await submitEcho(c, quorumOf2(3));
   const claim = async (w: string) =>
@@ -65,6 +65,32 @@ Deno.test("a purged quorum task leaves nothing of its verification behind: no re
     await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x } });
   }
   assert.equal((await c.call("GET", `/tasks/${t.id}`)).body.status, "completed");
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal((await purgeExpired(c.ctx)).tasks, 1);
+  const left = [];
+  for await (const e of c.ctx.kv.list({ prefix: [] })) {
+    if (e.key.includes(t.id)) left.push(JSON.stringify(e.key));
+  }
+  assert.deepEqual(left, []);
+});
+
+Deno.test("a quorum task retried after its replicas disagreed leaves nothing of its first round once purged", async () => {
+  await using c = await testCoordinator({ retentionMs: 50, spotChecks: "off" });
+  const t = await submitEcho(c, quorumOf2(2));
+  const claim = async (w: string) =>
+    (await c.call("POST", "/leases", { workerId: w, kind: "browser" })).body.leases[0];
+  const vote = async (w: string, x: number) => {
+    const l = await claim(w);
+    assert.equal(l?.taskId, t.id, `${w} gets a slot`);
+    return (await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x } }))
+      .body;
+  };
+  await vote("A", 1);
+  assert.equal((await vote("B", 2)).status, "failed", "no agreement within maxReplicas");
+  assert.equal((await c.call("POST", `/tasks/${t.id}/retry`)).status, 200);
+  // Voters of the first round may not vote again: two others settle it.
+  await vote("C", 1);
+  assert.equal((await vote("D", 1)).status, "completed");
   await new Promise((r) => setTimeout(r, 80));
   assert.equal((await purgeExpired(c.ctx)).tasks, 1);
   const left = [];

@@ -512,3 +512,68 @@ Deno.test("a waiting task offers one more slot to voters with a record while the
   assert.deepEqual(done.result, { x: 1 });
   assert.deepEqual(done.agreement, { agreed: 3, of: 4 });
 });
+
+Deno.test("a 2-of-2 task costs 17 set/delete mutations from submit to decision: who holds its slots is in its record, and a deciding result is kept once", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const n = 20;
+  const stats = async () => (await c.call("GET", "/stats")).body.committer.mutations as number;
+  // Each worker's first claim records the worker itself: not the tasks' cost.
+  for (const w of ["A", "B"]) await c.call("POST", "/leases", { workerId: w, max: 1 });
+  const before = await stats();
+  const ids = (await c.call("POST", "/tasks", {
+    tasks: Array.from({ length: n }, (_, i) => ({
+      type: "demo.echo",
+      params: { i },
+      verification: quorumOf2(2),
+    })),
+  })).body.tasks.map((t: any) => t.id);
+  for (const w of ["A", "B"]) {
+    const { leases } = (await c.call("POST", "/leases", { workerId: w, max: n })).body;
+    assert.equal(leases.length, n, `${w} takes one slot of each task`);
+    for (const l of leases) {
+      const r = await c.call("POST", `/tasks/${l.taskId}/complete`, {
+        leaseId: l.leaseId,
+        result: { ok: l.task.params.i },
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+  }
+  const { body } = await c.call("POST", "/tasks/await", { ids, waitMs: 0 });
+  assert.ok(body.tasks.every((t: any) => t.status === "completed"));
+  // Submit 4 (record, 2 slots, list entry), 2 claims × 3 (slot out, lease in, record), the first
+  // end 3 (lease out, record, its result kept for a later decision), the deciding end 4 (lease
+  // out, record, list entry moved). Was 20: 2 holder markers, and the deciding result kept twice.
+  assert.equal((await stats()) - before, 17 * n);
+});
+
+Deno.test("never two replicas of a task to one donor, even from two of its workers", async () => {
+  await using c = await testCoordinator({ spotChecks: "off" });
+  const t = await submitEcho(c, quorumOf2(2));
+  const sockets: WebSocket[] = [];
+  const leases = new Map<string, any>();
+  const open = (workerId: string, donorId: string) =>
+    new Promise<void>((resolve) => {
+      const ws = new WebSocket(c.url.replace(/^http/, "ws") + "/api/ws");
+      sockets.push(ws);
+      ws.onopen = () => {
+        ws.send(JSON.stringify({ type: "hello", workerId, kind: "browser", slots: 1, donorId }));
+        resolve();
+      };
+      ws.onmessage = (e) => {
+        const m = JSON.parse(e.data);
+        if (m.type === "lease") leases.set(workerId, m.lease);
+      };
+    });
+  try {
+    await open("d1-a", "donor-1");
+    await eventually(() => leases.has("d1-a"), 5000);
+    await open("d1-b", "donor-1");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(leases.has("d1-b"), false, "a second worker of the same donor gets no slot");
+    await open("d2-a", "donor-2");
+    await eventually(() => leases.has("d2-a"), 5000);
+    assert.equal(leases.get("d2-a").taskId, t.id);
+  } finally {
+    for (const s of sockets) s.close();
+  }
+});

@@ -16,9 +16,9 @@ import { decodeReadyKey, pairId, taskKey } from "../store/keys.ts";
 import { makeSpotLease, wantsSpotCheck } from "../verify/spot_checks.ts";
 import { ReadyBuffers, type ReadyEntry } from "./ready_buffers.ts";
 import type { ReadyWritten } from "./signals.ts";
-import { claimIntent, holderKeys, newLease, replicaClaimIntent } from "../tasks/claim.ts";
+import { claimIntent, holds, newLease, replicaClaimIntent } from "../tasks/claim.ts";
 import { hasRecord } from "../verify/quorum.ts";
-import { taskView, workerView } from "../store/task_view.ts";
+import { type StoredTask, taskView, workerView } from "../store/task_view.ts";
 
 /**
  * A waiting claim looks again after this long even unwoken, in case a wake-up was missed; with
@@ -51,8 +51,8 @@ export class Dispatcher {
   #inflightTasks = new Set<string>();
   /**
    * Replicated tasks each worker has taken a replica of, remembered here so picks pass over
-   * their sibling slots instead of reading the holder markers only to put them back. The
-   * markers stay the rule (they also cover other processes); this only saves wasted rounds.
+   * their sibling slots instead of reading their records only to put them back. The record's
+   * `holding` stays the rule (it also covers other processes); this only saves wasted rounds.
    * A replica handed back, failed or expired is not a vote and no longer bars its worker: its
    * end is heard here, or from another coordinator on the bus, and the task forgotten.
    */
@@ -263,24 +263,30 @@ export class Dispatcher {
         return await ctx.readyTasks.serially(task.id, async () => {
           // The record as the last write queued before this one left it, if made here.
           const latest = ctx.readyTasks.replica(task.id);
-          const current = latest
+          let current: Deno.KvEntry<StoredTask> = latest
             ? { key: entry.key, value: latest.task, versionstamp: latest.versionstamp }
-            : entry as Deno.KvEntry<Task>;
+            : entry as Deno.KvEntry<StoredTask>;
+          // A sibling slot this worker took while this one was picked (known only once committed).
+          if (this.#replicasOf.get(workerId)?.has(task.id)) return passOver();
+          // Never two replicas of one task to one worker or one donor, ever: the record says who
+          // holds one, and the claim checks the record. The record as last seen here may be one
+          // that another coordinator has since freed this worker from: it asks the store.
+          if (holds(current.value, who)) {
+            const fresh = await ctx.kv.get<StoredTask>(taskKey(task.id));
+            if (fresh.value === null) return this.#lost(e);
+            if (holds(fresh.value, who)) return passOver();
+            current = fresh as Deno.KvEntry<StoredTask>;
+          }
           const t = current.value;
           if (t.status !== "pending" && t.status !== "processing") return this.#lost(e);
-          // A sibling slot this worker took while this one was picked (known only once committed).
-          if (this.#replicasOf.get(workerId)?.has(t.id)) return passOver();
           const lease = newLease(t, e.slot, who, now);
-          // Never two replicas of one task to one worker or one donor, ever: the claim checks
-          // that no holder marker exists. Only when it fails are they read, to tell that from a
-          // record changed elsewhere (this process passes over its own sibling slots untried).
-          const holders = holderKeys(t.id, who);
-          const claimed = replicaClaimIntent(current, check, lease, holders, now);
+          const claimed = replicaClaimIntent(current, check, lease, now);
           const versionstamp = await ctx.committer.commitAt(claimed.intent);
           if (versionstamp === null) {
+            // Changed elsewhere: perhaps by this worker's claim of another slot there.
             ctx.readyTasks.forget(t.id);
-            const held = await ctx.kv.getMany(holders);
-            return held.some((h) => h.value !== null) ? passOver() : this.#lost(e);
+            const fresh = await ctx.kv.get<StoredTask>(taskKey(t.id));
+            return fresh.value && holds(fresh.value, who) ? passOver() : this.#lost(e);
           }
           ctx.readyTasks.wrote(claimed.next, versionstamp);
           ctx.leasedTasks.set(lease.leaseId, claimed.next, lease.expiresAt, {

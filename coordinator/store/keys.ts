@@ -27,7 +27,6 @@
  * | ["batch", batchId]  / [.., part]           | phase / task ids | batches over one commit    |
  * | ["donor", donorId, stat]                   | KvU64            | socket completions (sum)   |
  * | ["donor_pending", donorId, taskId]         | PendingCredit    | a vote on an open task     |
- * | ["holder", taskId, "w:"+id | "d:"+donor]   | 1                | replica claim (quorum)     |
  * | ["replica", taskId, leaseId]               | result (UTF-8)   | replica completion         |
  * | ["result", taskId, part]                   | UTF-8 JSON bytes | completion, when too large |
  * | ["rep", "w" | "d", id, "agree"|"disagree"] | KvU64            | quorum decision, spot check|
@@ -263,7 +262,6 @@ export const donorPendingKey = (donorId: string, taskId: string): Deno.KvKey => 
 ];
 export const donorPendingPrefix = (donorId: string): Deno.KvKey => ["donor_pending", donorId];
 
-export const holderKey = (taskId: string, who: string): Deno.KvKey => ["holder", taskId, who];
 export const replicaKey = (taskId: string, leaseId: string): Deno.KvKey => [
   "replica",
   taskId,
@@ -387,6 +385,11 @@ export const migrationCursorKey = (version: number): Deno.KvKey => ["meta", "mig
 export const legacyReadySignalKey = (): Deno.KvKey => ["signal", "ready"];
 /** Layout 5's lease expiry index `["lease_exp", expiresAt, taskId, leaseId]`, gone in 6. */
 export const legacyLeaseExpiryPrefix = (): Deno.KvKey => ["lease_exp"];
+/**
+ * Layout 6's holder markers `["holder", taskId, "w:"+worker | "d:"+donor]`: who may take no
+ * other slot of a replicated task. In 7 the task record holds them (`holding`).
+ */
+export const legacyHolderPrefix = (): Deno.KvKey => ["holder"];
 /** One string per (queue, type) pair, for maps keyed by it. */
 export const pairId = (queue: string, type: string): string => `${queue}\u0001${type}`;
 

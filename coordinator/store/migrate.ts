@@ -14,16 +14,19 @@ import type { Ctx } from "../context.ts";
 import {
   isLegacyReadyKey,
   layoutKey,
+  legacyHolderPrefix,
   legacyLeaseExpiryPrefix,
   legacyReadySignalKey,
   migrationCursorKey,
   readyIndexPrefix,
+  taskKey,
 } from "./keys.ts";
+import type { StoredTask } from "./task_view.ts";
 import { backfillStep } from "./list_index.ts";
 import { backfillWaitCounts } from "./wait_counts.ts";
 
 /** The layout this code reads and writes. */
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 /** The store was written by a newer Tessera. */
 export class LayoutTooNewError extends Error {
@@ -61,6 +64,7 @@ const MIGRATIONS: Migration[] = [
   { to: 4, what: "fair-share places in ready keys", step: readyPlaceStep },
   { to: 5, what: "wait counts (why open work waits)", step: backfillWaitCounts },
   { to: 6, what: "no lease expiry index (leases are scanned)", step: dropLeaseExpiryIndex },
+  { to: 7, what: "holders in the task record (no holder markers)", step: foldHolderMarkers },
 ];
 
 const DROP_CHUNK = 500;
@@ -73,6 +77,34 @@ async function dropLeaseExpiryIndex(ctx: Ctx): Promise<string | null> {
   const op = ctx.kv.atomic();
   for (const e of chunk) op.delete(e.key);
   if (chunk.length > 0) await op.commit();
+  return chunk.length < DROP_CHUNK ? null : "more";
+}
+
+/**
+ * Moves layout 6's holder markers into their tasks' records (`holding`), a chunk of markers per
+ * step: a task's record gains its markers and loses them as keys in one commit, checked, so a
+ * step cut short or raced leaves each task either as it was or done. A marker whose task is gone
+ * is debris.
+ */
+async function foldHolderMarkers(ctx: Ctx): Promise<string | null> {
+  const chunk = await Array.fromAsync(
+    ctx.kv.list({ prefix: legacyHolderPrefix() }, { limit: DROP_CHUNK }),
+  );
+  const byTask = Map.groupBy(chunk, (e) => String(e.key[1]));
+  for (const [taskId, markers] of byTask) {
+    const task = await ctx.kv.get<StoredTask>(taskKey(taskId));
+    const op = ctx.kv.atomic().check(task);
+    for (const m of markers) op.delete(m.key);
+    if (task.value) {
+      const holding = new Set([
+        ...task.value.holding ?? [],
+        ...markers.map((m) => String(m.key[2])),
+      ]);
+      op.set(task.key, { ...task.value, holding: [...holding] });
+    }
+    // Refused: the task changed meanwhile; the next step reads it again.
+    await op.commit();
+  }
   return chunk.length < DROP_CHUNK ? null : "more";
 }
 

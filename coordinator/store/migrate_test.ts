@@ -3,6 +3,7 @@ import { createLogger } from "../../shared/logger.ts";
 import type { Ctx } from "../context.ts";
 import {
   layoutKey,
+  legacyHolderPrefix,
   legacyLeaseExpiryPrefix,
   legacyReadySignalKey,
   readyKey,
@@ -103,10 +104,32 @@ Deno.test("migrateLayout() drops layout 5's lease expiry index, more than one ch
       await op.commit();
     }
     await ctx.kv.set(taskKey("t1"), { id: "t1" });
-    assert.deepEqual(await migrateLayout(ctx), ["no lease expiry index (leases are scanned)"]);
+    assert.deepEqual((await migrateLayout(ctx))[0], "no lease expiry index (leases are scanned)");
     const left = await Array.fromAsync(ctx.kv.list({ prefix: legacyLeaseExpiryPrefix() }));
     assert.equal(left.length, 0);
     assert.deepEqual((await ctx.kv.get(taskKey("t1"))).value, { id: "t1" });
-    assert.equal((await ctx.kv.get(layoutKey())).value, 6);
+    assert.equal((await ctx.kv.get(layoutKey())).value, LAYOUT_VERSION);
+  });
+});
+
+Deno.test("migrateLayout() moves layout 6's holder markers into their tasks' records, more than one chunk of them", async () => {
+  await withStore(async (ctx) => {
+    await ctx.kv.set(layoutKey(), 6);
+    for (let i = 0; i < 400; i++) {
+      await ctx.kv.set(taskKey(`t${i}`), { id: `t${i}`, holding: ["w:old"] });
+      const op = ctx.kv.atomic();
+      op.set([...legacyHolderPrefix(), `t${i}`, "w:a"], 1);
+      op.set([...legacyHolderPrefix(), `t${i}`, "d:donor-a"], 1);
+      await op.commit();
+    }
+    await ctx.kv.set([...legacyHolderPrefix(), "gone", "w:a"], 1);
+    assert.deepEqual(await migrateLayout(ctx), ["holders in the task record (no holder markers)"]);
+    assert.equal((await Array.fromAsync(ctx.kv.list({ prefix: legacyHolderPrefix() }))).length, 0);
+    for (const i of [0, 250, 399]) {
+      const t = (await ctx.kv.get<{ holding: string[] }>(taskKey(`t${i}`))).value!;
+      assert.deepEqual(t.holding.toSorted(), ["d:donor-a", "w:a", "w:old"]);
+    }
+    assert.equal((await ctx.kv.get(taskKey("gone"))).value, null, "no record made for debris");
+    assert.equal((await ctx.kv.get(layoutKey())).value, 7);
   });
 });

@@ -14,14 +14,23 @@ export type StoredTask = Task & {
   batch?: string;
   /** The coordinator's own known-answer check (spot_checks.ts): in no list, no client count. */
   spot?: true;
+  /**
+   * Replicated tasks: who may take none of its other slots, as "w:"+worker and "d:"+donor, one
+   * pair per replica that holds a lease or voted (claim.ts). In the record, which every replica
+   * claim checks anyway, so the rule is atomic with no key of its own.
+   */
+  holding?: string[];
 };
 
 /** The record without the fields only the coordinator reads. */
 function clientFields(task: StoredTask): Task {
-  if (task.resultParts === undefined && task.batch === undefined && task.spot === undefined) {
+  if (
+    task.resultParts === undefined && task.batch === undefined && task.spot === undefined &&
+    task.holding === undefined
+  ) {
     return task;
   }
-  const { resultParts: _r, batch: _b, spot: _s, ...rest } = task;
+  const { resultParts: _r, batch: _b, spot: _s, holding: _h, ...rest } = task;
   return rest;
 }
 

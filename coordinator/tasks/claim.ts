@@ -1,18 +1,18 @@
 /**
- * claim: a worker leases one ready entry. The entry goes and a lease record with its expiry
- * entry comes, in one intent that checks the entry's versionstamp, so no two claimers (in this
- * process or another) can lease it. A claim writes no record of an ordinary task: its lease says
- * it is processing. A replica's claim does write its task (the live count), checked against the
- * task's versionstamp, and holder markers that make "never two replicas of a task to one worker
- * or donor" an atomic check. Who may claim what is the dispatcher's to decide; this is only how.
+ * claim: a worker leases one ready entry. The entry goes and a lease record comes, in one intent
+ * that checks the entry's versionstamp, so no two claimers (in this process or another) can lease
+ * it. A claim writes no record of an ordinary task: its lease says it is processing. A replica's
+ * claim does write its task (the live count, and who holds it: `holding`), checked against the
+ * task's versionstamp, which makes "never two replicas of a task to one worker or donor" an atomic
+ * check. Who may claim what is the dispatcher's to decide; this is only how.
  *
  * @module
  */
 import type { Task, WorkerKind } from "../../shared/protocol.ts";
 import type { Intent } from "../store/committer.ts";
-import { countKey, holderKey, jobCountKey, leaseKey } from "../store/keys.ts";
+import { countKey, jobCountKey, leaseKey } from "../store/keys.ts";
 import { storeTask } from "../store/task_record.ts";
-import type { LeaseRecord } from "../store/task_view.ts";
+import type { LeaseRecord, StoredTask } from "../store/task_view.ts";
 import { waitSums } from "../store/wait_counts.ts";
 
 export interface Claimer {
@@ -41,22 +41,32 @@ export function newLease(task: Task, slot: number, who: Claimer, now: number): L
   };
 }
 
-/** The holder markers a replica's claim sets: one for the worker, one for its donor. */
-export function holderKeys(taskId: string, who: Pick<Claimer, "workerId" | "donorId">) {
-  const keys = [holderKey(taskId, `w:${who.workerId}`)];
-  if (who.donorId) keys.push(holderKey(taskId, `d:${who.donorId}`));
-  return keys;
+/** What bars `who` from a replicated task's other slots: its worker and its donor. */
+export function holdingOf(who: { workerId: string; donorId?: string | null | undefined }) {
+  return who.donorId ? [`w:${who.workerId}`, `d:${who.donorId}`] : [`w:${who.workerId}`];
 }
 
-/** The deletes of a replica's holder markers: it ended without a vote, or its task is purged. */
-export const markerDeletes = (
-  taskId: string,
+/** Whether `who` (or its donor) holds or answered a replica of `task`. */
+export function holds(
+  task: StoredTask,
   who: { workerId: string; donorId?: string | null | undefined },
-): Deno.KvMutation[] =>
-  holderKeys(taskId, { workerId: who.workerId, donorId: who.donorId ?? null }).map((key) => ({
-    type: "delete",
-    key,
-  }));
+): boolean {
+  return holdingOf(who).some((h) => task.holding?.includes(h));
+}
+
+/**
+ * `task` once the replicas of `ended` no longer bar their workers: they ended without a vote.
+ * Only a vote bars for good; kept, the bar would stall a task for good on a grid of as many
+ * workers as it needs votes.
+ */
+export function withoutHolders(
+  task: StoredTask,
+  ended: ReadonlyArray<{ workerId: string; donorId?: string | null | undefined }>,
+): StoredTask {
+  if (!task.holding || ended.length === 0) return task;
+  const gone = new Set(ended.flatMap(holdingOf));
+  return { ...task, holding: task.holding.filter((h) => !gone.has(h)) };
+}
 
 function baseIntent(entry: Deno.AtomicCheck, lease: LeaseRecord): Intent {
   return {
@@ -81,28 +91,28 @@ export function claimIntent(task: Task, entry: Deno.AtomicCheck, lease: LeaseRec
   return intent;
 }
 
-/** Claims a ready slot of a replicated task; `next` is its record once claimed. */
+/**
+ * Claims a ready slot of a replicated task, which the claimer must not hold (`holds`); `next` is
+ * its record once claimed, barring the claimer from the other slots. The check on the record
+ * makes that bar atomic.
+ */
 export function replicaClaimIntent(
-  task: Deno.KvEntry<Task>,
+  task: Deno.KvEntry<StoredTask>,
   entry: Deno.AtomicCheck,
   lease: LeaseRecord,
-  holders: Deno.KvKey[],
   now: number,
-): { intent: Intent; next: Task } {
+): { intent: Intent; next: StoredTask } {
   const t = task.value;
-  const next: Task = {
+  const next: StoredTask = {
     ...t,
     status: "processing",
     live: t.live + 1,
     attempts: t.attempts + 1,
     claimedAt: t.claimedAt ?? now,
+    holding: [...(t.holding ?? []), ...holdingOf(lease)],
   };
   const intent = baseIntent(entry, lease);
   intent.checks.push({ key: task.key, versionstamp: task.versionstamp });
-  for (const h of holders) {
-    intent.checks.push({ key: h, versionstamp: null });
-    intent.mutations.push({ type: "set", key: h, value: 1 });
-  }
   const record = storeTask(next);
   intent.mutations.push(...record.mutations);
   intent.bytes! += record.bytes;

@@ -1,8 +1,8 @@
 /**
  * purge: the deletes that remove one ended task from the store entirely (its record, result
- * parts, list and failed index entries, idempotency key, a replicated task's votes: their results
- * and their voters' holder markers) and the counter it leaves. Used by a
- * job's DELETE and by the retention sweep; a task still pending or leased is never purged.
+ * parts, list and failed index entries, idempotency key, a replicated task's replica results)
+ * and the counter it leaves. Used by a job's DELETE and by the retention sweep; a task still
+ * pending or leased is never purged.
  *
  * @module
  */
@@ -18,7 +18,6 @@ import {
 } from "../store/keys.ts";
 import { bucketOf } from "../store/list_index.ts";
 import type { StoredTask } from "../store/task_view.ts";
-import { markerDeletes } from "./claim.ts";
 
 /** The deletes of one ended task and its entries, and the status count it takes back. */
 export function taskPurge(
@@ -36,11 +35,7 @@ export function taskPurge(
   for (let p = 0; p < (t.resultParts ?? 0); p++) {
     mutations.push({ type: "delete", key: resultPartKey(t.id, p) });
   }
-  // Only a vote leaves these: a replica that ended otherwise took its marker with it (quorum.ts).
-  for (const v of t.votes) {
-    mutations.push({ type: "delete", key: replicaKey(t.id, v.leaseId) });
-    mutations.push(...markerDeletes(t.id, v));
-  }
+  for (const v of t.votes) mutations.push({ type: "delete", key: replicaKey(t.id, v.leaseId) });
   return { mutations, sum: [countKey(t.type, t.queue, t.status), -1n] };
 }
 

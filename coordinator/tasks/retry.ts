@@ -1,13 +1,13 @@
 /**
  * retry: puts a failed or cancelled task back in its queue with a fresh attempt budget. Its
- * history is kept.
+ * history is kept; a replicated task's votes start again (who voted still may not take a slot).
  *
  * @module
  */
 import type { Task } from "../../shared/protocol.ts";
 import type { Ctx } from "../context.ts";
 import { ApiFailure } from "../http/errors.ts";
-import { taskKey } from "../store/keys.ts";
+import { replicaKey, taskKey } from "../store/keys.ts";
 import { transact } from "../store/transact.ts";
 import { applyTransition } from "../store/transition.ts";
 
@@ -44,6 +44,8 @@ export async function retryTask(ctx: Ctx, id: string): Promise<Task> {
       next,
       checks: [{ key: entry.key, versionstamp: entry.versionstamp }],
       enqueue: Array.from({ length: next.replicas }, (_, slot) => slot),
+      // The votes start again: their kept results would be left to no purge.
+      extra: t.votes.map((v) => ({ type: "delete", key: replicaKey(t.id, v.leaseId) })),
     }, now);
     return {
       intent,

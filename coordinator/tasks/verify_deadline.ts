@@ -2,7 +2,7 @@
  * verify_deadline: a quorum task whose replicas agree only among workers without a record waits
  * for a voter with one (`quorum.ts`), but not forever: at its `verifyBy` time it fails with an
  * `unverified` error, so every task, and every job made of tasks, ends. The `["verify_by", …]`
- * index is walked like the lease expiry index: no scan of tasks.
+ * index is walked in time order up to now: no scan of tasks.
  *
  * @module
  */
@@ -19,7 +19,7 @@ import {
   verifyByPrefix,
 } from "../store/keys.ts";
 import { applyTransition } from "../store/transition.ts";
-import { markerDeletes } from "./claim.ts";
+import { withoutHolders } from "./claim.ts";
 import type { LeaseRecord } from "../store/task_view.ts";
 
 const BATCH = 100;
@@ -56,8 +56,9 @@ async function failOne(ctx: Ctx, at: number, taskId: string, now: number): Promi
   const sizes = new Map<string, number>();
   for (const v of t.votes) sizes.set(v.hash, (sizes.get(v.hash) ?? 0) + 1);
   const best = Math.max(0, ...sizes.values());
+  // Its live replicas end unanswered: they bar nobody (a retry may give them again).
   const next: Task = {
-    ...t,
+    ...withoutHolders(t, leases.map((l) => l.value)),
     status: "failed",
     live: 0,
     completedAt: now,
@@ -83,7 +84,6 @@ async function failOne(ctx: Ctx, at: number, taskId: string, now: number): Promi
     dequeue: slots.map((e) => e.key),
     extra: [
       { type: "delete", key: verifyByKey(at, taskId) },
-      ...leases.flatMap((l) => markerDeletes(taskId, l.value)),
     ],
     sums: [[rateKey("failed", Math.floor(now / 1000)), 1n]],
   }, now);

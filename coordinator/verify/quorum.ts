@@ -3,7 +3,8 @@
  * replicated task's record changes while other replicas are leased, so every transition here
  * checks the task's versionstamp as well as the lease's.
  *
- * A result is a vote (its canonical hash; the result itself is kept under `["replica", …]`). A
+ * A result is a vote (its canonical hash; while the task is open, the first result of each hash
+ * is kept under `["replica", …]`, for a decision that another vote of its group makes). A
  * group of identical results wins when it has `agree` votes and at least one voter with a record
  * (established or trusted), or, with adaptive verification, one trusted voter. Banned voters do
  * not count. When every replica has answered without a winner, one more replica is added, up to
@@ -38,7 +39,7 @@ import {
   workerStatKey,
 } from "../store/keys.ts";
 import { decodeResult, encodeResult } from "../store/task_record.ts";
-import { markerDeletes } from "../tasks/claim.ts";
+import { withoutHolders } from "../tasks/claim.ts";
 import { busNotice } from "../fleet/bus.ts";
 import { applyTransition } from "../store/transition.ts";
 import { repSums, type Trust } from "./reputation.ts";
@@ -76,6 +77,7 @@ export async function endReplica(
   let next: Task;
   let final = false;
   let endedLeases: string[] = [];
+  let unanswered: LeaseRecord[] = [];
   let voters: EndedReplica["voters"] = [];
   const attempt = (outcomeName: Attempt["outcome"], err: TaskError | null): Attempt => ({
     attempt: l.attempt,
@@ -97,8 +99,8 @@ export async function endReplica(
       : [];
     ends.push(...others.map((o) => o.value));
     endedLeases = others.map((o) => o.value.leaseId);
-    // Ended unanswered: not votes, so their markers go (a purge removes the voters' only).
-    for (const o of others) extra.push(...markerDeletes(t.id, o.value));
+    // Ended unanswered: not votes, so they bar nobody (a retry of the task may give them again).
+    unanswered = others.map((o) => o.value);
     if (queuedSlots > 0) {
       for await (const e of ctx.kv.list({ prefix: readySlotsPrefix(t) })) dequeue.push(e.key);
     }
@@ -119,9 +121,6 @@ export async function endReplica(
       at: now,
     };
     const votes = [...t.votes, vote];
-    // As UTF-8 JSON: within the result limit, where its V8 encoding (floats) might not be.
-    const replicaResult = encodeResult(outcome.result);
-    extra.push({ type: "set", key: replicaKey(t.id, l.leaseId), value: replicaResult });
     const trusts = await Promise.all(
       votes.map((x) => ctx.reputation.trust(x.workerId, x.donorId, x.operator === true)),
     );
@@ -208,6 +207,14 @@ export async function endReplica(
     if (t.waiting && unconfirmed === 0 && !final) next = { ...next, waiting: null };
     sums.push([workerStatKey(l.workerId, "completed"), 1n]);
     sums.push([workerStatKey(l.workerId, "runMs"), BigInt(Math.max(0, now - l.startedAt))]);
+    // Kept for a later decision that this result's group wins while another vote is the one
+    // counted (`from` above reads its group's first vote): so once per distinct result, and
+    // not at all once the task is decided.
+    if (!final && !t.votes.some((x) => x.hash === hash)) {
+      // As UTF-8 JSON: within the result limit, where its V8 encoding (floats) might not be.
+      const value = encodeResult(outcome.result);
+      extra.push({ type: "set", key: replicaKey(t.id, l.leaseId), value });
+    }
   } else {
     const err: TaskError | null = outcome.kind === "failed"
       ? outcome.error
@@ -244,16 +251,16 @@ export async function endReplica(
       enqueue.push(l.slot ?? 0);
     }
     if (err) sums.push([workerStatKey(l.workerId, "failed"), 1n]);
-    // Not a vote: only a vote bars its worker (and donor) from the task's other slots. Kept, the
-    // marker would stall the task for good on a grid of as many workers as it needs votes. The
+    // Not a vote: only a vote bars its worker (and donor) from the task's other slots. The
     // other coordinators hear of it on the bus (rare: a hand-back, a failure, an expiry), so a
     // dispatcher that remembers the worker's replica forgets it (dispatcher.ts).
-    extra.push(...markerDeletes(t.id, l));
+    unanswered.push(l);
     if (outcome.kind !== "cancelled") {
       extra.push(busNotice(ctx, { kind: "lease_ended", taskId: t.id, leaseIds: [l.leaseId] }));
     }
   }
 
+  next = withoutHolders(next, unanswered);
   if (final && (t.waiting || t.verifyBy)) {
     next = { ...next, waiting: null, verifyBy: null };
     if (t.verifyBy) extra.push({ type: "delete", key: verifyByKey(t.verifyBy, t.id) });
