@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { purgeExpired } from "../coordinator/tasks/retention.ts";
 import { taskKey } from "../coordinator/store/keys.ts";
-import { eventually, quorumOf2, submitEcho, testCoordinator } from "./_helpers.ts";
+import {
+  eventually,
+  quorumOf2,
+  submitEcho,
+  type TestCoordinator,
+  testCoordinator,
+} from "./_helpers.ts";
 
 const echo = (i: number) => ({ type: "demo.echo", params: { i }, idempotencyKey: `echo-${i}` });
 
@@ -51,6 +57,17 @@ Deno.test("finished tasks past --retention are purged with their index entries a
   assert.equal(stats.body.status.pending, 2);
 });
 
+/** Once its retention (50 ms) has passed, the sweep purges the one task `id`: no key names it. */
+async function assertPurgedWhole(c: TestCoordinator, id: string): Promise<void> {
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal((await purgeExpired(c.ctx)).tasks, 1);
+  const left = [];
+  for await (const e of c.ctx.kv.list({ prefix: [] })) {
+    if (e.key.includes(id)) left.push(JSON.stringify(e.key));
+  }
+  assert.deepEqual(left, []);
+}
+
 Deno.test("a purged quorum task leaves nothing of its verification behind: no key names it", async () => {
   await using c = await testCoordinator({ retentionMs: 50, spotChecks: "off" });
   const t = await submitEcho(c, quorumOf2(3));
@@ -65,13 +82,7 @@ Deno.test("a purged quorum task leaves nothing of its verification behind: no ke
     await c.call("POST", `/tasks/${t.id}/complete`, { leaseId: l.leaseId, result: { x } });
   }
   assert.equal((await c.call("GET", `/tasks/${t.id}`)).body.status, "completed");
-  await new Promise((r) => setTimeout(r, 80));
-  assert.equal((await purgeExpired(c.ctx)).tasks, 1);
-  const left = [];
-  for await (const e of c.ctx.kv.list({ prefix: [] })) {
-    if (e.key.includes(t.id)) left.push(JSON.stringify(e.key));
-  }
-  assert.deepEqual(left, []);
+  await assertPurgedWhole(c, t.id);
 });
 
 Deno.test("a quorum task retried after its replicas disagreed leaves nothing of its first round once purged", async () => {
@@ -91,13 +102,7 @@ Deno.test("a quorum task retried after its replicas disagreed leaves nothing of 
   // Voters of the first round may not vote again: two others settle it.
   await vote("C", 1);
   assert.equal((await vote("D", 1)).status, "completed");
-  await new Promise((r) => setTimeout(r, 80));
-  assert.equal((await purgeExpired(c.ctx)).tasks, 1);
-  const left = [];
-  for await (const e of c.ctx.kv.list({ prefix: [] })) {
-    if (e.key.includes(t.id)) left.push(JSON.stringify(e.key));
-  }
-  assert.deepEqual(left, []);
+  await assertPurgedWhole(c, t.id);
 });
 
 Deno.test("a finished job is purged whole once its own retentionMs has passed; another job with the default stays", async () => {

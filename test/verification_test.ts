@@ -5,6 +5,7 @@ import { deadlineOf } from "../coordinator/verify/quorum.ts";
 import { loadHandler } from "../handlers/mod.ts";
 import { DEFAULTS, type Task } from "../shared/protocol.ts";
 import { eventually, quorumOf2, submitEcho, testCoordinator } from "./_helpers.ts";
+import { connectSocket } from "./_socket.ts";
 
 /** A browser-kind volunteer on a raw socket; a liar returns a consistent wrong answer. */
 function volunteer(url: string, id: string, liar: boolean, stats: { leases: number }) {
@@ -549,31 +550,23 @@ Deno.test("a 2-of-2 task costs 17 set/delete mutations from submit to decision: 
 Deno.test("never two replicas of a task to one donor, even from two of its workers", async () => {
   await using c = await testCoordinator({ spotChecks: "off" });
   const t = await submitEcho(c, quorumOf2(2));
-  const sockets: WebSocket[] = [];
-  const leases = new Map<string, any>();
-  const open = (workerId: string, donorId: string) =>
-    new Promise<void>((resolve) => {
-      const ws = new WebSocket(c.url.replace(/^http/, "ws") + "/api/ws");
-      sockets.push(ws);
-      ws.onopen = () => {
-        ws.send(JSON.stringify({ type: "hello", workerId, kind: "browser", slots: 1, donorId }));
-        resolve();
-      };
-      ws.onmessage = (e) => {
-        const m = JSON.parse(e.data);
-        if (m.type === "lease") leases.set(workerId, m.lease);
-      };
-    });
+  const sockets: Array<Awaited<ReturnType<typeof connectSocket>>> = [];
+  const worker = async (workerId: string, donorId: string) => {
+    const s = await connectSocket(c.url);
+    sockets.push(s);
+    s.send({ type: "hello", workerId, kind: "browser", slots: 1, donorId });
+    return s;
+  };
+  const lease = (m: any) => m.type === "lease";
   try {
-    await open("d1-a", "donor-1");
-    await eventually(() => leases.has("d1-a"), 5000);
-    await open("d1-b", "donor-1");
+    const first = await worker("d1-a", "donor-1");
+    assert.equal((await first.next(lease)).lease.taskId, t.id);
+    const second = await worker("d1-b", "donor-1");
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(leases.has("d1-b"), false, "a second worker of the same donor gets no slot");
-    await open("d2-a", "donor-2");
-    await eventually(() => leases.has("d2-a"), 5000);
-    assert.equal(leases.get("d2-a").taskId, t.id);
+    assert.equal(second.inbox.some(lease), false, "a second worker of the same donor gets no slot");
+    const other = await worker("d2-a", "donor-2");
+    assert.equal((await other.next(lease)).lease.taskId, t.id);
   } finally {
-    for (const s of sockets) s.close();
+    for (const s of sockets) await s.close();
   }
 });
