@@ -17,6 +17,7 @@ import { buildApps } from "../coordinator/build_apps.ts";
 import { loadHandler } from "../handlers/mod.ts";
 import { createBrowserExecutor, type PoolState } from "../shared/worker/browser_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
+import type { TaskOutcome } from "../shared/worker/worker_core.ts";
 import { hasChromium, withBrowser } from "./_browser.ts";
 import { createHandlerSource } from "../shared/worker/handler_source.ts";
 import { builtinPack, servePack } from "./_pack_server.ts";
@@ -237,6 +238,71 @@ Deno.test("createBrowserExecutor() at full duty stages a run on its busy thread,
         "begun by the time the first one's outcome was back",
       );
       assert.equal(executor.restarts, 0);
+    } finally {
+      executor.close();
+    }
+  }));
+
+Deno.test("createBrowserExecutor() runs a task handed over while its thread loads the first one's code after that one", () =>
+  withSource(async (source) => {
+    const executor = createBrowserExecutor({
+      source,
+      spawn: spawnThread,
+      size: 1,
+      stopWithinMs: 100,
+    });
+    try {
+      const stop = new AbortController();
+      let hog: Promise<TaskOutcome> | undefined;
+      const first = executor.run(lease("demo.sleep", { ms: 100 }), {
+        ...noSignal(),
+        // Its thread is taken, and its code not yet loaded there (that is a round trip).
+        onStart: () => {
+          hog = executor.run(lease("demo.sleep", { ms: 0, hog: "cpu" }), {
+            ...noSignal(),
+            signal: stop.signal,
+          });
+        },
+      });
+      const outcome = await Promise.race([first, sleep(10_000).then(() => "overtaken")]);
+      assert.deepEqual(outcome, { ok: true, result: { sleptMs: 100, attempt: 1 } });
+      stop.abort("cancelled");
+      const stopped = await hog!;
+      assert.equal(!stopped.ok && stopped.error.code, "cancelled");
+    } finally {
+      executor.close();
+    }
+  }));
+
+Deno.test("createBrowserExecutor() gets a task's outcome back before its thread begins the staged one", () =>
+  withSource(async (source) => {
+    const executor = createBrowserExecutor({
+      source,
+      spawn: spawnThread,
+      size: 1,
+      stopWithinMs: 100,
+    });
+    try {
+      let progressed!: () => void;
+      const running = new Promise<void>((resolve) => (progressed = resolve));
+      const first = executor.run(lease("demo.sleep", { ms: 300, cpu: true }), {
+        ...noSignal(),
+        onProgress: () => progressed(),
+      });
+      await running;
+      // Spins from its first instruction and never yields: begun before the first one's outcome
+      // was posted, it would hold that outcome for its whole 120 s.
+      const stop = new AbortController();
+      const hog = executor.run(lease("demo.sleep", { ms: 0, hog: "cpu" }), {
+        ...noSignal(),
+        signal: stop.signal,
+      });
+      const outcome = await Promise.race([first, sleep(10_000).then(() => "held")]);
+      assert.deepEqual(outcome, { ok: true, result: { sleptMs: 300, attempt: 1 } });
+      stop.abort("cancelled");
+      const stopped = await hog;
+      assert.equal(!stopped.ok && stopped.error.code, "cancelled");
+      assert.equal(executor.restarts, 1, "the spinning thread was replaced");
     } finally {
       executor.close();
     }
@@ -556,10 +622,10 @@ Deno.test({
       await page.click('[data-testid="workers-plus"]');
       await page.waitForSelector('[data-testid="workers"][data-value="2"]');
       const two = await peak(12);
-      // Short tasks: each worker holds one more, staged on it, and the page one spare (see
-      // volunteer.ts); the threads busy are still the workers.
+      // Short tasks: each worker holds one more, staged on it, and one spare (see volunteer.ts);
+      // the threads busy are still the workers.
       assert.deepEqual(one, { leases: 3, busy: 1 });
-      assert.deepEqual(two, { leases: 5, busy: 2 });
+      assert.deepEqual(two, { leases: 6, busy: 2 });
       assert.deepEqual(errors, []);
       await close();
     });

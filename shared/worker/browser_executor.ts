@@ -87,6 +87,11 @@ interface Thread extends TaskThread, StagingThread {
   state: "starting" | "idle" | "busy" | "resting";
   /** Leaves the pool when its task ends (the pool shrank). */
   retiring: boolean;
+  /**
+   * Its task's code is on its way to it, the run not sent yet: a run staged now would reach the
+   * thread first and run first.
+   */
+  loading: boolean;
   leaseId: string | null;
   taskType: string | null;
   onProgress: ((fraction: number) => void) | null;
@@ -165,6 +170,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
       abort: (taskId, reason) => void api.abort(taskId, reason).catch(() => {}),
       state: "starting",
       retiring: false,
+      loading: false,
       leaseId: null,
       taskType: null,
       onProgress: null,
@@ -255,7 +261,7 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
         return { thread: t, staged: false };
       }
       if (t.state !== "busy") allBusy = false;
-      else if (t.alive && !t.staged) stageOn ??= t;
+      else if (t.alive && !t.staged && !t.loading) stageOn ??= t;
     }
     return duty >= 1 && allBusy && stageOn ? { thread: stageOn, staged: true } : null;
   }
@@ -355,7 +361,12 @@ export function createBrowserExecutor(options: BrowserExecutorOptions): BrowserE
         let started = performance.now();
         try {
           if (!sent && !thread.loaded.has(code.version)) {
-            await Promise.race([thread.api.load(code), thread.died]);
+            thread.loading = true;
+            try {
+              await Promise.race([thread.api.load(code), thread.died]);
+            } finally {
+              thread.loading = false;
+            }
             thread.loaded.add(code.version);
             started = performance.now();
           }

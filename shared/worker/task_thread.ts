@@ -7,8 +7,6 @@
  * @example
  * ```ts
  * import * as Comlink from "comlink";
-import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
-import { stoppedBeforeStart } from "./_run_on_thread.ts";
  * import type { TaskThreadApi } from "./task_thread.ts";
  * const thread = new Worker(new URL("./task_thread.ts", import.meta.url), { type: "module" });
  * const api = Comlink.wrap<TaskThreadApi>(thread);
@@ -19,7 +17,6 @@ import { stoppedBeforeStart } from "./_run_on_thread.ts";
  * @module
  */
 import * as Comlink from "comlink";
-import { yieldToEventLoop } from "../../handlers/_cooperate.ts";
 import { stoppedBeforeStart } from "./_run_on_thread.ts";
 import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
 import { type AbortReason, runTask, type ThreadOutcome } from "./_worker_run_task.ts";
@@ -38,12 +35,19 @@ const PROGRESS_EVERY_MS = 200;
 
 const running = new Map<string, AbortController>();
 const codes = new Map<string, HandlerCode>();
-/** Settles when the last run sent has ended: runs take their turn, one at a time. */
+/** Settles when the last run sent has ended and its outcome left: runs take turns, one at a time. */
 let turn: Promise<unknown> = Promise.resolve();
-/** Runs sent and not yet ended. */
-let queued = 0;
 let port: MessagePort | null = null;
 let log: Logger = createLogger();
+/**
+ * Set when a run has ended: begins the next run once comlink has posted the outcome, which it
+ * does a few microtasks after `run` returns. Begun sooner, the next run would compute before that
+ * outcome left (a whole first slice late); begun a macrotask later, as it once was, the thread
+ * idled 1–2 ms between tasks in Chromium, with the core taken meanwhile.
+ */
+let afterReply: (() => void) | null = null;
+/** Whether comlink serves this module (it is a thread's entry), so a reply will follow a run. */
+let exposed = false;
 
 /** What the parent can call. */
 export const taskThreadApi = {
@@ -85,12 +89,8 @@ export const taskThreadApi = {
     const before = turn;
     let done!: () => void;
     turn = new Promise<void>((resolve) => (done = resolve));
-    const staged = queued++ > 0;
     try {
       await before;
-      // A staged run starts on a task of its own: begun in the microtasks of the last one's end,
-      // it would compute before that one's result was posted (a whole first slice late).
-      if (staged) await yieldToEventLoop();
       if (controller.signal.aborted) return stoppedBeforeStart(controller.signal.reason);
       let last = performance.now();
       const code = codes.get(version);
@@ -114,8 +114,8 @@ export const taskThreadApi = {
       });
     } finally {
       if (running.get(taskId) === controller) running.delete(taskId);
-      queued--;
-      done();
+      if (exposed) afterReply = done;
+      else done();
     }
   },
 
@@ -129,5 +129,16 @@ export type TaskThreadApi = typeof taskThreadApi;
 
 // Only as a thread's entry: imported elsewhere (types, tests) it must not grab `message` events.
 if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function") {
-  Comlink.expose(taskThreadApi);
+  exposed = true;
+  const scope = globalThis as unknown as Comlink.Endpoint;
+  Comlink.expose(taskThreadApi, {
+    postMessage(message: unknown, transfer?: Transferable[]) {
+      scope.postMessage(message, transfer);
+      const next = afterReply;
+      afterReply = null;
+      next?.();
+    },
+    addEventListener: scope.addEventListener.bind(scope),
+    removeEventListener: scope.removeEventListener.bind(scope),
+  });
 }
