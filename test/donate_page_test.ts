@@ -15,7 +15,11 @@ import type { Browser, Page } from "playwright-core";
 import { createApiKey } from "../coordinator/auth/api_keys.ts";
 import { buildApps } from "../coordinator/build_apps.ts";
 import { loadHandler } from "../handlers/mod.ts";
-import { createBrowserExecutor, type PoolState } from "../shared/worker/browser_executor.ts";
+import {
+  type BrowserExecutor,
+  createBrowserExecutor,
+  type PoolState,
+} from "../shared/worker/browser_executor.ts";
 import type { Lease } from "../shared/protocol.ts";
 import type { TaskOutcome } from "../shared/worker/worker_core.ts";
 import { hasChromium, withBrowser } from "./_browser.ts";
@@ -243,6 +247,29 @@ Deno.test("createBrowserExecutor() at full duty stages a run on its busy thread,
     }
   }));
 
+/**
+ * Hands `executor` a run that spins from its first instruction and never yields (demo.sleep's
+ * `hog: "cpu"`, 120 s); `stop()` cancels it and checks that it ended so.
+ */
+function runHog(executor: BrowserExecutor): { stop(): Promise<void> } {
+  const stop = new AbortController();
+  const run = executor.run(lease("demo.sleep", { ms: 0, hog: "cpu" }), {
+    ...noSignal(),
+    signal: stop.signal,
+  });
+  return {
+    async stop() {
+      stop.abort("cancelled");
+      const stopped = await run;
+      assert.equal(!stopped.ok && stopped.error.code, "cancelled");
+    },
+  };
+}
+
+/** `run`'s outcome, or `late` if it is not back within 10 s (held behind a hog). */
+const within10s = (run: Promise<TaskOutcome>, late: string) =>
+  Promise.race([run, sleep(10_000).then(() => late)]);
+
 Deno.test("createBrowserExecutor() runs a task handed over while its thread loads the first one's code after that one", () =>
   withSource(async (source) => {
     const executor = createBrowserExecutor({
@@ -252,23 +279,17 @@ Deno.test("createBrowserExecutor() runs a task handed over while its thread load
       stopWithinMs: 100,
     });
     try {
-      const stop = new AbortController();
-      let hog: Promise<TaskOutcome> | undefined;
+      let hog: ReturnType<typeof runHog> | undefined;
       const first = executor.run(lease("demo.sleep", { ms: 100 }), {
         ...noSignal(),
         // Its thread is taken, and its code not yet loaded there (that is a round trip).
-        onStart: () => {
-          hog = executor.run(lease("demo.sleep", { ms: 0, hog: "cpu" }), {
-            ...noSignal(),
-            signal: stop.signal,
-          });
-        },
+        onStart: () => (hog = runHog(executor)),
       });
-      const outcome = await Promise.race([first, sleep(10_000).then(() => "overtaken")]);
-      assert.deepEqual(outcome, { ok: true, result: { sleptMs: 100, attempt: 1 } });
-      stop.abort("cancelled");
-      const stopped = await hog!;
-      assert.equal(!stopped.ok && stopped.error.code, "cancelled");
+      assert.deepEqual(await within10s(first, "overtaken"), {
+        ok: true,
+        result: { sleptMs: 100, attempt: 1 },
+      });
+      await hog!.stop();
     } finally {
       executor.close();
     }
@@ -290,18 +311,14 @@ Deno.test("createBrowserExecutor() gets a task's outcome back before its thread 
         onProgress: () => progressed(),
       });
       await running;
-      // Spins from its first instruction and never yields: begun before the first one's outcome
-      // was posted, it would hold that outcome for its whole 120 s.
-      const stop = new AbortController();
-      const hog = executor.run(lease("demo.sleep", { ms: 0, hog: "cpu" }), {
-        ...noSignal(),
-        signal: stop.signal,
+      // Staged behind the first: begun before the first one's outcome was posted, it would hold
+      // that outcome for its whole 120 s.
+      const hog = runHog(executor);
+      assert.deepEqual(await within10s(first, "held"), {
+        ok: true,
+        result: { sleptMs: 300, attempt: 1 },
       });
-      const outcome = await Promise.race([first, sleep(10_000).then(() => "held")]);
-      assert.deepEqual(outcome, { ok: true, result: { sleptMs: 300, attempt: 1 } });
-      stop.abort("cancelled");
-      const stopped = await hog;
-      assert.equal(!stopped.ok && stopped.error.code, "cancelled");
+      await hog.stop();
       assert.equal(executor.restarts, 1, "the spinning thread was replaced");
     } finally {
       executor.close();
